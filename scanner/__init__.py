@@ -1,0 +1,3 @@
+"""kubematrix: prove documented Kubernetes security promises against manifests."""
+
+__version__ = "0.1.0"

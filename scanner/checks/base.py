@@ -1,0 +1,49 @@
+"""What every check receives, and the shape of a check."""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from typing import Callable, Iterable
+
+from ..findings import Finding
+from ..loader.documents import LoadResult
+from ..model.build import Model
+from ..model.types import Container, Workload
+from ..policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class CheckContext:
+    model: Model
+    inputs: LoadResult
+    policy: Policy
+    today: _dt.date
+
+    def pss_level(self, namespace: str) -> str:
+        """The Pod Security Standards level that applies to a namespace: its
+        ``pod-security.kubernetes.io/enforce`` label, else the policy default."""
+        ns = self.model.namespaces.get(namespace)
+        label = ns.label("pod-security.kubernetes.io/enforce") if ns else None
+        if label in ("privileged", "baseline", "restricted"):
+            return label
+        return self.policy.settings.pod_security_default
+
+
+CheckFn = Callable[[CheckContext], Iterable[Finding]]
+
+
+def workload_finding(
+    rule_id: str, workload: Workload, message: str, loc, *, container: Container | None = None, detail: str = ""
+) -> Finding:
+    """A finding about a workload (and optionally one of its containers)."""
+    where = f"container '{container.name}' of " if container is not None else ""
+    return Finding(
+        rule_id=rule_id,
+        message=f"{where}{workload.subject}: {message}",
+        loc=loc,
+        subject=workload.subject,
+        detail=detail,
+        workload=workload.ref,
+        container=container.name if container is not None else "",
+    )

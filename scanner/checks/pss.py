@@ -1,0 +1,2 @@
+"""Pod Security Standards controls (placeholder)."""
+CHECKS: dict = {}

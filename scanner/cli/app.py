@@ -1,0 +1,187 @@
+"""Command line: ``kubematrix scan|rules|graph|explain`` and the ``scan`` shortcut.
+
+Exit codes (a contract, documented in the README):
+0 no finding at or above --fail-on; 1 such findings; 2 usage error (bad flag,
+missing path, invalid policy file); 3 internal error (one line, no traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from enum import Enum
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import __version__
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+
+
+class UsageError(Exception):
+    """A mistake in how the tool was called; exit 2 with one line."""
+
+
+class Format(str, Enum):
+    text = "text"
+    sarif = "sarif"
+    json = "json"
+
+
+class FailOn(str, Enum):
+    error = "error"
+    warning = "warning"
+    note = "note"
+    never = "never"
+
+
+app = typer.Typer(
+    name="kubematrix",
+    help="Prove documented Kubernetes security promises (traffic matrix, SecurityContext table, "
+    "backups, retention, secrets) against manifests.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+
+def write_output(text: str, output: Optional[Path]) -> None:
+    """Write to stdout, or atomically to a file: temporary file in the same
+    directory, then rename, so an interrupted run never leaves a truncated report."""
+    if output is None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+        return
+    target = output.resolve()
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {output}: directory {target.parent} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def check_paths(paths: List[Path]) -> None:
+    for path in paths:
+        if not path.exists():
+            raise UsageError(f"path '{path}' does not exist")
+
+
+def load_policy_option(policy: Optional[Path], paths: List[Path], cwd: Path):
+    from ..policy import EMPTY_POLICY, PolicyError, discover_policy, load_policy
+
+    if policy is not None and not policy.is_file():
+        raise UsageError(f"policy file '{policy}' does not exist")
+    chosen = policy or discover_policy(paths)
+    if chosen is None:
+        return EMPTY_POLICY
+    try:
+        return load_policy(chosen, cwd)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def use_color(no_color: bool, output: Optional[Path]) -> bool:
+    if no_color or output is not None or os.environ.get("NO_COLOR"):
+        return False
+    return sys.stdout.isatty()
+
+
+@app.command()
+def scan(
+    paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
+    policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
+    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
+    fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."),
+    no_color: bool = typer.Option(False, "--no-color", help="Plain output even on a terminal."),
+) -> None:
+    """Scan manifests and check them against the documented policy."""
+    from ..report import render
+    from ..scan import ScanOptions, run_scan
+
+    check_paths(paths)
+    cwd = Path.cwd()
+    loaded = load_policy_option(policy, paths, cwd)
+    result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd))
+    text = render(result, fmt.value, color=use_color(no_color, output))
+    write_output(text, output)
+    raise typer.Exit(EXIT_FINDINGS if result.failing(fail_on.value) else EXIT_OK)
+
+
+@app.command("rules")
+def rules_command(
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text (a table) or json."),
+) -> None:
+    """List the rule catalogue."""
+    from .rules_table import render_rules
+
+    write_output(render_rules(fmt.value), None)
+
+
+@app.command()
+def version() -> None:
+    """Print the version."""
+    print(f"kubematrix {__version__}")
+
+
+def _register_optional_commands() -> None:
+    # graph/explain live in their own module so the network engine can evolve separately.
+    try:
+        from . import graph as _graph  # noqa: F401
+    except ImportError:
+        pass
+
+
+_register_optional_commands()
+
+
+def _run(argv: list[str], prog: str) -> int:
+    try:
+        app(args=argv, prog_name=prog, standalone_mode=False)
+        return EXIT_OK
+    except typer.Exit as exc:
+        return exc.exit_code
+    except typer.Abort:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    except UsageError as exc:
+        sys.stderr.write(f"{prog}: error: {exc}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{prog}: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into one clear line
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            sys.stderr.write(f"{exc.format_message()}\n")
+            return EXIT_USAGE
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
+            # click's (or typer's vendored click's) usage errors: unknown option, bad value.
+            sys.stderr.write(f"{prog}: error: {exc.format_message()}\n")
+            return EXIT_USAGE
+        sys.stderr.write(f"{prog}: internal error: {type(exc).__name__}: {exc} (please report this)\n")
+        return EXIT_INTERNAL
+
+
+def main() -> None:
+    sys.exit(_run(sys.argv[1:], "kubematrix"))
+
+
+def scan_main() -> None:
+    """The ``scan`` console script: exactly ``kubematrix scan``."""
+    argv = sys.argv[1:]
+    if argv and argv[0] in ("--version",):
+        print(f"kubematrix {__version__}")
+        sys.exit(0)
+    sys.exit(_run(["scan", *argv], "scan"))

@@ -1,0 +1,511 @@
+"""Build the typed model from Kubernetes objects.
+
+Wrong types (``containers: null``, ``securityContext: "yes"``, a string where
+a list belongs) become ``INPUT002`` findings at the offending value and the
+value is treated as absent, so one bad field never hides the rest of a scan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable
+
+from ..findings import Finding
+from ..loader.documents import KubeObject
+from ..located import LList, LMap, Loc
+from .types import (
+    Container,
+    ContainerPort,
+    Namespace,
+    ProbeHost,
+    SecurityContext,
+    Service,
+    ServicePort,
+    Setting,
+    Volume,
+    Workload,
+)
+
+# Where each workload kind keeps its pod template spec.
+POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
+    "Pod": ("spec",),
+    "Deployment": ("spec", "template", "spec"),
+    "StatefulSet": ("spec", "template", "spec"),
+    "DaemonSet": ("spec", "template", "spec"),
+    "ReplicaSet": ("spec", "template", "spec"),
+    "ReplicationController": ("spec", "template", "spec"),
+    "Job": ("spec", "template", "spec"),
+    "CronJob": ("spec", "jobTemplate", "spec", "template", "spec"),
+    "Rollout": ("spec", "template", "spec"),
+    "PodTemplate": ("template", "spec"),
+}
+CONTAINER_GROUPS = ("initContainers", "containers", "ephemeralContainers")
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+
+
+@dataclass(slots=True)
+class Model:
+    workloads: list[Workload] = field(default_factory=list)
+    namespaces: dict[str, Namespace] = field(default_factory=dict)
+    services: list[Service] = field(default_factory=list)
+    problems: list[Finding] = field(default_factory=list)
+
+    def workload(self, ref: str) -> Workload | None:
+        for w in self.workloads:
+            if w.ref == ref:
+                return w
+        return None
+
+
+class _Reader:
+    """Typed access to located maps that records INPUT002 for wrong types."""
+
+    def __init__(self, subject: str, problems: list[Finding]) -> None:
+        self.subject = subject
+        self.problems = problems
+
+    def wrong(self, where: Loc, path: str, expected: str, got: Any) -> None:
+        self.problems.append(
+            Finding(
+                "INPUT002",
+                f"{self.subject}: '{path}' must be {expected}, got {_describe(got)}; it is ignored",
+                where,
+                subject=self.subject,
+                detail=path,
+            )
+        )
+
+    def get(self, m: LMap, key: str, path: str, check: Callable[[Any], bool], expected: str) -> Any:
+        if key not in m or m[key] is None:
+            return None
+        value = m[key]
+        if not check(value):
+            self.wrong(m.loc_of(key), path, expected, value)
+            return None
+        return value
+
+    def map(self, m: LMap, key: str, path: str) -> LMap | None:
+        return self.get(m, key, path, lambda v: isinstance(v, LMap), "a mapping")
+
+    def list(self, m: LMap, key: str, path: str) -> LList | None:
+        return self.get(m, key, path, lambda v: isinstance(v, LList), "a list")
+
+    def bool(self, m: LMap, key: str, path: str) -> bool | None:
+        return self.get(m, key, path, lambda v: isinstance(v, bool), "true or false")
+
+    def int(self, m: LMap, key: str, path: str) -> int | None:
+        return self.get(m, key, path, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer")
+
+    def str(self, m: LMap, key: str, path: str) -> str | None:
+        return self.get(m, key, path, lambda v: isinstance(v, str), "a string")
+
+    def str_list(self, m: LMap, key: str, path: str) -> tuple[str, ...] | None:
+        seq = self.list(m, key, path)
+        if seq is None:
+            return None
+        out = []
+        for i, item in enumerate(seq):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.wrong(seq.loc_of(i), f"{path}[{i}]", "a string", item)
+        return tuple(out)
+
+    def labels(self, m: LMap | None, key: str, path: str) -> dict[str, str]:
+        if m is None:
+            return {}
+        labels = self.map(m, key, path)
+        if labels is None:
+            return {}
+        out = {}
+        for k, v in labels.items():
+            if isinstance(v, (str, int, float, bool)) and not isinstance(k, (LMap, LList)):
+                out[str(k)] = _label_text(v)
+            else:
+                self.wrong(labels.loc_of(k), f"{path}.{k}", "a string", v)
+        return out
+
+
+def _label_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the string {value[:40]!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def read_security_context(r: _Reader, holder: LMap, path: str) -> SecurityContext:
+    sc = r.map(holder, "securityContext", f"{path}.securityContext")
+    if sc is None:
+        return SecurityContext(loc=holder.loc_of("securityContext") if "securityContext" in holder else holder.loc)
+    p = f"{path}.securityContext"
+    locs: dict[str, Loc] = {k: sc.loc_of(k) for k in sc}
+    values: dict[str, Any] = {
+        "run_as_non_root": r.bool(sc, "runAsNonRoot", f"{p}.runAsNonRoot"),
+        "run_as_user": r.int(sc, "runAsUser", f"{p}.runAsUser"),
+        "run_as_group": r.int(sc, "runAsGroup", f"{p}.runAsGroup"),
+        "fs_group": r.int(sc, "fsGroup", f"{p}.fsGroup"),
+        "allow_privilege_escalation": r.bool(sc, "allowPrivilegeEscalation", f"{p}.allowPrivilegeEscalation"),
+        "privileged": r.bool(sc, "privileged", f"{p}.privileged"),
+        "read_only_root_filesystem": r.bool(sc, "readOnlyRootFilesystem", f"{p}.readOnlyRootFilesystem"),
+        "proc_mount": r.str(sc, "procMount", f"{p}.procMount"),
+    }
+    groups = r.list(sc, "supplementalGroups", f"{p}.supplementalGroups")
+    if groups is not None:
+        values["supplemental_groups"] = tuple(g for g in groups if isinstance(g, int))
+    caps = r.map(sc, "capabilities", f"{p}.capabilities")
+    if caps is not None:
+        values["capabilities_add"] = r.str_list(caps, "add", f"{p}.capabilities.add")
+        values["capabilities_drop"] = r.str_list(caps, "drop", f"{p}.capabilities.drop")
+        for k in ("add", "drop"):
+            if k in caps:
+                locs[f"capabilities.{k}"] = caps.loc_of(k)
+    for key, attr, sub in (
+        ("seccompProfile", "seccomp_type", "type"),
+        ("appArmorProfile", "apparmor_type", "type"),
+        ("windowsOptions", "windows_host_process", "hostProcess"),
+    ):
+        nested = r.map(sc, key, f"{p}.{key}")
+        if nested is not None:
+            getter = r.bool if attr == "windows_host_process" else r.str
+            values[attr] = getter(nested, sub, f"{p}.{key}.{sub}")
+            if sub in nested:
+                locs[f"{key}.{sub}"] = nested.loc_of(sub)
+    selinux = r.map(sc, "seLinuxOptions", f"{p}.seLinuxOptions")
+    if selinux is not None:
+        for sub in ("type", "user", "role"):
+            values[f"selinux_{sub}"] = r.str(selinux, sub, f"{p}.seLinuxOptions.{sub}")
+            if sub in selinux:
+                locs[f"seLinuxOptions.{sub}"] = selinux.loc_of(sub)
+    sysctls = r.list(sc, "sysctls", f"{p}.sysctls")
+    if sysctls is not None:
+        found = []
+        for i, item in enumerate(sysctls):
+            if isinstance(item, LMap) and isinstance(item.get("name"), str):
+                found.append((item["name"], item.loc_of("name")))
+            else:
+                r.wrong(sysctls.loc_of(i), f"{p}.sysctls[{i}]", "a mapping with a name", item)
+        values["sysctls"] = tuple(found)
+    return SecurityContext(loc=sc.loc, present=True, locs=MappingProxyType(locs), **values)
+
+
+def _port_number(value: Any) -> int | None:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return None
+
+
+def read_ports(r: _Reader, container: LMap, path: str) -> tuple[ContainerPort, ...]:
+    ports = r.list(container, "ports", f"{path}.ports")
+    if ports is None:
+        return ()
+    out = []
+    for i, port in enumerate(ports):
+        ppath = f"{path}.ports[{i}]"
+        if not isinstance(port, LMap):
+            r.wrong(ports.loc_of(i), ppath, "a mapping", port)
+            continue
+        number = r.int(port, "containerPort", f"{ppath}.containerPort")
+        if number is not None and not 1 <= number <= 65535:
+            r.wrong(port.loc_of("containerPort"), f"{ppath}.containerPort", "a port between 1 and 65535", number)
+            number = None
+        protocol = r.str(port, "protocol", f"{ppath}.protocol") or "TCP"
+        if protocol not in PROTOCOLS:
+            r.wrong(port.loc_of("protocol"), f"{ppath}.protocol", "TCP, UDP or SCTP", protocol)
+            protocol = "TCP"
+        out.append(
+            ContainerPort(
+                number=number,
+                name=r.str(port, "name", f"{ppath}.name"),
+                protocol=protocol,
+                host_port=r.int(port, "hostPort", f"{ppath}.hostPort"),
+                loc=port.loc_of("hostPort") if "hostPort" in port else port.loc,
+            )
+        )
+    return tuple(out)
+
+
+def read_probe_hosts(r: _Reader, container: LMap, path: str) -> tuple[ProbeHost, ...]:
+    found = []
+    handlers: list[tuple[str, Any]] = [(k, container.get(k)) for k in ("livenessProbe", "readinessProbe", "startupProbe")]
+    lifecycle = container.get("lifecycle")
+    if isinstance(lifecycle, LMap):
+        handlers += [(f"lifecycle.{k}", lifecycle.get(k)) for k in ("postStart", "preStop")]
+    for name, handler in handlers:
+        if not isinstance(handler, LMap):
+            continue
+        for action in ("httpGet", "tcpSocket"):
+            target = handler.get(action)
+            if isinstance(target, LMap) and "host" in target:
+                host = target["host"]
+                found.append(ProbeHost(f"{path}.{name}.{action}.host", "" if host is None else str(host), target.loc_of("host")))
+    return tuple(found)
+
+
+def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, ...]:
+    out = []
+    for group in CONTAINER_GROUPS:
+        if group in spec and spec[group] is None and group == "containers":
+            r.wrong(spec.loc_of(group), f"{spec_path}.{group}", "a list", None)
+            continue
+        items = r.list(spec, group, f"{spec_path}.{group}")
+        if items is None:
+            continue
+        for i, item in enumerate(items):
+            path = f"{spec_path}.{group}[{i}]"
+            if not isinstance(item, LMap):
+                r.wrong(items.loc_of(i), path, "a mapping", item)
+                continue
+            name = item.get("name")
+            out.append(
+                Container(
+                    name=str(name) if name is not None else f"#{i}",
+                    group=group,
+                    image=str(item.get("image", "")),
+                    loc=item.loc_of("name") if "name" in item else item.loc,
+                    ports=read_ports(r, item, path),
+                    security=read_security_context(r, item, path),
+                    probe_hosts=read_probe_hosts(r, item, path),
+                )
+            )
+    return tuple(out)
+
+
+def read_volumes(r: _Reader, spec: LMap, spec_path: str) -> tuple[Volume, ...]:
+    items = r.list(spec, "volumes", f"{spec_path}.volumes")
+    if items is None:
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, LMap):
+            r.wrong(items.loc_of(i), f"{spec_path}.volumes[{i}]", "a mapping", item)
+            continue
+        sources = sorted(k for k in item if k != "name")
+        source = sources[0] if sources else ""
+        host = item.get("hostPath")
+        host_path = str(host.get("path")) if isinstance(host, LMap) and "path" in host else None
+        out.append(
+            Volume(
+                name=str(item.get("name", f"#{i}")),
+                source=source,
+                loc=item.loc_of(source) if source else item.loc,
+                host_path=host_path,
+            )
+        )
+    return tuple(out)
+
+
+def _host_flag(r: _Reader, spec: LMap, key: str, path: str) -> Setting[bool]:
+    value = r.bool(spec, key, f"{path}.{key}")
+    if value is None:
+        return Setting(None, spec.loc, "unset")
+    return Setting(value, spec.loc_of(key), "pod")
+
+
+def _dig(body: LMap, path: tuple[str, ...], r: _Reader) -> tuple[LMap | None, LMap | None]:
+    """Follow ``path``; return (pod template metadata holder, pod spec)."""
+    node: Any = body
+    template: LMap | None = None
+    walked = []
+    for key in path:
+        walked.append(key)
+        if not isinstance(node, LMap):
+            return None, None
+        if key not in node or node[key] is None:
+            if key == "spec" and walked[:-1] and walked[-2] == "template":
+                r.wrong(node.loc, ".".join(walked), "a mapping", None)
+            return None, None
+        nxt = node[key]
+        if not isinstance(nxt, LMap):
+            r.wrong(node.loc_of(key), ".".join(walked), "a mapping", nxt)
+            return None, None
+        if key == "template":
+            template = nxt
+        node = nxt
+    return template, node
+
+
+def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spec_override: tuple[LMap | None, LMap] | None = None) -> Workload | None:
+    subject = f"{obj.kind} {namespace}/{obj.name}"
+    r = _Reader(subject, problems)
+    if spec_override is not None:
+        template, spec = spec_override
+    else:
+        template, spec = _dig(obj.body, POD_SPEC_PATHS[obj.kind], r)
+    if spec is None:
+        return None
+    spec_path = ".".join(POD_SPEC_PATHS[obj.kind])
+    if obj.kind == "Pod":
+        labels = r.labels(obj.metadata, "labels", "metadata.labels")
+        annotations = r.labels(obj.metadata, "annotations", "metadata.annotations")
+    else:
+        tmeta = template.get("metadata") if template is not None else None
+        tmeta = tmeta if isinstance(tmeta, LMap) else None
+        labels = r.labels(tmeta, "labels", "template.metadata.labels")
+        annotations = r.labels(tmeta, "annotations", "template.metadata.annotations")
+    sa = r.str(spec, "serviceAccountName", f"{spec_path}.serviceAccountName") or r.str(
+        spec, "serviceAccount", f"{spec_path}.serviceAccount"
+    )
+    os_map = r.map(spec, "os", f"{spec_path}.os")
+    extra: dict[str, Any] = {}
+    if obj.kind == "CronJob":
+        extra["cronjob"] = obj.body.get("spec")
+    return Workload(
+        kind=obj.kind,
+        api_version=obj.api_version,
+        name=obj.name,
+        namespace=namespace,
+        loc=obj.loc,
+        pod_labels=MappingProxyType(labels),
+        service_account=sa or "default",
+        containers=read_containers(r, spec, spec_path),
+        pod_security=read_security_context(r, spec, spec_path),
+        volumes=read_volumes(r, spec, spec_path),
+        host_network=_host_flag(r, spec, "hostNetwork", spec_path),
+        host_pid=_host_flag(r, spec, "hostPID", spec_path),
+        host_ipc=_host_flag(r, spec, "hostIPC", spec_path),
+        host_users=r.bool(spec, "hostUsers", f"{spec_path}.hostUsers"),
+        os_name=str(os_map.get("name")) if os_map is not None and os_map.get("name") is not None else None,
+        spec_loc=spec.loc,
+        annotations=MappingProxyType(annotations),
+        extra=MappingProxyType(extra),
+    )
+
+
+def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject], namespace: str, problems: list[Finding]) -> tuple[LMap | None, LMap] | None:
+    """Argo Rollout ``spec.workloadRef``: the pod template lives in another object."""
+    spec = obj.body.get("spec")
+    ref = spec.get("workloadRef") if isinstance(spec, LMap) else None
+    if not isinstance(ref, LMap):
+        return None
+    kind, name = ref.get("kind"), ref.get("name")
+    target = by_key.get((str(kind), namespace, str(name)))
+    if target is None:
+        problems.append(
+            Finding(
+                "INPUT002",
+                f"Rollout {namespace}/{obj.name}: workloadRef {kind}/{name} is not among the scanned manifests; "
+                "its pods cannot be checked",
+                spec.loc_of("workloadRef"),
+                subject=f"Rollout {namespace}/{obj.name}",
+                detail="workloadRef",
+            )
+        )
+        return None
+    path = POD_SPEC_PATHS.get(target.kind)
+    if path is None:
+        return None
+    template, pod_spec = _dig(target.body, path, _Reader(f"{target.kind} {namespace}/{target.name}", problems))
+    if pod_spec is None:
+        return None
+    return template, pod_spec
+
+
+def build_model(objects: list[KubeObject], default_namespace: str = "default") -> Model:
+    model = Model()
+    problems = model.problems
+
+    def ns_of(obj: KubeObject) -> str:
+        return obj.namespace or default_namespace
+
+    by_key = {(o.kind, ns_of(o), o.name): o for o in objects}
+    referenced: set[tuple[str, str, str]] = set()
+    for obj in objects:
+        if obj.kind == "Rollout":
+            spec = obj.body.get("spec")
+            ref = spec.get("workloadRef") if isinstance(spec, LMap) else None
+            if isinstance(ref, LMap) and "template" not in spec:
+                referenced.add((str(ref.get("kind")), ns_of(obj), str(ref.get("name"))))
+
+    for obj in objects:
+        if obj.kind == "Namespace" and obj.api_version == "v1":
+            r = _Reader(f"Namespace {obj.name}", problems)
+            labels = r.labels(obj.metadata, "labels", "metadata.labels")
+            # The API server always sets this label (Kubernetes >= 1.21).
+            labels.setdefault("kubernetes.io/metadata.name", obj.name)
+            model.namespaces[obj.name] = Namespace(obj.name, MappingProxyType(labels), obj.loc, True)
+
+    for obj in objects:
+        namespace = ns_of(obj)
+        key = (obj.kind, namespace, obj.name)
+        if obj.kind in POD_SPEC_PATHS and obj.kind != "PodTemplate":
+            if key in referenced:
+                continue  # its template is scanned as the Rollout that owns it
+            override = _rollout_ref(obj, by_key, namespace, problems) if obj.kind == "Rollout" else None
+            if obj.kind == "Rollout" and override is None and "template" not in (obj.body.get("spec") or {}):
+                continue
+            workload = build_workload(obj, namespace, problems, override)
+            if workload is not None:
+                model.workloads.append(workload)
+        elif obj.kind == "Service" and obj.api_version == "v1":
+            service = _build_service(obj, namespace, problems)
+            if service is not None:
+                model.services.append(service)
+        if obj.kind not in ("Namespace",) and namespace not in model.namespaces and _is_namespaced(obj):
+            model.namespaces[namespace] = Namespace(
+                namespace, MappingProxyType({"kubernetes.io/metadata.name": namespace}), obj.loc, False
+            )
+    model.workloads.sort(key=lambda w: (w.namespace, w.name, w.kind))
+    model.services.sort(key=lambda s: (s.namespace, s.name))
+    model.namespaces = dict(sorted(model.namespaces.items()))
+    return model
+
+
+_CLUSTER_SCOPED = frozenset(
+    {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Node", "PersistentVolume",
+     "StorageClass", "CiliumClusterwideNetworkPolicy", "IngressClass", "PriorityClass", "CiliumCIDRGroup",
+     "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService"}
+)
+
+
+def _is_namespaced(obj: KubeObject) -> bool:
+    return obj.kind not in _CLUSTER_SCOPED
+
+
+def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> Service | None:
+    r = _Reader(f"Service {namespace}/{obj.name}", problems)
+    spec = r.map(obj.body, "spec", "spec")
+    if spec is None:
+        return None
+    selector = r.labels(spec, "selector", "spec.selector") if "selector" in spec else None
+    ports = []
+    for i, p in enumerate(r.list(spec, "ports", "spec.ports") or []):
+        if not isinstance(p, LMap):
+            continue
+        port = _port_number(p.get("port"))
+        if port is None:
+            r.wrong(p.loc_of("port"), f"spec.ports[{i}].port", "an integer", p.get("port"))
+            continue
+        target = p.get("targetPort", port)
+        protocol = str(p.get("protocol", "TCP"))
+        ports.append(ServicePort(port, target if isinstance(target, (int, str)) else port, protocol, p.get("name")))
+    return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc)
+
+
+def effective(workload: Workload, container: Container, field_name: str, yaml_path: str) -> Setting[Any]:
+    """The value that takes effect for a container: the container's own setting if
+    written, else the pod-level one (only for fields that exist at pod level).
+    ``yaml_path`` is the key inside ``securityContext`` (``seccompProfile.type``)."""
+    own = getattr(container.security, field_name)
+    path = yaml_path
+    if own is not None:
+        return Setting(own, container.security.where(path), "container")
+    pod_value = getattr(workload.pod_security, field_name, None)
+    if pod_value is not None:
+        return Setting(pod_value, workload.pod_security.where(path), "pod")
+    return Setting(None, container.loc, "unset")

@@ -1,0 +1,268 @@
+"""The documented policy file (``kubematrix.yaml``): load, validate, type.
+
+The file is read with the same located loader as manifests and validated with
+the JSON Schema in ``rules/schema/policy.schema.json``; a violation is reported
+with file, line and the offending path, and the CLI exits 2.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Mapping
+
+import jsonschema
+
+from .catalog import load_json_schema
+from .loader.files import InputFile, display_path
+from .loader.documents import parse_file
+from .located import LList, LMap, Loc
+
+POLICY_FILE_NAMES = ("kubematrix.yaml", "kubematrix.yml")
+
+
+class PolicyError(Exception):
+    """The policy file is unusable; the message names file, line and path."""
+
+
+@dataclass(frozen=True, slots=True)
+class Exception_:
+    rules: tuple[str, ...]
+    reason: str
+    loc: Loc
+    containers: tuple[str, ...] = ()
+    expires: _dt.date | None = None
+
+    def covers(self, rule_id: str, container: str | None, today: _dt.date) -> bool:
+        if self.expires is not None and today > self.expires:
+            return False
+        if rule_id not in self.rules:
+            return False
+        return not self.containers or container is None or container in self.containers
+
+
+@dataclass(frozen=True, slots=True)
+class SecurityExpectation:
+    """Expected values; ``None`` means the table promises nothing for that field."""
+
+    run_as_non_root: bool | None = None
+    run_as_user: int | None = None
+    run_as_group: int | None = None
+    fs_group: int | None = None
+    allow_privilege_escalation: bool | None = None
+    privileged: bool | None = None
+    read_only_root_filesystem: bool | None = None
+    capabilities_drop: tuple[str, ...] | None = None
+    capabilities_add: tuple[str, ...] | None = None
+    seccomp_profile: str | None = None
+    locs: Mapping[str, Loc] = field(default_factory=lambda: MappingProxyType({}))
+
+    def merged_over(self, base: "SecurityExpectation") -> "SecurityExpectation":
+        values = {}
+        locs = dict(base.locs)
+        for name in _EXPECTATION_FIELDS.values():
+            mine = getattr(self, name)
+            values[name] = mine if mine is not None else getattr(base, name)
+        locs.update(self.locs)
+        return SecurityExpectation(**values, locs=MappingProxyType(locs))
+
+
+_EXPECTATION_FIELDS = {
+    "runAsNonRoot": "run_as_non_root",
+    "runAsUser": "run_as_user",
+    "runAsGroup": "run_as_group",
+    "fsGroup": "fs_group",
+    "allowPrivilegeEscalation": "allow_privilege_escalation",
+    "privileged": "privileged",
+    "readOnlyRootFilesystem": "read_only_root_filesystem",
+    "seccompProfile": "seccomp_profile",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadSecurity:
+    ref: str  # namespace/name
+    loc: Loc
+    expectation: SecurityExpectation  # defaults already merged in (unless inheritDefaults: false)
+    containers: Mapping[str, SecurityExpectation]
+    exceptions: tuple[Exception_, ...]
+    documented: bool  # False for a '-' row (inheritDefaults: false and no fields)
+    note: str = ""
+
+    def for_container(self, name: str) -> SecurityExpectation:
+        own = self.containers.get(name)
+        return own.merged_over(self.expectation) if own is not None else self.expectation
+
+
+@dataclass(frozen=True, slots=True)
+class SecuritySection:
+    namespaces: tuple[str, ...] = ()
+    workloads: Mapping[str, WorkloadSecurity] = field(default_factory=lambda: MappingProxyType({}))
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    default_namespace: str = "default"
+    pod_security_default: str = "baseline"
+    cilium: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The typed policy.  Sections other than ``security`` are kept located (``raw``)
+    for the checks that consume them."""
+
+    path: str | None
+    settings: Settings = Settings()
+    security: SecuritySection = SecuritySection()
+    raw: LMap | None = None
+
+    @property
+    def loc(self) -> Loc:
+        return self.raw.loc if self.raw is not None else Loc(self.path or "kubematrix.yaml")
+
+    def section(self, name: str) -> Any:
+        return self.raw.get(name) if self.raw is not None else None
+
+
+EMPTY_POLICY = Policy(path=None)
+
+
+def _expectation(data: Any) -> SecurityExpectation:
+    if not isinstance(data, LMap):
+        return SecurityExpectation()
+    values: dict[str, Any] = {}
+    locs: dict[str, Loc] = {}
+    for key, attr in _EXPECTATION_FIELDS.items():
+        if key in data:
+            values[attr] = data[key]
+            locs[key] = data.loc_of(key)
+    caps = data.get("capabilities")
+    if isinstance(caps, LMap):
+        for key in ("drop", "add"):
+            if key in caps:
+                values[f"capabilities_{key}"] = tuple(str(c) for c in caps[key])
+                locs[f"capabilities.{key}"] = caps.loc_of(key)
+    return SecurityExpectation(**values, locs=MappingProxyType(locs))
+
+
+def _exceptions(data: Any) -> tuple[Exception_, ...]:
+    out = []
+    for i, item in enumerate(data or []):
+        expires = item.get("expires")
+        if isinstance(expires, str):
+            expires = _dt.date.fromisoformat(expires)
+        out.append(
+            Exception_(
+                rules=tuple(item["rules"]),
+                reason=str(item["reason"]),
+                loc=data.loc_of(i),
+                containers=tuple(item.get("containers", ())),
+                expires=expires,
+            )
+        )
+    return tuple(out)
+
+
+def _security(section: Any) -> SecuritySection:
+    if not isinstance(section, LMap):
+        return SecuritySection()
+    defaults = _expectation(section.get("defaults"))
+    workloads = {}
+    table = section.get("workloads")
+    if isinstance(table, LMap):
+        for ref, entry in table.items():
+            own = _expectation(entry)
+            inherit = entry.get("inheritDefaults", True)
+            expectation = own.merged_over(defaults) if inherit else own
+            containers = {str(k): _expectation(v) for k, v in (entry.get("containers") or {}).items()}
+            workloads[str(ref)] = WorkloadSecurity(
+                ref=str(ref),
+                loc=table.key_loc(ref),
+                expectation=expectation,
+                containers=MappingProxyType(containers),
+                exceptions=_exceptions(entry.get("exceptions")),
+                documented=bool(inherit) or bool(own.locs),
+                note=str(entry.get("note", "")),
+            )
+    return SecuritySection(
+        namespaces=tuple(str(n) for n in section.get("namespaces", ())),
+        workloads=MappingProxyType(dict(sorted(workloads.items()))),
+        loc=section.loc,
+    )
+
+
+def _settings(section: Any) -> Settings:
+    if not isinstance(section, LMap):
+        return Settings()
+    pss = section.get("podSecurity") or {}
+    return Settings(
+        default_namespace=str(section.get("defaultNamespace", "default")),
+        pod_security_default=str(pss.get("defaultLevel", "baseline")),
+        cilium=MappingProxyType(dict(section.get("cilium") or {})),
+    )
+
+
+def _error_loc(root: LMap, path: list[Any]) -> Loc:
+    node: Any = root
+    loc = root.loc
+    for part in path:
+        if isinstance(node, LMap) and part in node:
+            loc = node.loc_of(part)
+            node = node[part]
+        elif isinstance(node, LList) and isinstance(part, int) and part < len(node):
+            loc = node.loc_of(part)
+            node = node[part]
+        else:
+            break
+    return loc
+
+
+def _path_text(path: list[Any]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(top level)"
+
+
+def validate_policy_data(data: Any, shown: str) -> None:
+    schema = load_json_schema("policy.schema.json")
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
+    if errors:
+        best = jsonschema.exceptions.best_match(errors)
+        path = list(best.absolute_path)
+        loc = _error_loc(data, path) if isinstance(data, LMap) else Loc(shown)
+        raise PolicyError(f"{loc}: invalid policy file at {_path_text(path)}: {best.message}")
+
+
+def load_policy(path: Path, cwd: Path) -> Policy:
+    shown = display_path(path.resolve(), path.resolve(), cwd)
+    documents, problems = parse_file(InputFile(path.resolve(), shown))
+    if problems:
+        first = problems[0]
+        raise PolicyError(f"{first.loc}: invalid policy file: {first.message}")
+    if len(documents) != 1:
+        raise PolicyError(f"{shown}:1:1: a policy file holds exactly one YAML document, found {len(documents)}")
+    data = documents[0].data
+    validate_policy_data(data, shown)
+    return Policy(
+        path=shown,
+        settings=_settings(data.get("settings")),
+        security=_security(data.get("securityContext")),
+        raw=data,
+    )
+
+
+def discover_policy(roots: list[Path]) -> Path | None:
+    """``kubematrix.yaml`` in the (first) scanned root, when --policy is not given."""
+    for root in roots:
+        base = root if root.is_dir() else root.parent
+        for name in POLICY_FILE_NAMES:
+            candidate = base / name
+            if candidate.is_file() and not candidate.is_symlink():
+                return candidate
+    return None
