@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from scanner.policy import EMPTY_POLICY, discover_policy, load_policy  # noqa: E402
+from scanner.scan import ScanOptions, ScanResult, run_scan  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+FIXED_TODAY = _dt.date(2026, 11, 26)
+
+
+def scan_path(path: Path, *, policy: Path | None = None, namespace: str | None = None, cwd: Path | None = None) -> ScanResult:
+    """Scan like the CLI does (policy discovery included), with paths relative to ``cwd``."""
+    if cwd is None:
+        cwd = path if path.is_dir() else path.parent
+    chosen = policy or discover_policy([path])
+    loaded = load_policy(chosen, cwd) if chosen else EMPTY_POLICY
+    return run_scan(ScanOptions(paths=(path,), policy=loaded, namespace=namespace, cwd=cwd, today=FIXED_TODAY))
+
+
+@pytest.fixture
+def scan():
+    return scan_path
