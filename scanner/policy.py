@@ -8,7 +8,7 @@ with file, line and the offending path, and the CLI exits 2.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Mapping
@@ -62,7 +62,7 @@ class SecurityExpectation:
     def merged_over(self, base: "SecurityExpectation") -> "SecurityExpectation":
         values = {}
         locs = dict(base.locs)
-        for name in _EXPECTATION_FIELDS.values():
+        for name in _VALUE_FIELDS:
             mine = getattr(self, name)
             values[name] = mine if mine is not None else getattr(base, name)
         locs.update(self.locs)
@@ -79,6 +79,9 @@ _EXPECTATION_FIELDS = {
     "readOnlyRootFilesystem": "read_only_root_filesystem",
     "seccompProfile": "seccomp_profile",
 }
+
+
+_VALUE_FIELDS = tuple(f.name for f in fields(SecurityExpectation) if f.name != "locs")
 
 
 @dataclass(frozen=True, slots=True)
