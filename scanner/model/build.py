@@ -17,6 +17,7 @@ from ..located import LList, LMap, Loc
 from .types import (
     Container,
     ContainerPort,
+    EnvVar,
     Namespace,
     ProbeHost,
     SecurityContext,
@@ -257,6 +258,34 @@ def read_probe_hosts(r: _Reader, container: LMap, path: str) -> tuple[ProbeHost,
     return tuple(found)
 
 
+def read_command(container: LMap) -> tuple[str, ...]:
+    words: list[str] = []
+    for key in ("command", "args"):
+        value = container.get(key)
+        if isinstance(value, list):
+            words.extend(str(v) for v in value if isinstance(v, (str, int, float)))
+    return tuple(words)
+
+
+def read_env(r: _Reader, container: LMap, path: str) -> tuple[EnvVar, ...]:
+    items = r.list(container, "env", f"{path}.env")
+    if items is None:
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        if not isinstance(item, LMap) or not isinstance(item.get("name"), str):
+            r.wrong(items.loc_of(i), f"{path}.env[{i}]", "a mapping with a name", item)
+            continue
+        if "valueFrom" in item:
+            source_map = item.get("valueFrom")
+            kinds = sorted(source_map) if isinstance(source_map, LMap) else []
+            out.append(EnvVar(item["name"], None, kinds[0] if kinds else "unknown", item.loc_of("valueFrom")))
+        else:
+            value = item.get("value")
+            out.append(EnvVar(item["name"], None if value is None else str(value), "literal", item.loc_of("value") if "value" in item else item.loc))
+    return tuple(out)
+
+
 def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, ...]:
     out = []
     for group in CONTAINER_GROUPS:
@@ -281,6 +310,9 @@ def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, 
                     ports=read_ports(r, item, path),
                     security=read_security_context(r, item, path),
                     probe_hosts=read_probe_hosts(r, item, path),
+                    command=read_command(item),
+                    command_loc=item.loc_of("command") if "command" in item else (item.loc_of("args") if "args" in item else None),
+                    env=read_env(r, item, path),
                 )
             )
     return tuple(out)

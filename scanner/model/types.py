@@ -85,6 +85,17 @@ class ProbeHost:
 
 
 @dataclass(frozen=True, slots=True)
+class EnvVar:
+    """An environment variable.  ``value`` is a literal (``None`` when it comes
+    from ``valueFrom``); it may be a secret and must never be printed."""
+
+    name: str
+    value: str | None
+    source: str  # "literal", "secretKeyRef", "configMapKeyRef", "fieldRef", "resourceFieldRef", "unknown"
+    loc: Loc
+
+
+@dataclass(frozen=True, slots=True)
 class Container:
     name: str
     group: str  # "containers", "initContainers" or "ephemeralContainers"
@@ -93,6 +104,9 @@ class Container:
     ports: tuple[ContainerPort, ...]
     security: SecurityContext
     probe_hosts: tuple[ProbeHost, ...] = ()
+    command: tuple[str, ...] = ()  # command + args, as written (strings only)
+    command_loc: Loc | None = None
+    env: tuple[EnvVar, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
