@@ -1,0 +1,119 @@
+"""SECRET001-SECRET002: secrets committed to the repository.
+
+Findings name the object and the key, never the value (not even a prefix or a
+hash of it): reports end up in CI logs and code-scanning alerts.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterator
+
+from ..findings import Finding
+from ..loader.documents import DocClass
+from ..located import LList, LMap
+from .base import CheckContext, workload_finding
+
+# Names that announce a secret value.  Keys that only *name* a secret
+# (passwordKey, secretName, existingSecret, tokenFile ...) are not secrets.
+_SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?|auth)", re.IGNORECASE)
+_REFERENCE_NAME = re.compile(r"(name|key|ref|refs|file|path|enabled|existing\w*|secretname|mode|length|policy|type|url|uri|id)$", re.IGNORECASE)
+_KEY_MATERIAL = re.compile(r"(api|access|private|secret|ssh|encryption|signing|master)[-_]?key$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(r"^(\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]+\}|<[^>]+>|changeme|xxx+|\*+)$", re.IGNORECASE)
+
+
+def looks_secret(name: str, value: Any) -> bool:
+    if not isinstance(value, str) or not value.strip() or _PLACEHOLDER.match(value.strip()):
+        return False
+    name = str(name)
+    if _KEY_MATERIAL.search(name):
+        return True
+    return bool(_SECRET_NAME.search(name)) and not _REFERENCE_NAME.search(name) and not name.lower().startswith("existing")
+
+
+def _allowed(ctx: CheckContext) -> frozenset[str]:
+    section = ctx.policy.section("secrets")
+    return frozenset(str(n) for n in (section.get("allowLiteralEnv") or ())) if isinstance(section, LMap) else frozenset()
+
+
+def check_secret_objects(ctx: CheckContext) -> Iterator[Finding]:
+    section = ctx.policy.section("secrets")
+    if isinstance(section, LMap) and section.get("allowSecretObjects") is True:
+        return
+    for obj in ctx.inputs.objects:
+        if obj.kind != "Secret" or obj.api_version != "v1":
+            continue
+        for key in ("data", "stringData"):
+            values = obj.body.get(key)
+            if isinstance(values, LMap) and values:
+                names = ", ".join(sorted(str(k) for k in values))
+                ns = obj.namespace or "(default namespace)"
+                yield Finding(
+                    "SECRET001",
+                    f"Secret {ns}/{obj.name} commits {key} for keys [{names}] to the repository (values not shown)",
+                    obj.body.key_loc(key),
+                    subject=f"Secret {ns}/{obj.name}",
+                    detail=key,
+                )
+
+
+def _walk_values(data: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any, Any]]:
+    """(dotted path, key, value, container) for every scalar in a values tree (iterative, alias-safe)."""
+    stack: list[tuple[str, Any]] = [(prefix, data)]
+    seen: set[int] = set()
+    while stack:
+        path, node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, LMap):
+            for key, value in node.items():
+                child = f"{path}.{key}" if path else str(key)
+                if isinstance(value, (LMap, LList)):
+                    stack.append((child, value))
+                else:
+                    yield child, key, value, node
+        elif isinstance(node, LList):
+            for i, value in enumerate(node):
+                if isinstance(value, (LMap, LList)):
+                    stack.append((f"{path}[{i}]", value))
+
+
+def check_literal_secrets(ctx: CheckContext) -> Iterator[Finding]:
+    allowed = _allowed(ctx)
+    for workload in ctx.model.workloads:
+        for container in workload.containers:
+            for env in container.env:
+                if env.source == "literal" and env.name not in allowed and looks_secret(env.name, env.value):
+                    yield workload_finding(
+                        "SECRET002", workload,
+                        f"env var {env.name} carries a literal secret value (not shown); use valueFrom.secretKeyRef",
+                        env.loc, container=container, detail=f"env:{env.name}",
+                    )
+    for obj in ctx.inputs.objects:
+        if obj.kind == "ConfigMap":
+            data = obj.body.get("data")
+            if isinstance(data, LMap):
+                for key, value in data.items():
+                    if looks_secret(key, value):
+                        yield Finding(
+                            "SECRET002",
+                            f"ConfigMap {obj.namespace or '(default namespace)'}/{obj.name} key {key} looks like a secret value (not shown); ConfigMaps are not secret",
+                            data.loc_of(key), subject=f"ConfigMap {obj.name}", detail=f"data:{key}",
+                        )
+    for doc in ctx.inputs.documents:
+        if doc.cls is not DocClass.HELM_VALUES:
+            continue
+        for path, key, value, holder in _walk_values(doc.data):
+            if str(path).split(".")[-1] not in allowed and looks_secret(key, value):
+                yield Finding(
+                    "SECRET002",
+                    f"Helm value {path} carries a literal secret value (not shown); reference an existing Secret instead",
+                    holder.loc_of(key), subject=doc.path, detail=f"values:{path}",
+                )
+
+
+CHECKS = {
+    "SECRET001": check_secret_objects,
+    "SECRET002": check_literal_secrets,
+}

@@ -1,0 +1,109 @@
+"""Backup (BAK), retention (RET) and secret (SECRET) semantics beyond the fixtures."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import scan_path
+from hypothesis import given
+from hypothesis import strategies as st
+
+from scanner.checks.cron import CronError, parse_cron
+from scanner.checks.retention import duration_seconds
+from scanner.checks.secrets import looks_secret
+from scanner.report import render
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [("0 18 * * *", "0 18 * * 0-6"), ("@daily", "0 0 * * *"), ("@weekly", "0 0 * * SUN"), ("*/15 * * * *", "0,15,30,45 * * * *"),
+     ("0 0 1 jan *", "0 0 1 1 *"), ("0 3 ? * *", "0 3 * * *")],
+)
+def test_equal_schedules_compare_equal(a, b):
+    assert parse_cron(a).key() == parse_cron(b).key()
+
+
+@pytest.mark.parametrize(
+    "a, b",
+    [("0 18 * * *", "0 3 * * *"), ("0 0 1 * *", "0 0 1 * 0-6"), ("0 0 * * 1", "0 0 * * 2")],
+)
+def test_different_schedules_differ(a, b):
+    # "0 0 1 * 0-6": day-of-month OR day-of-week (both restricted) fires every day.
+    assert parse_cron(a).key() != parse_cron(b).key()
+
+
+@pytest.mark.parametrize(
+    "bad, reason",
+    [("61 * * * *", "outside 0-59"), ("* * * *", "expected 5 fields"), ("TZ=UTC 0 0 * * *", "spec.timeZone"),
+     ("0 0 * * MONDAY", "not a number or a name"), ("*/0 * * * *", "positive"), ("5-1 * * * *", "backwards"), ("@reboot", "unknown descriptor")],
+)
+def test_invalid_schedules_are_explained(bad, reason):
+    with pytest.raises(CronError, match=reason):
+        parse_cron(bad)
+
+
+@given(st.integers(0, 59), st.integers(0, 23))
+def test_a_fixed_daily_time_fires_exactly_once_a_day(minute, hour):
+    schedule = parse_cron(f"{minute} {hour} * * *")
+    fires = [(m, h) for h in range(24) for m in range(60) if schedule.fires_at(m, h, 15, 6, 3)]
+    assert fires == [(minute, hour)]
+
+
+@pytest.mark.parametrize("text, seconds", [("168h", 604800), ("7d", 604800), ("1w", 604800), ("1h30m", 5400), ("0s", 0)])
+def test_durations(text, seconds):
+    assert duration_seconds(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["seven days", "168", "h", "", "7 d"])
+def test_invalid_durations(text):
+    assert duration_seconds(text) is None
+
+
+@pytest.mark.parametrize(
+    "name, value, secret",
+    [("DB_PASSWORD", "x1", True), ("api_key", "abc", True), ("AWS_SECRET_ACCESS_KEY", "abc", True), ("GITHUB_TOKEN", "ghp", True),
+     ("passwordKey", "root-password", False), ("secretName", "db", False), ("existingSecret", "db", False),
+     ("DB_PASSWORD", "", False), ("API_TOKEN", "$(TOKEN)", False), ("TOKEN_FILE", "/run/token", False), ("LOG_LEVEL", "debug", False),
+     ("retention_deletes_enabled", True, False)],
+)
+def test_secret_names(name, value, secret):
+    assert looks_secret(name, value) is secret
+
+
+def test_blog_system_backup_and_retention_hold():
+    result = scan_path(REPO / "fixtures" / "blog-system")
+    assert [f for f in result.findings if f.rule_id.startswith(("BAK", "RET", "SECRET"))] == []
+
+
+def test_schedule_in_another_time_zone_is_drift(tmp_path):
+    source = (REPO / "fixtures" / "blog-system").resolve()
+    for path in source.rglob("*"):
+        if path.is_file():
+            target = tmp_path / path.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    cron = tmp_path / "blog-system" / "mysql-backup-cronjob.yaml"
+    cron.write_text(cron.read_text().replace('schedule: "0 18 * * *"', 'schedule: "0 18 * * *"\n  timeZone: Asia/Seoul', 1))
+    result = scan_path(tmp_path)
+    bak = [f for f in result.active() if f.rule_id == "BAK002"]
+    assert len(bak) == 1 and "Asia/Seoul" in bak[0].message
+    assert bak[0].loc.path == "blog-system/mysql-backup-cronjob.yaml"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
+def test_secret_values_never_reach_a_report(fmt):
+    canaries = ("aHVudGVyMi1jYW5hcnk=", "hunter2-canary", "canary-token-value", "sk-canary-0123456789", "canary-root-pw")
+    outputs = []
+    for rule in ("SECRET001", "SECRET002"):
+        result = scan_path(REPO / "fixtures" / "rules" / rule / "fail")
+        assert any(f.rule_id == rule for f in result.findings)
+        try:
+            outputs.append(render(result, fmt))
+        except NotImplementedError:
+            pytest.skip(f"{fmt} reporter not available")
+    text = "\n".join(outputs)
+    for canary in canaries:
+        assert canary not in text
