@@ -25,9 +25,13 @@ class CheckContext:
         ``pod-security.kubernetes.io/enforce`` label, else the policy default."""
         ns = self.model.namespaces.get(namespace)
         label = ns.label("pod-security.kubernetes.io/enforce") if ns else None
+        if label is None:
+            return self.policy.settings.pod_security_default
         if label in ("privileged", "baseline", "restricted"):
             return label
-        return self.policy.settings.pod_security_default
+        # An unparsable label is enforced as restricted:latest
+        # (k8s.io/pod-security-admission api/helpers.go, PolicyToEvaluate).
+        return "restricted"
 
 
 CheckFn = Callable[[CheckContext], Iterable[Finding]]

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
+from ..loader.yamltext import describe_value
 from ..located import LList, LMap, Loc
 from .types import (
     Container,
@@ -41,6 +42,12 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
     "Rollout": ("spec", "template", "spec"),
     "PodTemplate": ("template", "spec"),
 }
+# Fields a PodSecurityContext shares with a container SecurityContext; only these
+# are inherited by containers (k8s.io/api core/v1 PodSecurityContext).
+POD_LEVEL_FIELDS = frozenset(
+    {"run_as_non_root", "run_as_user", "run_as_group", "seccomp_type", "apparmor_type",
+     "selinux_type", "selinux_user", "selinux_role", "windows_host_process"}
+)
 CONTAINER_GROUPS = ("initContainers", "containers", "ephemeralContainers")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 
@@ -75,6 +82,18 @@ class _Reader:
                 subject=self.subject,
                 detail=path,
             )
+        )
+
+    def out_of_range(self, where: Loc, path: str, expected: str) -> None:
+        self.problems.append(
+            Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range and ignored", where,
+                    subject=self.subject, detail=path)
+        )
+
+    def missing(self, where: Loc, path: str, consequence: str) -> None:
+        self.problems.append(
+            Finding("INPUT002", f"{self.subject}: '{path}' is missing; {consequence}", where,
+                    subject=self.subject, detail=path)
         )
 
     def get(self, m: LMap, key: str, path: str, check: Callable[[Any], bool], expected: str) -> Any:
@@ -135,19 +154,9 @@ def _label_text(value: Any) -> str:
 
 
 def _describe(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return f"the number {value}"
-    if isinstance(value, str):
-        return f"the string {value[:40]!r}"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+    """What a wrong value is, by type and size only: the value itself is never
+    echoed into a message, since a mistyped field may hold a secret."""
+    return describe_value(value)
 
 
 def read_security_context(r: _Reader, holder: LMap, path: str) -> SecurityContext:
@@ -176,6 +185,8 @@ def read_security_context(r: _Reader, holder: LMap, path: str) -> SecurityContex
         for k in ("add", "drop"):
             if k in caps:
                 locs[f"capabilities.{k}"] = caps.loc_of(k)
+                if isinstance(caps[k], LList):  # each item too: findings point at the offending capability
+                    locs.update({f"capabilities.{k}[{i}]": caps[k].loc_of(i) for i in range(len(caps[k]))})
     for key, attr, sub in (
         ("seccompProfile", "seccomp_type", "type"),
         ("appArmorProfile", "apparmor_type", "type"),
@@ -223,7 +234,7 @@ def read_ports(r: _Reader, container: LMap, path: str) -> tuple[ContainerPort, .
             continue
         number = r.int(port, "containerPort", f"{ppath}.containerPort")
         if number is not None and not 1 <= number <= 65535:
-            r.wrong(port.loc_of("containerPort"), f"{ppath}.containerPort", "a port between 1 and 65535", number)
+            r.out_of_range(port.loc_of("containerPort"), f"{ppath}.containerPort", "a port between 1 and 65535")
             number = None
         protocol = r.str(port, "protocol", f"{ppath}.protocol") or "TCP"
         if protocol not in PROTOCOLS:
@@ -278,7 +289,7 @@ def read_env(r: _Reader, container: LMap, path: str) -> tuple[EnvVar, ...]:
             continue
         if "valueFrom" in item:
             source_map = item.get("valueFrom")
-            kinds = sorted(source_map) if isinstance(source_map, LMap) else []
+            kinds = sorted(map(str, source_map)) if isinstance(source_map, LMap) else []
             out.append(EnvVar(item["name"], None, kinds[0] if kinds else "unknown", item.loc_of("valueFrom")))
         else:
             value = item.get("value")
@@ -292,6 +303,8 @@ def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, 
         if group in spec and spec[group] is None and group == "containers":
             r.wrong(spec.loc_of(group), f"{spec_path}.{group}", "a list", None)
             continue
+        if group == "containers" and group not in spec:
+            r.missing(spec.loc, f"{spec_path}.containers", "a pod needs at least one container")
         items = r.list(spec, group, f"{spec_path}.{group}")
         if items is None:
             continue
@@ -301,11 +314,13 @@ def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, 
                 r.wrong(items.loc_of(i), path, "a mapping", item)
                 continue
             name = item.get("name")
+            if name is not None and not isinstance(name, str):
+                r.wrong(item.loc_of("name"), f"{path}.name", "a string", name)
             out.append(
                 Container(
-                    name=str(name) if name is not None else f"#{i}",
+                    name=name if isinstance(name, str) else f"#{i}",
                     group=group,
-                    image=str(item.get("image", "")),
+                    image=r.str(item, "image", f"{path}.image") or "",
                     loc=item.loc_of("name") if "name" in item else item.loc,
                     ports=read_ports(r, item, path),
                     security=read_security_context(r, item, path),
@@ -327,16 +342,17 @@ def read_volumes(r: _Reader, spec: LMap, spec_path: str) -> tuple[Volume, ...]:
         if not isinstance(item, LMap):
             r.wrong(items.loc_of(i), f"{spec_path}.volumes[{i}]", "a mapping", item)
             continue
-        sources = sorted(k for k in item if k != "name")
+        sources = sorted((k for k in item if k != "name"), key=str)
         source = sources[0] if sources else ""
         host = item.get("hostPath")
-        host_path = str(host.get("path")) if isinstance(host, LMap) and "path" in host else None
+        host_path = host.get("path") if isinstance(host, LMap) and isinstance(host.get("path"), str) else None
         out.append(
             Volume(
                 name=str(item.get("name", f"#{i}")),
                 source=source,
                 loc=item.loc_of(source) if source else item.loc,
                 host_path=host_path,
+                key_loc=item.key_loc(source) if source else None,
             )
         )
     return tuple(out)
@@ -359,8 +375,10 @@ def _dig(body: LMap, path: tuple[str, ...], r: _Reader) -> tuple[LMap | None, LM
         if not isinstance(node, LMap):
             return None, None
         if key not in node or node[key] is None:
-            if key == "spec" and walked[:-1] and walked[-2] == "template":
-                r.wrong(node.loc, ".".join(walked), "a mapping", None)
+            # A missing key is reported at the object's metadata.name line.
+            meta = body.get("metadata")
+            where = meta.loc_of("name") if isinstance(meta, LMap) and "name" in meta else body.loc
+            r.missing(where, ".".join(walked), "the pods of this workload cannot be checked")
             return None, None
         nxt = node[key]
         if not isinstance(nxt, LMap):
@@ -385,11 +403,16 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
     if obj.kind == "Pod":
         labels = r.labels(obj.metadata, "labels", "metadata.labels")
         annotations = r.labels(obj.metadata, "annotations", "metadata.annotations")
+        annotation_holder = obj.metadata.get("annotations")
     else:
         tmeta = template.get("metadata") if template is not None else None
         tmeta = tmeta if isinstance(tmeta, LMap) else None
         labels = r.labels(tmeta, "labels", "template.metadata.labels")
         annotations = r.labels(tmeta, "annotations", "template.metadata.annotations")
+        annotation_holder = tmeta.get("annotations") if tmeta is not None else None
+    annotation_locs = (
+        {str(k): annotation_holder.key_loc(k) for k in annotation_holder} if isinstance(annotation_holder, LMap) else {}
+    )
     sa = r.str(spec, "serviceAccountName", f"{spec_path}.serviceAccountName") or r.str(
         spec, "serviceAccount", f"{spec_path}.serviceAccount"
     )
@@ -415,6 +438,7 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
         os_name=str(os_map.get("name")) if os_map is not None and os_map.get("name") is not None else None,
         spec_loc=spec.loc,
         annotations=MappingProxyType(annotations),
+        annotation_locs=MappingProxyType(annotation_locs),
         extra=MappingProxyType(extra),
     )
 
@@ -479,8 +503,10 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
             if key in referenced:
                 continue  # its template is scanned as the Rollout that owns it
             override = _rollout_ref(obj, by_key, namespace, problems) if obj.kind == "Rollout" else None
-            if obj.kind == "Rollout" and override is None and "template" not in (obj.body.get("spec") or {}):
-                continue
+            rollout_spec = obj.body.get("spec")
+            if (obj.kind == "Rollout" and override is None and isinstance(rollout_spec, LMap)
+                    and "template" not in rollout_spec and "workloadRef" in rollout_spec):
+                continue  # the workloadRef problem is reported by _rollout_ref
             workload = build_workload(obj, namespace, problems, override)
             if workload is not None:
                 model.workloads.append(workload)
@@ -521,11 +547,22 @@ def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> 
             continue
         port = _port_number(p.get("port"))
         if port is None:
-            r.wrong(p.loc_of("port"), f"spec.ports[{i}].port", "an integer", p.get("port"))
+            r.wrong(p.loc_of("port"), f"spec.ports[{i}].port", "a port number between 1 and 65535", p.get("port"))
+            continue
+        if not 1 <= port <= 65535:
+            r.out_of_range(p.loc_of("port"), f"spec.ports[{i}].port", "a port number between 1 and 65535")
             continue
         target = p.get("targetPort", port)
-        protocol = str(p.get("protocol", "TCP"))
-        ports.append(ServicePort(port, target if isinstance(target, (int, str)) else port, protocol, p.get("name")))
+        if isinstance(target, bool) or not isinstance(target, (int, str)) or (
+            isinstance(target, int) and not 1 <= target <= 65535
+        ):
+            r.wrong(p.loc_of("targetPort"), f"spec.ports[{i}].targetPort", "a port number or a port name", target)
+            target = port
+        protocol = r.str(p, "protocol", f"spec.ports[{i}].protocol") or "TCP"
+        if protocol not in PROTOCOLS:
+            r.wrong(p.loc_of("protocol"), f"spec.ports[{i}].protocol", "TCP, UDP or SCTP", protocol)
+            protocol = "TCP"
+        ports.append(ServicePort(port, target, protocol, r.str(p, "name", f"spec.ports[{i}].name")))
     return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc)
 
 
@@ -537,6 +574,8 @@ def effective(workload: Workload, container: Container, field_name: str, yaml_pa
     path = yaml_path
     if own is not None:
         return Setting(own, container.security.where(path), "container")
+    if field_name not in POD_LEVEL_FIELDS:
+        return Setting(None, container.loc, "unset")
     pod_value = getattr(workload.pod_security, field_name, None)
     if pod_value is not None:
         return Setting(pod_value, workload.pod_security.where(path), "pod")

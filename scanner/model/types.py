@@ -115,6 +115,7 @@ class Volume:
     source: str  # the volume source key: emptyDir, hostPath, secret ...
     loc: Loc
     host_path: str | None = None
+    key_loc: Loc | None = None  # where the volume source key (``hostPath:``) is written
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,6 +139,7 @@ class Workload:
     os_name: str | None
     spec_loc: Loc  # the pod spec (for findings about what it lacks)
     annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY)
+    annotation_locs: Mapping[str, Loc] = field(default_factory=lambda: EMPTY)  # where each annotation key is written
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # kind-specific facts (e.g. CronJob schedule), located
 
     @property
