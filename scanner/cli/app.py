@@ -147,8 +147,10 @@ _register_optional_commands()
 
 def _run(argv: list[str], prog: str) -> int:
     try:
-        app(args=argv, prog_name=prog, standalone_mode=False)
-        return EXIT_OK
+        # With standalone_mode=False click *returns* the code of a typer.Exit
+        # raised by a command instead of raising it.
+        code = app(args=argv, prog_name=prog, standalone_mode=False)
+        return code if isinstance(code, int) else EXIT_OK
     except typer.Exit as exc:
         return exc.exit_code
     except typer.Abort:

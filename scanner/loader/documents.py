@@ -1,9 +1,27 @@
-"""Turn files into classified, located documents and Kubernetes objects."""
+"""Turn files into classified, located documents and Kubernetes objects.
+
+Every document is loaded and classified; only Kubernetes objects become
+``KubeObject``s for the model.  Non-Kubernetes YAML (Helm values, charts,
+Kustomizations, S3 lifecycle JSON, CI workflows, the policy file) is kept for
+the checks that consume it.  What cannot be used is said, never dropped
+silently:
+
+* an unrendered Helm template (``{{ .Values.x }}``) is one ``INPUT001``
+  finding that says "render it first", and the file is not scanned;
+* files named by a Kustomization's ``patches``/``patchesStrategicMerge``/
+  ``patchesJson6902`` are partial objects: they are classified
+  ``kustomize-patch`` and not checked as if they were complete workloads;
+* a document that looks like a Kubernetes object but has a wrong ``apiVersion``,
+  ``kind`` or ``metadata`` is an ``INPUT002`` finding;
+* empty documents (empty file, comments only, ``---`` only) are recorded as
+  ``empty`` documents, so reports can count them.
+"""
 
 from __future__ import annotations
 
+import gc
 import json
-import re
+import posixpath
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path, PurePosixPath
@@ -12,18 +30,22 @@ from typing import Any
 from ..findings import Finding
 from ..located import LList, LMap, Loc
 from .files import InputFile, discover, read_text
-from .yamltext import ParsedDocument, parse_yaml_text
+from .yamltext import MAX_DEPTH, ParsedDocument, parse_yaml_text
+from .yamltext import describe_value as _what
+from .yamltext import without_surrogates
 
 
 class DocClass(str, Enum):
     KUBERNETES = "kubernetes"
     KUSTOMIZATION = "kustomization"
+    KUSTOMIZE_PATCH = "kustomize-patch"
     HELM_VALUES = "helm-values"
     HELM_CHART = "helm-chart"
     S3_LIFECYCLE = "s3-lifecycle"
     CI_WORKFLOW = "ci-workflow"
     KUBEMATRIX_POLICY = "kubematrix-policy"
     OTHER = "other"
+    EMPTY = "empty"
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +53,7 @@ class Document:
     path: str
     index: int
     loc: Loc
-    data: Any
+    data: Any  # None for an EMPTY document
     cls: DocClass
 
 
@@ -67,17 +89,34 @@ class LoadResult:
         return [d for d in self.documents if d.cls is cls]
 
 
-_VALUES_NAME = re.compile(r"^values([-_.].*)?\.ya?ml$", re.IGNORECASE)
 _LIFECYCLE_KEYS = {"Expiration", "Filter", "Prefix", "Transitions", "NoncurrentVersionExpiration", "ID", "Status"}
+_KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomization")
+# Kinds that are certainly Kubernetes objects: without a string apiVersion they are
+# broken manifests (kubectl refuses them), not some other kind of YAML.
+_KNOWN_KINDS = frozenset(
+    {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob",
+     "Rollout", "PodTemplate", "Service", "Namespace", "ConfigMap", "Secret", "Ingress", "NetworkPolicy",
+     "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "ServiceAccount", "Role", "RoleBinding",
+     "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "PersistentVolume", "List"}
+)
+
+
+def _is_values_file(name: str) -> bool:
+    lower = name.lower()
+    return lower.startswith("values") and lower.endswith((".yaml", ".yml")) and (
+        lower in ("values.yaml", "values.yml") or lower[6:7] in ("-", "_", ".")
+    )
 
 
 def classify(path: str, data: Any) -> DocClass:
     """Decide what a document is.  Order matters: Kubernetes objects are recognised
     by their shape wherever they live; the rest by shape and conventional names."""
+    if data is None:
+        return DocClass.EMPTY
     name = PurePosixPath(path).name
     if isinstance(data, dict):
         api, kind = data.get("apiVersion"), data.get("kind")
-        if kind == "Kustomization" or name in ("kustomization.yaml", "kustomization.yml", "Kustomization"):
+        if kind == "Kustomization" or name in _KUSTOMIZATION_NAMES:
             return DocClass.KUSTOMIZATION
         if isinstance(kind, str) and kind == "Policy" and isinstance(api, str) and api.startswith("kubematrix"):
             return DocClass.KUBEMATRIX_POLICY
@@ -90,7 +129,7 @@ def classify(path: str, data: Any) -> DocClass:
             return DocClass.S3_LIFECYCLE
         if "/.github/workflows/" in f"/{path}" or ("jobs" in data and ("on" in data or True in data)):
             return DocClass.CI_WORKFLOW
-        if _VALUES_NAME.match(name):
+        if _is_values_file(name):
             return DocClass.HELM_VALUES
     return DocClass.OTHER
 
@@ -102,115 +141,284 @@ def _name_loc(body: LMap) -> Loc:
     return body.loc
 
 
-def _as_object(body: LMap, api: str, kind: str) -> KubeObject:
+def _as_object(body: LMap, api: str, kind: str, problems: list[Finding]) -> KubeObject:
     meta = body.get("metadata")
-    name = meta.get("name") if isinstance(meta, dict) else None
-    namespace = meta.get("namespace") if isinstance(meta, dict) else None
+    name: Any = None
+    namespace: Any = None
+    subject = f"{kind} (no name)"
+    if isinstance(meta, LMap):
+        name, namespace = meta.get("name"), meta.get("namespace")
+        if isinstance(name, str) and name:
+            subject = f"{kind} {name}"
+        elif name is None:
+            if kind != "List" and not isinstance(meta.get("generateName"), str):
+                problems.append(Finding("INPUT002", f"{kind}: metadata.name is missing", _name_loc(body),
+                                        subject=subject, detail="metadata.name"))
+        else:
+            problems.append(Finding("INPUT002", f"{kind}: metadata.name must be a non-empty string, not "
+                                    f"{_what(name)}", meta.loc_of("name"), subject=subject, detail="metadata.name"))
+        if namespace is not None and not (isinstance(namespace, str) and namespace):
+            problems.append(Finding("INPUT002", f"{subject}: metadata.namespace must be a non-empty string, not "
+                                    f"{_what(namespace)}; the default namespace is assumed", meta.loc_of("namespace"),
+                                    subject=subject, detail="metadata.namespace"))
+    elif meta is None:
+        problems.append(Finding("INPUT002", f"{kind}: metadata is missing", body.loc, subject=subject, detail="metadata"))
+    else:
+        problems.append(Finding("INPUT002", f"{kind}: metadata must be a mapping, not {_what(meta)}",
+                                body.loc_of("metadata"), subject=subject, detail="metadata"))
     return KubeObject(
         api_version=api,
         kind=kind,
-        name=str(name) if name is not None else "",
-        namespace=str(namespace) if isinstance(namespace, (str, int)) and str(namespace) else None,
+        name=name if isinstance(name, str) else (str(name) if isinstance(name, (int, float)) and not isinstance(name, bool) else ""),
+        namespace=namespace if isinstance(namespace, str) and namespace else None,
         body=body,
         loc=_name_loc(body),
     )
 
 
-def expand_objects(doc: Document, problems: list[Finding]) -> list[KubeObject]:
+def expand_objects(doc: Document, problems: list[Finding], _depth: int = 0) -> list[KubeObject]:
     """A Kubernetes document, with ``kind: List`` and typed lists (``PodList``) expanded.
     Items of typed lists from ``kubectl get -o yaml`` may omit ``kind``: it is the list's kind
     minus ``List``."""
     body = doc.data
     kind = str(body.get("kind"))
     api = str(body.get("apiVersion"))
-    if not kind.endswith("List"):
-        return [_as_object(body, api, kind)]
+    if not kind.endswith("List") or "items" not in body:
+        return [_as_object(body, api, kind, problems)]
     items = body.get("items")
     if items is None:
         return []
     if not isinstance(items, list):
-        problems.append(Finding("INPUT002", f"{kind}: 'items' must be a list", body.loc_of("items"), detail="items"))
+        problems.append(Finding("INPUT002", f"{kind}: 'items' must be a list, not {_what(items)}", body.loc_of("items"),
+                                detail="items"))
         return []
     implied = kind[: -len("List")] if kind != "List" else None
     out: list[KubeObject] = []
     for i, item in enumerate(items):
         item_loc = items.loc_of(i) if isinstance(items, LList) else body.loc
         if not isinstance(item, LMap):
-            problems.append(Finding("INPUT002", f"{kind} item {i} is not an object", item_loc, detail=f"item:{i}"))
+            problems.append(Finding("INPUT002", f"{kind} item {i} is {_what(item)}, not an object", item_loc,
+                                    detail=f"item:{i}"))
             continue
         item_kind = item.get("kind", implied)
         item_api = item.get("apiVersion", api)
-        if not isinstance(item_kind, str) or not isinstance(item_api, str):
+        if not isinstance(item_kind, str) or not item_kind or not isinstance(item_api, str) or not item_api:
             problems.append(
-                Finding("INPUT002", f"{kind} item {i} has no 'kind'/'apiVersion'", item_loc, detail=f"item:{i}")
+                Finding("INPUT002", f"{kind} item {i} has no string 'kind' and 'apiVersion'",
+                        item.loc_of("kind") if "kind" in item else item_loc, detail=f"item:{i}")
             )
             continue
-        if item_kind.endswith("List"):
+        if item_kind.endswith("List") and isinstance(item.get("items"), list) and _depth < MAX_DEPTH:
             nested = Document(doc.path, doc.index, item.loc, item, DocClass.KUBERNETES)
-            out.extend(expand_objects(nested, problems))
+            out.extend(expand_objects(nested, problems, _depth + 1))
         else:
-            out.append(_as_object(item, item_api, item_kind))
+            out.append(_as_object(item, item_api, item_kind, problems))
     return out
 
 
-def _plain_to_located(value: Any, loc: Loc) -> Any:
-    """Wrap data from the json module (no positions) so the model can treat it uniformly."""
-    if isinstance(value, dict):
-        out = LMap(loc)
-        for k, v in value.items():
-            out[k] = _plain_to_located(v, loc)
-        return out
-    if isinstance(value, list):
-        seq = LList(loc)
-        for v in value:
-            seq.append(_plain_to_located(v, loc))
-            seq.item_locs.append(loc)
-        return seq
-    return value
+def _plain_to_located(value: Any, loc: Loc) -> tuple[Any, int]:
+    """Wrap data from the json module (no positions) so the model can treat it
+    uniformly; iterative, so depth cannot exhaust the stack.  Returns the data and
+    how many strings held lone surrogates (json.loads accepts "\\ud800"; no report
+    could print it), which are replaced."""
+    replaced = 0
+
+    def wrap(v: Any) -> Any:
+        nonlocal replaced
+        if isinstance(v, dict):
+            return LMap(loc)
+        if isinstance(v, list):
+            return LList(loc)
+        if isinstance(v, str) and not v.isascii():
+            clean = without_surrogates(v)
+            if clean != v:
+                replaced += 1
+            return clean
+        return v
+
+    root = wrap(value)
+    stack = [(value, root)]
+    while stack:
+        source, target = stack.pop()
+        if isinstance(source, dict):
+            for k, v in source.items():
+                k = wrap(k)
+                w = wrap(v)
+                target[k] = w
+                target.key_locs[k] = loc
+                target.value_locs[k] = loc
+                if isinstance(w, (LMap, LList)):
+                    stack.append((v, w))
+        elif isinstance(source, list):
+            for v in source:
+                w = wrap(v)
+                target.append(w)
+                target.item_locs.append(loc)
+                if isinstance(w, (LMap, LList)):
+                    stack.append((v, w))
+    return root, replaced
+
+
+def _chart_template(file: InputFile) -> bool:
+    """A file under ``templates/`` of a Helm chart (a ``Chart.yaml`` beside ``templates``)."""
+    path = file.real_path
+    for parent in path.parents:
+        if parent.name == "templates":
+            return (parent.parent / "Chart.yaml").is_file() or (parent.parent / "Chart.yml").is_file()
+    return False
+
+
+def _template_finding(shown_path: str, where: Loc) -> Finding:
+    return Finding(
+        "INPUT001",
+        f"unrendered Helm template ('{{{{' at line {where.line}): render it first "
+        "(helm template RELEASE CHART > rendered.yaml) and scan the output; this file is not scanned",
+        Loc(shown_path, where.line, where.col),
+        detail="template",
+    )
 
 
 def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
+    """Read and parse one file.  Never raises for bad input."""
     text, problem = read_text(file)
     if text is None:
         return [], [problem] if problem else []
     if not text.strip():
         return [], []
-    result = parse_yaml_text(text, file.display)
-    if file.display.lower().endswith(".json") and any(p.detail == "parse" for p in result.problems):
-        # PyYAML rejects a little valid JSON (e.g. some escapes); the json module
-        # also words JSON mistakes (trailing commas) better.
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            return [], [Finding("INPUT001", f"cannot parse JSON: {exc.msg}", Loc(file.display, exc.lineno, exc.colno), detail="parse")]
-        return [ParsedDocument(0, Loc(file.display), _plain_to_located(data, Loc(file.display)))], []
+    shown_path = file.display
+    is_json = shown_path.lower().endswith(".json")
+    result = parse_yaml_text(text, shown_path, json_mode=is_json)
+    if result.template is not None:
+        return [], [_template_finding(shown_path, result.template)]
+    if "{{" in text and _chart_template(file):
+        line = text.count("\n", 0, text.index("{{")) + 1
+        return [], [_template_finding(shown_path, Loc(shown_path, line, 1))]
+    if not is_json:
+        return result.documents, result.problems
+    # JSON: libyaml reads almost all JSON (with positions) but also accepts what
+    # JSON does not (trailing commas, comments); strict readers (kubectl, the AWS
+    # CLI) would reject those.  And a little valid JSON (very long keys, some
+    # escapes) is beyond YAML: then the json module reads it, without positions.
+    parse_failed = any(p.detail == "parse" for p in result.problems)
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        where = Loc(shown_path, exc.lineno, exc.colno)
+        if parse_failed:
+            return [], [Finding("INPUT001", f"cannot parse JSON: {exc.msg}", where, detail="parse")]
+        return result.documents, [
+            Finding("INPUT001", f"not valid JSON: {exc.msg}; strict JSON readers (kubectl, the AWS CLI) reject this "
+                    "file (it was read leniently, as YAML, for the other checks)", where, detail="json"),
+            *result.problems,
+        ]
+    except RecursionError:
+        return [], [Finding("INPUT001", f"cannot parse JSON: nesting is deeper than {MAX_DEPTH} levels",
+                            Loc(shown_path), detail="parse")]
+    if parse_failed:
+        located, replaced = _plain_to_located(data, Loc(shown_path))
+        problems = [] if not replaced else [
+            Finding("INPUT001", "invalid Unicode escape (a lone surrogate) in a string; replaced by U+FFFD",
+                    Loc(shown_path), detail="surrogate")
+        ]
+        return [ParsedDocument(0, Loc(shown_path), located)], problems
     return result.documents, result.problems
 
 
+def _kustomize_patches(documents: list[Document]) -> dict[str, str]:
+    """Display paths of files that Kustomizations name as patches -> the Kustomization."""
+    patches: dict[str, str] = {}
+    for doc in documents:
+        if doc.cls is not DocClass.KUSTOMIZATION or not isinstance(doc.data, dict):
+            continue
+        base = posixpath.dirname(doc.path)
+        named: list[Any] = []
+        for key in ("patchesStrategicMerge", "patches", "patchesJson6902"):
+            entries = doc.data.get(key)
+            if not isinstance(entries, list):
+                continue
+            for entry in entries:
+                if isinstance(entry, str) and "\n" not in entry:
+                    named.append(entry)  # a file name (an inline patch has several lines)
+                elif isinstance(entry, dict) and isinstance(entry.get("path"), str):
+                    named.append(entry["path"])
+        for name in named:
+            patches.setdefault(posixpath.normpath(posixpath.join(base, name)), doc.path)
+    return patches
+
+
 def load(paths: list[Path], cwd: Path) -> LoadResult:
+    """Discover, read, parse and classify everything under ``paths``.
+
+    Loading allocates millions of small, acyclic objects; Python's cyclic garbage
+    collector would repeatedly walk all of them for nothing (a third of the loading
+    time on large trees), so it is paused while loading and restored afterwards.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _load(paths, cwd)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _load(paths: list[Path], cwd: Path) -> LoadResult:
     discovery = discover(paths, cwd)
     result = LoadResult(problems=list(discovery.problems))
     for file in discovery.files:
         result.files.append(file.display)
         parsed, problems = parse_file(file)
         result.problems.extend(problems)
+        if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
+            result.documents.append(Document(file.display, 0, Loc(file.display), None, DocClass.EMPTY))
         for p in parsed:
-            if p.data is None:
-                continue
-            cls = classify(file.display, p.data)
-            doc = Document(file.display, p.index, p.loc, p.data, cls)
-            result.documents.append(doc)
-            if cls is DocClass.KUBERNETES:
-                if not isinstance(p.data, LMap):
-                    continue
-                result.objects.extend(expand_objects(doc, result.problems))
-            elif cls is DocClass.OTHER and not isinstance(p.data, (dict, list)):
-                result.problems.append(
-                    Finding(
-                        "INPUT002",
-                        f"document {p.index + 1} is a bare {type(p.data).__name__}, not an object",
-                        p.loc,
-                        detail=f"doc:{p.index}",
-                    )
-                )
+            result.documents.append(Document(file.display, p.index, p.loc, p.data, classify(file.display, p.data)))
+    patches = _kustomize_patches(result.documents)
+    for i, doc in enumerate(result.documents):
+        if doc.path in patches and doc.cls in (DocClass.KUBERNETES, DocClass.OTHER):
+            doc = Document(doc.path, doc.index, doc.loc, doc.data, DocClass.KUSTOMIZE_PATCH)
+            result.documents[i] = doc
+        _objects_of(doc, result)
     return result
+
+
+def _objects_of(doc: Document, result: LoadResult) -> None:
+    data = doc.data
+    if doc.cls is DocClass.KUBERNETES and isinstance(data, LMap):
+        result.objects.extend(expand_objects(doc, result.problems))
+        return
+    if doc.cls is not DocClass.OTHER:
+        return
+    if isinstance(data, LMap):
+        kind, api = data.get("kind"), data.get("apiVersion")
+        if isinstance(kind, str) and kind in _KNOWN_KINDS and not (isinstance(api, str) and api):
+            result.problems.append(
+                Finding("INPUT002", f"a {kind} without a string apiVersion: Kubernetes cannot read it, so it is not "
+                        "checked", data.loc_of("apiVersion") if "apiVersion" in data else data.loc_of("kind"),
+                        detail="apiVersion")
+            )
+        elif "apiVersion" in data and "kind" in data and not (isinstance(kind, str) and kind):
+            result.problems.append(
+                Finding("INPUT002", f"'kind' must be a non-empty string, not {_what(kind)}; the object is not checked",
+                        data.loc_of("kind"), detail="kind")
+            )
+    elif isinstance(data, LList):
+        items = [x for x in data if isinstance(x, LMap)]
+        if data and len(items) == len(data) and all(
+            isinstance(x.get("apiVersion"), str) and isinstance(x.get("kind"), str) for x in items
+        ):
+            result.problems.append(
+                Finding("INPUT002", f"document {doc.index + 1} is a bare list of Kubernetes objects, which kubectl "
+                        "does not accept: write them as separate documents (---) or as a 'kind: List' with "
+                        "'items'; they are checked anyway", data.loc, detail=f"doc:{doc.index}:bare-list")
+            )
+            wrapped = LMap(data.loc)
+            wrapped["apiVersion"], wrapped["kind"], wrapped["items"] = "v1", "List", data
+            wrapped.value_locs["items"] = data.loc
+            result.objects.extend(expand_objects(Document(doc.path, doc.index, doc.loc, wrapped, DocClass.KUBERNETES),
+                                                 result.problems))
+    else:
+        result.problems.append(
+            Finding("INPUT002", f"document {doc.index + 1} is {_what(data)}, not a mapping: not a Kubernetes "
+                    "object or any configuration this scan reads", doc.loc, detail=f"doc:{doc.index}:scalar")
+        )

@@ -1,15 +1,26 @@
 """Find and read input files without ever leaving the scanned tree.
 
-Symbolic links are never followed: a link that points inside the tree is
-redundant (its target is scanned under its real path) and one that points
-outside, or nowhere, is reported.  ``.git`` is skipped.  Bytes are decoded
-honouring byte-order marks (UTF-8/16/32); anything else must be UTF-8.
+* Symbolic links found while walking are never followed: a link to a file that
+  is scanned anyway (inside the tree) is redundant, and every other link (out of
+  the tree, broken, looping, to a directory's outside, to something we would
+  not scan) is reported as ``INPUT004``.  A path named on the command line is
+  the user's explicit choice and is read even if it is a link.
+* ``.git`` is skipped.  Directories that cannot be listed and files that cannot
+  be read are reported (``INPUT001``), never silently dropped.
+* Only regular files are read (a FIFO or device named ``x.yaml`` would block or
+  never end), with ``O_NOFOLLOW`` so a file swapped for a link after the walk is
+  not followed either, and never more than ``MAX_FILE_BYTES``.
+* Bytes are decoded honouring byte-order marks (UTF-8/16/32); anything else
+  must be UTF-8.  Undecodable file *names* are shown with escapes, so reports
+  can always be written.
 """
 
 from __future__ import annotations
 
 import codecs
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,7 +31,7 @@ EXTENSIONS = (".yaml", ".yml", ".json")
 SKIP_DIRS = frozenset({".git"})
 # A manifest larger than this is almost certainly not a manifest; reading it
 # would only slow the scan.  It is reported, not silently dropped.
-MAX_FILE_BYTES = 64 * 1024 * 1024
+MAX_FILE_BYTES = 16 * 1024 * 1024
 
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32-le"),
@@ -29,12 +40,16 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16-le"),
     (codecs.BOM_UTF16_BE, "utf-16-be"),
 )
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_O_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+_O_BINARY = getattr(os, "O_BINARY", 0)
 
 
 @dataclass(frozen=True, slots=True)
 class InputFile:
     real_path: Path
     display: str  # repo-relative POSIX path used in every report
+    follow: bool = True  # False for files found by walking: never follow a link there
 
 
 @dataclass(slots=True)
@@ -43,15 +58,35 @@ class Discovery:
     problems: list[Finding]
 
 
+def printable_path(text: str) -> str:
+    """A path as it can be written to any report: undecodable bytes of the file
+    name (surrogate escapes) and control characters become escapes."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = os.fsencode(text).decode("utf-8", "backslashreplace")
+    if not text.isprintable():
+        text = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    return text
+
+
 def display_path(path: Path, root: Path, cwd: Path) -> str:
     """Report paths relative to the working directory (the repository root in CI),
     falling back to the scanned root for trees outside it."""
     for base in (cwd, root.parent if root.is_file() else root):
         try:
-            return path.relative_to(base).as_posix()
+            return printable_path(path.relative_to(base).as_posix())
         except ValueError:
             continue
-    return path.as_posix()
+    return printable_path(path.as_posix())
+
+
+def _inside(target: str, root: str) -> bool:
+    return target == root or target.startswith(root.rstrip(os.sep) + os.sep)
+
+
+def _scannable_name(name: str) -> bool:
+    return name.lower().endswith(EXTENSIONS)
 
 
 def discover(paths: list[Path], cwd: Path) -> Discovery:
@@ -59,40 +94,71 @@ def discover(paths: list[Path], cwd: Path) -> Discovery:
     problems: list[Finding] = []
     for given in paths:
         root = Path(os.path.abspath(given))
-        if root.is_file():
-            files.setdefault(str(root), InputFile(root, display_path(root, root, cwd)))
+        if not root.is_dir():
+            # A file named on the command line is read whatever its name (and even
+            # through a link: the user chose it).
+            files.setdefault(os.path.realpath(root), InputFile(root, display_path(root, root, cwd), follow=True))
             continue
-        for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        real_root = os.path.realpath(root)
+
+        def unreadable(exc: OSError, root: Path = root) -> None:
+            where = Path(exc.filename) if exc.filename else root
+            problems.append(
+                Finding(
+                    "INPUT001",
+                    f"cannot read directory: {exc.strerror or exc}; nothing in it is scanned",
+                    Loc(display_path(where, root, cwd), 1, 1),
+                    detail="read-dir",
+                )
+            )
+
+        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
             here = Path(dirpath)
-            dirnames[:] = sorted(d for d in dirnames if d not in SKIP_DIRS)
-            for name in list(dirnames):
-                if (here / name).is_symlink():
-                    dirnames.remove(name)
-                    _report_link(here / name, root, cwd, problems)
-            for name in sorted(filenames):
-                if not name.lower().endswith(EXTENSIONS):
+            keep = []
+            for name in sorted(dirnames):
+                if name in SKIP_DIRS:
                     continue
+                if (here / name).is_symlink():
+                    _report_link(here / name, root, real_root, cwd, problems, is_dir=True)
+                    continue
+                keep.append(name)
+            dirnames[:] = keep
+            for name in sorted(filenames):
                 path = here / name
                 if path.is_symlink():
-                    _report_link(path, root, cwd, problems)
+                    if _scannable_name(name):
+                        _report_link(path, root, real_root, cwd, problems, is_dir=False)
+                    elif os.path.isdir(path):  # a link to a directory listed among files (a loop, say)
+                        _report_link(path, root, real_root, cwd, problems, is_dir=True)
                     continue
-                files.setdefault(str(path), InputFile(path, display_path(path, root, cwd)))
-    ordered = sorted(files.values(), key=lambda f: f.display)
+                if not _scannable_name(name):
+                    continue
+                files.setdefault(os.path.realpath(path), InputFile(path, display_path(path, root, cwd), follow=False))
+    ordered = sorted(files.values(), key=lambda f: (f.display, str(f.real_path)))
+    problems.sort(key=lambda f: (f.loc.path, f.message))
     return Discovery(ordered, problems)
 
 
-def _report_link(link: Path, root: Path, cwd: Path, problems: list[Finding]) -> None:
-    target = Path(os.path.realpath(link))
+def _report_link(link: Path, root: Path, real_root: str, cwd: Path, problems: list[Finding], *, is_dir: bool) -> None:
     shown = display_path(link, root, cwd)
-    if not target.exists():
+    try:
+        target = os.path.realpath(link, strict=True)
+    except (OSError, RuntimeError):
         message = "broken or looping symbolic link; not followed"
     else:
-        try:
-            target.relative_to(root)
-        except ValueError:
+        if not _inside(target, real_root):
             message = "symbolic link points outside the scanned tree; not followed"
-        else:
+        elif os.path.isdir(target):
+            # The directory is scanned under its real path when it is part of the
+            # tree; a link back up the tree would be a loop.
+            if _inside(os.path.realpath(link.parent), target):
+                message = "symbolic link to a directory that contains it (a loop); not followed"
+            else:
+                return
+        elif os.path.isfile(target) and _scannable_name(target) and not (set(Path(target).parts) & SKIP_DIRS):
             return  # the target is inside the tree and is scanned under its own path
+        else:
+            message = "symbolic link to a file that is not scanned itself; not followed"
     problems.append(Finding("INPUT004", message, Loc(shown, 1, 1), detail="symlink"))
 
 
@@ -112,19 +178,60 @@ def decode(data: bytes, shown: str) -> tuple[str | None, Finding | None]:
         line = data.count(b"\n", 0, exc.start) + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
         return None, Finding(
-            "INPUT001", f"invalid UTF-8 at byte {exc.start}: {exc.reason}", Loc(shown, line, col), detail="decode"
+            "INPUT001",
+            f"invalid UTF-8 at byte {exc.start} (line {line}): {exc.reason}; save the file as UTF-8",
+            Loc(shown, line, col),
+            detail="decode",
         )
 
 
-def read_text(file: InputFile) -> tuple[str | None, Finding | None]:
+def _read_bytes(file: InputFile) -> bytes:
+    flags = os.O_RDONLY | _O_NONBLOCK | _O_BINARY | (0 if file.follow else _O_NOFOLLOW)
+    fd = os.open(file.real_path, flags)
     try:
-        size = file.real_path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return None, Finding(
-                "INPUT001", f"file is {size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit; not scanned",
-                Loc(file.display), detail="size",
-            )
-        data = file.real_path.read_bytes()
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise _NotRegular()
+        chunks = []
+        remaining = MAX_FILE_BYTES + 1
+        while remaining > 0:
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        data = b"".join(chunks)
+        if len(data) > MAX_FILE_BYTES:
+            raise _TooLarge(max(info.st_size, len(data)))
+        return data
+    finally:
+        os.close(fd)
+
+
+class _NotRegular(Exception):
+    pass
+
+
+class _TooLarge(Exception):
+    def __init__(self, size: int) -> None:
+        super().__init__(size)
+        self.size = size
+
+
+def read_text(file: InputFile) -> tuple[str | None, Finding | None]:
+    where = Loc(file.display)
+    try:
+        data = _read_bytes(file)
+    except _NotRegular:
+        return None, Finding("INPUT001", "not a regular file (a pipe, device or socket); not read", where, detail="read")
+    except _TooLarge as exc:
+        return None, Finding(
+            "INPUT001", f"file is over the {MAX_FILE_BYTES:,}-byte limit ({exc.size:,} bytes or more); not scanned",
+            where, detail="size",
+        )
     except OSError as exc:
-        return None, Finding("INPUT001", f"cannot read file: {exc.strerror or exc}", Loc(file.display), detail="read")
+        if exc.errno == errno.ELOOP and not file.follow:
+            return None, Finding("INPUT004", "replaced by a symbolic link while scanning; not followed", where,
+                                 detail="symlink")
+        return None, Finding("INPUT001", f"cannot read file: {exc.strerror or exc}", where, detail="read")
     return decode(data, file.display)

@@ -1,44 +1,90 @@
-"""Parse YAML/JSON text into located documents, safely.
+"""Parse YAML/JSON text into located documents, safely and with bounded work.
 
-Only the *composer* of PyYAML runs (libyaml's C implementation when available,
-``yaml.CSafeLoader``, else the pure-Python ``SafeLoader``): it builds a node
-graph with source marks and never constructs arbitrary objects.  We then turn
-nodes into ``LMap``/``LList``/scalars ourselves, which lets us
+We never let PyYAML *compose* or *construct* anything.  We read the parser's
+event stream (libyaml's C parser, ``yaml.CSafeLoader``, when available, else
+the pure-Python ``SafeLoader``; both parsers are iterative) and build
+``LMap``/``LList``/scalars ourselves.  That lets us
 
-* keep the line and column of every key and value,
-* refuse every non-standard tag (``!!python/object``, ``!Ref`` ...) without ever
-  constructing it, reporting it instead,
-* report duplicate keys (Kubernetes' decoder rejects them; we keep the last
-  value, as YAML 1.1 loaders do, and say so),
-* bound the work done on alias-heavy input ("billion laughs"): aliases are
-  shared, and the *expanded* size of a document is computed and capped.
+* keep the line and column of every key and value;
+* refuse every non-standard tag (``!!python/object/apply``, ``!Ref`` ...)
+  without ever constructing it: the value is read as plain data and reported;
+* report duplicate keys (strict Kubernetes field validation rejects them; we
+  keep the last value, as lenient YAML readers do);
+* bound the work on alias-heavy input ("billion laughs"): aliases are shared,
+  never copied, the *expanded* size of each document is computed as it is
+  read, and a document that would expand far beyond its written size is
+  refused before anything walks it; a recursive alias is refused too;
+* bound nesting depth while streaming (no recursion anywhere, so no
+  RecursionError, and no checker downstream ever sees an absurdly deep tree);
+* read plain scalars as YAML 1.1 (as Kubernetes' own YAML reader does), except
+  in ``.json`` files, which get JSON's rules, and never turn a very long plain
+  scalar into a number (no quadratic base-60 arithmetic on a megabyte of ``1:1:1``).
 
-Conversion is iterative, so deep nesting cannot raise RecursionError here.
+Documents before a syntax error are kept; a bad document is skipped and the
+following documents of the same stream are still read.
 """
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
-from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+from yaml.events import (
+    AliasEvent,
+    DocumentEndEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+)
+from yaml.nodes import ScalarNode
 
 from ..findings import Finding
 from ..located import LList, LMap, Loc
 
-try:  # libyaml is ~10x faster; the pure-Python parser is the fallback.
+try:  # libyaml is several times faster; the pure-Python parser is the fallback.
     _Loader: type = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
-# A document whose aliases would expand beyond this many nodes is refused: no
-# real manifest comes close, and every traversal of it would be unbounded.
-MAX_EXPANDED_NODES = 1_000_000
+#: Deeper documents are refused.  Real manifests (CRD schemas included) stay well
+#: under 100 levels; libyaml itself stops at 1000.
+MAX_DEPTH = 200
+#: A document may expand through aliases to at most
+#: ``max(EXPANSION_FLOOR, EXPANSION_RATIO * written nodes)`` nodes.
+EXPANSION_FLOOR = 50_000
+EXPANSION_RATIO = 10
+#: A file may hold at most this many values (memory stays bounded: ~150 bytes each).
+MAX_VALUES_PER_FILE = 1_000_000
+#: Text whose brackets nest deeper than this is refused before parsing.
+PRESCAN_DEPTH = 1000
+#: Plain scalars longer than this are strings, never numbers, booleans or nulls.
+MAX_NUMBER_CHARS = 100
+#: Longest excerpt of input text quoted in a message.
+SHOWN_CHARS = 60
 
 _STD = "tag:yaml.org,2002:"
-_SCALAR_TAGS = {f"{_STD}{t}" for t in ("str", "int", "float", "bool", "null", "timestamp", "binary", "value")}
-_SAFE_CTOR = yaml.constructor.SafeConstructor()
+_STR, _INT, _FLOAT, _BOOL, _NULL = (f"{_STD}{t}" for t in ("str", "int", "float", "bool", "null"))
+_MERGE = f"{_STD}merge"
+_AS_TEXT = {f"{_STD}{t}" for t in ("timestamp", "binary", "value", "merge")}
+_COLLECTION_TAGS = {None, "!", f"{_STD}map", f"{_STD}seq", f"{_STD}omap", f"{_STD}set"}
+_SIZE_CAP = 10**15  # expanded sizes are capped so bomb arithmetic stays small
+
+_RESOLVER = yaml.resolver.Resolver()
+_CTOR = yaml.constructor.SafeConstructor()
+_CONSTRUCT = {
+    _INT: _CTOR.construct_yaml_int,
+    _FLOAT: _CTOR.construct_yaml_float,
+    _BOOL: _CTOR.construct_yaml_bool,
+    _NULL: _CTOR.construct_yaml_null,
+}
+_JSON_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?\Z")
+_JSON_WORDS = {"true": True, "false": False, "null": None}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,150 +98,415 @@ class ParsedDocument:
 class ParseResult:
     documents: list[ParsedDocument]
     problems: list[Finding]
+    template: Loc | None = None  # where the text shows itself to be an unrendered Helm/Go template
 
 
-def _loc(path: str, node: Node) -> Loc:
-    mark = node.start_mark
-    return Loc(path, mark.line + 1, mark.column + 1)
+def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
+    """A short, single-line, printable rendering of a piece of *structure* from the
+    input (a key, a tag, a kind) for messages.  Never use it for values: a value
+    may be a secret (see ``describe_value``)."""
+    text = value if isinstance(value, str) else repr(value)
+    if len(text) > limit:
+        text = text[:limit] + "..."
+    return repr(text) if isinstance(value, str) else ascii(text)[1:-1]
 
 
-def _scalar(node: ScalarNode, path: str, problems: list[Finding]) -> Any:
-    tag = node.tag
-    if tag in (f"{_STD}str", "!"):
-        return node.value
-    if tag in (f"{_STD}timestamp", f"{_STD}binary"):
-        # Kubernetes reads these as strings; constructing dates would only lose text.
-        return node.value
-    if tag in _SCALAR_TAGS:
+def without_surrogates(text: str) -> str:
+    """``text`` with lone surrogates (from escapes such as ``\\ud800``) replaced by U+FFFD."""
+    return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+def describe_value(value: Any) -> str:
+    """What a value is, without ever echoing it (it may be a password)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "an empty string" if not value else f"a string ({len(value)} characters)"
+    if isinstance(value, list):
+        return f"a list ({len(value)} items)"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+# --------------------------------------------------------------------------- scalars
+
+_plain_cache: dict[str, Any] = {}
+
+
+def _plain_yaml(value: str) -> tuple[Any, bool]:
+    """A plain (unquoted, untagged) scalar read as YAML 1.1; (value, ok)."""
+    if len(value) > MAX_NUMBER_CHARS:
+        return value, True
+    cached = _plain_cache.get(value, _MISSING)
+    if cached is not _MISSING:
+        return cached, True
+    tag = _RESOLVER.resolve(ScalarNode, value, (True, False))
+    result, ok = value, True
+    if tag in _CONSTRUCT:
         try:
-            return _SAFE_CTOR.construct_object(node, deep=False)
-        except Exception:  # noqa: BLE001 - malformed literal, keep the text
-            return node.value
-    problems.append(
-        Finding(
-            "INPUT001",
-            f"unsupported YAML tag {tag!r}: the value is read as plain text and never constructed",
-            _loc(path, node),
-            detail=f"tag:{tag}",
+            result = _CONSTRUCT[tag](ScalarNode(tag, value))
+        except Exception:  # noqa: BLE001 - e.g. an int beyond Python's digit limit
+            result, ok = value, False
+    if len(_plain_cache) > 50_000:
+        _plain_cache.clear()
+    _plain_cache[value] = result
+    return result, ok
+
+
+_json_cache: dict[str, Any] = {}
+_MISSING = object()
+
+
+def _plain_json(value: str) -> Any:
+    cached = _json_cache.get(value, _MISSING)
+    if cached is not _MISSING:
+        return cached
+    result: Any = value  # not JSON at all unless it matches: the strict JSON check reports the file
+    if value in _JSON_WORDS:
+        result = _JSON_WORDS[value]
+    elif len(value) <= MAX_NUMBER_CHARS:
+        match = _JSON_NUMBER.match(value)
+        if match is not None:
+            result = float(value) if match.group(1) or match.group(2) else int(value)
+    if len(_json_cache) > 50_000:
+        _json_cache.clear()
+    _json_cache[value] = result
+    return result
+
+
+# --------------------------------------------------------------------------- composer
+
+
+def _loc_factory() -> Any:
+    """A fast ``Loc`` constructor (the frozen dataclass's ``__init__`` is the hot spot
+    of loading); falls back to the ordinary constructor if ``Loc`` changes shape."""
+    try:
+        new, set_path, set_line, set_col = object.__new__, Loc.path.__set__, Loc.line.__set__, Loc.col.__set__
+
+        def make(path: str, line: int, col: int) -> Loc:
+            loc = new(Loc)
+            set_path(loc, path)
+            set_line(loc, line)
+            set_col(loc, col)
+            return loc
+
+        if make("p", 1, 2) == Loc("p", 1, 2):
+            return make
+    except (AttributeError, TypeError):  # pragma: no cover - Loc without slots
+        pass
+    return Loc  # pragma: no cover
+
+
+_make_loc = _loc_factory()
+
+
+class _Frame:
+    __slots__ = ("value", "is_map", "key", "key_loc", "has_key", "merge_key", "merges", "anchor", "size", "loc")
+
+    def __init__(self, value: Any, is_map: bool, anchor: str | None, loc: Loc) -> None:
+        self.value = value
+        self.is_map = is_map
+        self.key: Any = None
+        self.key_loc: Loc | None = None
+        self.has_key = False
+        self.merge_key = False
+        self.merges: list[tuple[Any, Loc]] | None = None
+        self.anchor = anchor
+        self.size = 1
+        self.loc = loc
+
+
+class _Refused(Exception):
+    """The current document is not scanned; carries the finding that says why."""
+
+    def __init__(self, finding: Finding) -> None:
+        super().__init__(finding.message)
+        self.finding = finding
+
+
+class _Composer:
+    """Turns one stream of parser events into located documents, iteratively.
+
+    ``run`` is the hot loop of the whole scanner, hence its flat shape; the rare
+    cases (tags, merge keys, duplicate keys, refusals) live in methods.
+    """
+
+    def __init__(self, path: str, json_mode: bool) -> None:
+        self.path = path
+        self.json_mode = json_mode
+        self.documents: list[ParsedDocument] = []
+        self.problems: list[Finding] = []
+        self.tags: dict[str, list] = {}  # unsupported tag -> [first loc, count]
+        self.template: Loc | None = None
+        self.index = -1
+
+    def run(self, loader: Any) -> None:
+        path, json_mode = self.path, self.json_mode
+        make_loc, plain_yaml, plain_json = _make_loc, _plain_yaml, _plain_json
+        check_event, get_event = loader.check_event, loader.get_event
+        containers = (LMap, LList)
+        stack: list[_Frame] = []
+        anchors: dict[str, tuple[Any, int]] = {}
+        open_anchors: set[str] = set()
+        written = 0
+        root: Any = None
+        root_size = 0
+        root_loc: Loc | None = None
+        refused: Finding | None = None
+        doc_start = make_loc(path, 1, 1)
+        budget = MAX_VALUES_PER_FILE  # values this file may still hold
+        while check_event():
+            event = get_event()
+            kind = event.__class__
+            try:
+                if kind is DocumentStartEvent:
+                    self.index += 1
+                    stack, anchors, open_anchors = [], {}, set()
+                    written, root, root_size, root_loc, refused = 0, None, 0, None, None
+                    mark = event.start_mark
+                    doc_start = make_loc(path, mark.line + 1, mark.column + 1)
+                    continue
+                if kind is DocumentEndEvent:
+                    where = root_loc if root_loc is not None and root is not None else doc_start
+                    self._end_document(refused, root, root_size, where, written)
+                    budget -= written
+                    stack, anchors, open_anchors = [], {}, set()
+                    written, root, root_size, root_loc, refused = 0, None, 0, None, None
+                    continue
+                if refused is not None:
+                    continue
+                written += 1
+                if written > budget:
+                    self.problems.append(
+                        Finding("INPUT001", f"the file holds more than {MAX_VALUES_PER_FILE:,} values; document "
+                                f"{self.index + 1} and the rest of the file are not scanned", doc_start,
+                                detail="values")
+                    )
+                    return
+                mark = event.start_mark
+                where = make_loc(path, mark.line + 1, mark.column + 1)
+                merge_key = False
+                if kind is ScalarEvent:
+                    tag, value = event.tag, event.value
+                    if tag is None:
+                        if event.implicit[0]:
+                            text = value
+                            if json_mode:
+                                value = plain_json(text)
+                            else:
+                                value = plain_yaml(text)[0]
+                                merge_key = text == "<<"
+                            if "{{" in text and self.template is None and _HELM_OBJECT.search(text):
+                                self.template = where  # unquoted Helm: image: repo/{{ .Values.image }}
+                    elif tag != "!" and tag != _STR:
+                        value, merge_key = self._tagged_scalar(tag, value, where)
+                    if event.style == '"' and value.__class__ is str and not value.isascii():
+                        value = self._no_surrogates(value, where)
+                    if event.anchor is not None:
+                        anchors[event.anchor] = (value, 1)
+                    size = 1
+                elif kind is MappingStartEvent or kind is SequenceStartEvent:
+                    if len(stack) >= MAX_DEPTH:
+                        self._refuse(f"nesting is deeper than {MAX_DEPTH} levels", where, "depth")
+                    is_map = kind is MappingStartEvent
+                    if event.tag not in _COLLECTION_TAGS:
+                        self._unsupported_tag(event.tag, where)
+                    if is_map and stack and self.template is None:
+                        self._check_template_braces(stack[-1], where, event)
+                    if event.anchor is not None:
+                        open_anchors.add(event.anchor)
+                    stack.append(_Frame(LMap(where) if is_map else LList(where), is_map, event.anchor, where))
+                    continue
+                elif kind is MappingEndEvent or kind is SequenceEndEvent:
+                    written -= 1  # an end is not a value
+                    frame = stack.pop()
+                    value, size, where = frame.value, frame.size, frame.loc
+                    if frame.merges:
+                        self._merge(value, frame.merges)
+                    if frame.anchor is not None:
+                        open_anchors.discard(frame.anchor)
+                        anchors[frame.anchor] = (value, size)
+                elif kind is AliasEvent:
+                    name = event.anchor
+                    if name in open_anchors:
+                        self._refuse(f"alias *{shown(name)[1:-1]} refers to a collection that contains it "
+                                     "(a recursive alias)", where, "recursive-alias")
+                    if name not in anchors:
+                        self._refuse(f"alias *{shown(name)[1:-1]} refers to no anchor", where, "undefined-alias")
+                    value, size = anchors[name]
+                else:  # stream start/end
+                    written -= 1
+                    continue
+                # attach the finished value to its parent
+                if not stack:
+                    root, root_size, root_loc = value, size, where
+                    continue
+                frame = stack[-1]
+                total = frame.size + size
+                frame.size = total if total < _SIZE_CAP else _SIZE_CAP
+                if not frame.is_map:
+                    frame.value.append(value)
+                    frame.value.item_locs.append(where)
+                elif not frame.has_key:
+                    if value.__class__ in containers:
+                        value = self._complex_key(value, where)
+                    frame.key, frame.key_loc, frame.has_key, frame.merge_key = value, where, True, merge_key
+                else:
+                    frame.has_key = False
+                    if frame.merge_key:
+                        if frame.merges is None:
+                            frame.merges = []
+                        frame.merges.append((value, where))
+                        continue
+                    key, target = frame.key, frame.value
+                    if key in target:
+                        self._duplicate(target, key, frame.key_loc)
+                    target[key] = value
+                    target.key_locs[key] = frame.key_loc
+                    target.value_locs[key] = where
+            except _Refused as refusal:
+                refused = refusal.finding
+
+    # --- the rare cases
+    def _end_document(self, refused: Finding | None, root: Any, root_size: int, where: Loc, written: int) -> None:
+        limit = max(EXPANSION_FLOOR, EXPANSION_RATIO * written)
+        if refused is not None:
+            self.problems.append(refused)
+        elif root_size > limit:
+            self.problems.append(
+                Finding(
+                    "INPUT001",
+                    f"document {self.index + 1} would expand through YAML aliases to more than {limit:,} values "
+                    f"from {written:,} written (an alias bomb?); it is not scanned",
+                    where,
+                    detail=f"doc:{self.index}:aliases",
+                )
+            )
+        else:
+            self.documents.append(ParsedDocument(self.index, where, root))
+
+    def _refuse(self, message: str, where: Loc, what: str) -> None:
+        raise _Refused(
+            Finding("INPUT001", f"document {self.index + 1}: {message}; it is not scanned", where,
+                    detail=f"doc:{self.index}:{what}")
         )
-    )
-    return node.value
 
+    def _unsupported_tag(self, tag: str, where: Loc) -> None:
+        seen = self.tags.get(tag)
+        if seen is None:
+            self.tags[tag] = [where, 1]
+        else:
+            seen[1] += 1
 
-def _check_tag(node: Node, path: str, problems: list[Finding]) -> None:
-    if node.tag not in (f"{_STD}map", f"{_STD}seq", f"{_STD}omap", f"{_STD}set"):
-        problems.append(
+    def _tagged_scalar(self, tag: str, text: str, where: Loc) -> tuple[Any, bool]:
+        """(value, is merge key) of a scalar with an explicit tag."""
+        if tag in _CONSTRUCT:
+            if len(text) <= MAX_NUMBER_CHARS:
+                try:
+                    return _CONSTRUCT[tag](ScalarNode(tag, text)), False
+                except Exception:  # noqa: BLE001 - 'abc' tagged !!int, say
+                    pass
+            self.problems.append(
+                Finding("INPUT001", f"{shown(text)} is not a valid {tag.replace(_STD, '!!')}; read as text",
+                        where, detail=f"tagvalue:{tag}")
+            )
+            return text, False
+        if tag in _AS_TEXT:
+            return text, tag == _MERGE  # Kubernetes reads timestamps and binary as strings
+        self._unsupported_tag(tag, where)
+        return text, False
+
+    def _no_surrogates(self, value: str, where: Loc) -> str:
+        """The pure-Python parser turns an escaped lone surrogate ("\\ud800") into a string
+        that cannot be written as UTF-8 (libyaml rejects it).  Replace it, and say so."""
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            self.problems.append(
+                Finding("INPUT001", "invalid Unicode escape (a lone surrogate) in a quoted string; replaced by U+FFFD",
+                        where, detail="surrogate")
+            )
+            return without_surrogates(value)
+
+    def _check_template_braces(self, parent: _Frame, where: Loc, event: Any) -> None:
+        """``{{`` read as a flow mapping opening right inside another one: an unrendered template."""
+        if (parent.is_map and not parent.has_key and event.flow_style and parent.loc.line == where.line
+                and parent.loc.col + 1 == where.col):
+            self.template = parent.loc
+
+    def _complex_key(self, value: Any, where: Loc) -> str:
+        what = "mapping" if isinstance(value, LMap) else "list"
+        self.problems.append(
+            Finding("INPUT001", f"a mapping key must be a plain value, not a {what}; it is read as text", where,
+                    detail="complex-key")
+        )
+        return f"<{what} key at line {where.line}>"
+
+    def _duplicate(self, target: LMap, key: Any, key_loc: Loc) -> None:
+        first = target.key_locs[key]
+        at = f"line {first.line}" if first.line != key_loc.line else f"line {first.line}, column {first.col}"
+        self.problems.append(
             Finding(
-                "INPUT001",
-                f"unsupported YAML tag {node.tag!r}: the collection is read as plain data",
-                _loc(path, node),
-                detail=f"tag:{node.tag}",
+                "INPUT003",
+                f"duplicate key {shown(key)} (first at {at}): strict Kubernetes field validation (kubectl's "
+                "default) rejects the object; lenient readers keep this last value, and so does this scan",
+                key_loc,
+                detail=f"dup:{shown(key)}",
             )
         )
 
-
-def _expanded_size(root: Node) -> int:
-    """Number of nodes the document would have with every alias expanded (memoised, iterative)."""
-    sizes: dict[int, int] = {}
-    stack: list[tuple[Node, bool]] = [(root, False)]
-    while stack:
-        node, children_done = stack.pop()
-        key = id(node)
-        if key in sizes:
-            continue
-        if isinstance(node, ScalarNode):
-            sizes[key] = 1
-            continue
-        children: list[Node]
-        if isinstance(node, MappingNode):
-            children = [n for pair in node.value for n in pair]
-        else:
-            children = list(node.value)
-        if children_done:
-            total = 1
-            for child in children:
-                total += sizes.get(id(child), 1)
-                if total > MAX_EXPANDED_NODES:
-                    break
-            sizes[key] = min(total, MAX_EXPANDED_NODES + 1)
-        else:
-            stack.append((node, True))
-            stack.extend((c, False) for c in children if id(c) not in sizes)
-    return sizes[id(root)]
-
-
-def _hashable_key(value: Any) -> Any:
-    try:
-        hash(value)
-        return value
-    except TypeError:
-        return str(value)
-
-
-def to_located(root: Node, path: str, problems: list[Finding]) -> Any:
-    """Convert a composed node graph into located Python values (iteratively)."""
-    built: dict[int, Any] = {}
-    # Each frame: (node, phase). Phase 0 = allocate container and schedule
-    # children; phase 1 = fill the container from the already-built children.
-    stack: list[tuple[Node, int]] = [(root, 0)]
-    while stack:
-        node, phase = stack.pop()
-        key = id(node)
-        if phase == 0:
-            if key in built:
-                continue  # an alias of something already built: share it
-            if isinstance(node, ScalarNode):
-                built[key] = _scalar(node, path, problems)
-                continue
-            _check_tag(node, path, problems)
-            built[key] = LMap(_loc(path, node)) if isinstance(node, MappingNode) else LList(_loc(path, node))
-            stack.append((node, 1))
-            children = [n for pair in node.value for n in pair] if isinstance(node, MappingNode) else node.value
-            stack.extend((c, 0) for c in reversed(children) if id(c) not in built)
-            continue
-        target = built[key]
-        if isinstance(node, SequenceNode):
-            for child in node.value:
-                target.append(built[id(child)])
-                target.item_locs.append(_loc(path, child))
-            continue
-        merges: list[Any] = []
-        for key_node, value_node in node.value:
-            if key_node.tag == f"{_STD}merge":
-                merges.append(built[id(value_node)])
-                continue
-            k = _hashable_key(built[id(key_node)])
-            if k in target:
-                problems.append(
-                    Finding(
-                        "INPUT003",
-                        f"duplicate key {k!r} (first at line {target.key_locs[k].line}); "
-                        "Kubernetes rejects this, other tools keep the last value",
-                        _loc(path, key_node),
-                        detail=f"dup:{k}",
-                    )
-                )
-            target[k] = built[id(value_node)]
-            target.key_locs[k] = _loc(path, key_node)
-            target.value_locs[k] = _loc(path, value_node)
-        # YAML merge keys (<<): explicit keys win over merged ones.
-        for merged in merges:
-            sources = merged if isinstance(merged, list) else [merged]
+    def _merge(self, target: LMap, merges: list[tuple[Any, Loc]]) -> None:
+        """YAML merge keys (``<<``): explicit keys win; among merged mappings the first wins."""
+        for merged, where in merges:
+            sources = merged if isinstance(merged, LList) else [merged]
             for source in sources:
                 if not isinstance(source, LMap):
+                    self.problems.append(
+                        Finding("INPUT001", "a merge key '<<' needs a mapping or a list of mappings; ignored",
+                                where, detail="merge")
+                    )
                     continue
-                for mk, mv in source.items():
-                    if mk not in target:
-                        target[mk] = mv
-                        target.key_locs[mk] = source.key_locs.get(mk, source.loc)
-                        target.value_locs[mk] = source.value_locs.get(mk, source.loc)
-    return built[id(root)]
+                for key, value in source.items():
+                    if key not in target:
+                        target[key] = value
+                        target.key_locs[key] = source.key_locs.get(key, source.loc)
+                        target.value_locs[key] = source.value_locs.get(key, source.loc)
+
+    def finish(self) -> None:
+        for tag, (where, count) in self.tags.items():
+            tag = "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+            more = f" ({count} uses in this file; the first is here)" if count > 1 else ""
+            self.problems.append(
+                Finding(
+                    "INPUT001",
+                    f"unsupported YAML tag {shown(tag)}{more}: never constructed; the tagged value is read as "
+                    "plain data",
+                    where,
+                    detail=f"tag:{shown(tag)}",
+                )
+            )
 
 
-def _error_loc(path: str, exc: BaseException) -> Loc:
+# --------------------------------------------------------------------------- errors and hints
+
+
+def _error_loc(path: str, exc: BaseException, text: str) -> Loc:
     mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
     if mark is not None:
         return Loc(path, mark.line + 1, mark.column + 1)
+    character = getattr(exc, "character", None)  # a ReaderError: an unacceptable character
+    if isinstance(character, int):
+        pos = text.find(chr(character))
+        if pos >= 0:
+            return Loc(path, text.count("\n", 0, pos) + 1, pos - (text.rfind("\n", 0, pos) + 1) + 1)
     return Loc(path, 1, 1)
 
 
@@ -203,40 +514,97 @@ def describe_yaml_error(exc: BaseException) -> str:
     problem = getattr(exc, "problem", None)
     context = getattr(exc, "context", None)
     parts = [p for p in (context, problem) if p]
-    text = "; ".join(parts) if parts else str(exc).splitlines()[0]
-    return text
+    text = "; ".join(parts) if parts else (str(exc).splitlines() or [type(exc).__name__])[0]
+    return text[:200]
 
 
-def parse_yaml_text(text: str, path: str) -> ParseResult:
-    """Parse a (multi-document) YAML or JSON text. Documents before an error are kept."""
-    documents: list[ParsedDocument] = []
-    problems: list[Finding] = []
-    index = 0
+def _line_text(text: str, line: int) -> str:
+    start = 0
+    for _ in range(line - 1):
+        start = text.find("\n", start) + 1
+        if start == 0:
+            return ""
+    end = text.find("\n", start)
+    return text[start:] if end < 0 else text[start:end]
+
+
+def _hint(text: str, where: Loc) -> str:
+    line = _line_text(text, where.line)
+    if "\t" in line[: max(where.col, 1)] or (line[:1] == "\t"):
+        return " (a tab character: YAML indentation must use spaces)"
+    if "{{" in text:
+        return " (this looks like an unrendered template: render it first, e.g. with 'helm template', and scan the output)"
+    return ""
+
+
+# Helm's own objects and functions inside '{{ }}': no other template language uses
+# them (Alertmanager, Prometheus and Argo templates do not).
+_HELM_OBJECT = re.compile(
+    r"\{\{-?\s*(?:\.(?:Values|Release|Chart|Capabilities|Files)\b|\$\.(?:Values|Release|Chart)\b"
+    r"|(?:include|tpl|toYaml|required)\s)"
+)
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+_BRACKETS = re.compile(r"[\[\]{}]")
+
+
+def _flow_too_deep(text: str, path: str) -> Finding | None:
+    """A cheap look at bracket nesting before any parser runs: the pure-Python
+    scanner is quadratic in flow depth (a line of 100,000 '[' takes minutes)
+    and libyaml gives up at 1000 levels anyway.  Brackets inside strings count
+    too, so the threshold is generous; only absurd input is refused here."""
+    if text.count("[") + text.count("{") <= PRESCAN_DEPTH:
+        return None
+    depth = 0
+    for match in _BRACKETS.finditer(text):
+        if match.group() in "[{":
+            depth += 1
+            if depth > PRESCAN_DEPTH:
+                pos = match.start()
+                line = text.count("\n", 0, pos) + 1
+                col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+                return Finding("INPUT001", f"brackets nest more than {PRESCAN_DEPTH} levels deep; not parsed",
+                               Loc(path, line, col), detail="depth")
+        elif depth:
+            depth -= 1
+    return None
+
+
+def parse_yaml_text(text: str, path: str, *, json_mode: bool = False) -> ParseResult:
+    """Parse a (multi-document) YAML or JSON text into located documents.
+
+    ``json_mode`` reads plain scalars with JSON's rules (``1e3`` is a number,
+    ``yes`` is not a boolean).  Never raises for bad input: every problem is a
+    finding with file, line and column.
+    """
+    too_deep = _flow_too_deep(text, path)
+    if too_deep is not None:
+        return ParseResult([], [too_deep])
+    composer = _Composer(path, json_mode)
+    loader = None
     try:
-        for node in yaml.compose_all(text, Loader=_Loader):
-            if node is None:
-                index += 1
-                continue
-            if _expanded_size(node) > MAX_EXPANDED_NODES:
-                problems.append(
-                    Finding(
-                        "INPUT001",
-                        f"document {index + 1} expands to more than {MAX_EXPANDED_NODES:,} nodes through "
-                        "YAML aliases (an alias bomb?); it is not scanned",
-                        _loc(path, node),
-                        detail=f"doc:{index}",
-                    )
-                )
-            else:
-                documents.append(ParsedDocument(index, _loc(path, node), to_located(node, path, problems)))
-            index += 1
+        loader = _Loader(text)  # the pure-Python reader already checks characters here
+        composer.run(loader)
     except yaml.YAMLError as exc:
-        message = describe_yaml_error(exc)
-        if "{{" in text:
-            message += " — this looks like an unrendered Helm template: render it first (helm template ...)"
-        problems.append(Finding("INPUT001", f"cannot parse YAML: {message}", _error_loc(path, exc), detail="parse"))
-    except RecursionError:
-        problems.append(
-            Finding("INPUT001", "cannot parse YAML: nesting is too deep", Loc(path, 1, 1), detail="parse")
+        where = _error_loc(path, exc, text)
+        composer.problems.append(
+            Finding("INPUT001", f"cannot parse YAML: {describe_yaml_error(exc)}{_hint(text, where)}", where,
+                    detail="parse")
         )
-    return ParseResult(documents, problems)
+    except (ValueError, UnicodeError, RecursionError) as exc:  # parser internals; never expected
+        composer.problems.append(
+            Finding("INPUT001", f"cannot parse YAML: {type(exc).__name__}", Loc(path, 1, 1), detail="parse")
+        )
+    finally:
+        if loader is not None:
+            loader.dispose()
+    composer.finish()
+    return ParseResult(composer.documents, composer.problems, composer.template)
+
+
+def loader_name() -> str:
+    """The PyYAML parser in use (``CSafeLoader`` when libyaml is available)."""
+    return _Loader.__name__

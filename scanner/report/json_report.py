@@ -1,11 +1,90 @@
-"""JSON report (placeholder)."""
+"""JSON report: a small, versioned, documented format for scripts and dashboards.
+
+The format is described by ``rules/schema/report.schema.json`` and
+``docs/json-report.md``.  ``schemaVersion`` changes only on incompatible
+changes (a field removed or its meaning changed); new fields may appear
+within a version.  Output is deterministic: fixed key order, findings in scan order, rules by id, no timestamps.
+"""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
+from .. import __version__
+from ..catalog import Rule
+from ..findings import Finding
+from ..located import Loc
 from ..scan import ScanResult
+from .sarif import INFORMATION_URI, TOOL_NAME, identity_hash
+
+SCHEMA_VERSION = "1"
+SEVERITIES = ("error", "warning", "note")
+
+
+def _where(loc: Loc) -> dict[str, Any]:
+    return {"path": loc.path, "line": loc.line, "column": loc.col}
+
+
+def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
+    sup = finding.suppression
+    return {
+        "ruleId": finding.rule_id,
+        "severity": rule.severity,
+        "message": finding.message,
+        **_where(finding.loc),
+        "subject": finding.subject or None,
+        "workload": finding.workload or None,
+        "container": finding.container or None,
+        "fingerprint": identity_hash(finding),
+        "related": [_where(loc) for loc in finding.related],
+        "suppressed": None
+        if sup is None
+        else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source)},
+    }
+
+
+def _rule(rule: Rule) -> dict[str, Any]:
+    return {
+        "name": rule.name,
+        "title": rule.title,
+        "severity": rule.severity,
+        "securitySeverity": rule.security_severity,
+        "category": rule.category,
+        "tags": list(rule.tags),
+        "description": rule.description,
+        "remediation": rule.remediation,
+        "references": list(rule.references),
+    }
+
+
+def summary(result: ScanResult) -> dict[str, Any]:
+    by_severity = {level: 0 for level in SEVERITIES}
+    for finding in result.active():
+        by_severity[result.rules[finding.rule_id].severity] += 1
+    return {
+        "findings": len(result.active()),
+        "bySeverity": by_severity,
+        "suppressed": len(result.suppressed()),
+        "files": len(result.files),
+        "documents": dict(result.document_counts),
+        "workloads": result.workload_count,
+        "rulesChecked": len(result.rules),
+    }
+
+
+def json_report(result: ScanResult) -> dict[str, Any]:
+    used = sorted({f.rule_id for f in result.findings})
+    return {
+        "schemaVersion": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": __version__, "informationUri": INFORMATION_URI},
+        "policy": result.policy_path,
+        "summary": summary(result),
+        "findings": [_finding(f, result.rules[f.rule_id]) for f in result.findings],
+        "rules": {rid: _rule(result.rules[rid]) for rid in used},
+    }
 
 
 def render_json(result: ScanResult) -> str:
-    return json.dumps({"findings": [{"ruleId": f.rule_id, "path": f.loc.path, "line": f.loc.line} for f in result.findings]}, indent=2) + "\n"
+    # Insertion order is deterministic and keeps the documented field order.
+    return json.dumps(json_report(result), indent=2, ensure_ascii=True) + "\n"

@@ -1,16 +1,257 @@
-"""Plain text report (placeholder until the rich reporter lands)."""
+"""Human report: findings grouped by file, with the offending source line.
+
+Layout (plain mode)::
+
+    path/to/file.yaml
+      23:9   error    SEC001  container 'nginx' of Rollout ns/web: ...
+                              23 |         runAsNonRoot: false
+
+    Documented exceptions (1)
+      ...
+
+    Summary
+      ...
+
+With ``color=False`` the output contains no ANSI codes at all and does not
+depend on the terminal or the environment (fixed width), so it is
+deterministic and safe to diff.  Source lines are read relative to the
+working directory; an unreadable file just has no snippet.  Values of
+secret-looking keys are masked in snippets so a report never leaks them.
+"""
 
 from __future__ import annotations
 
+import io
+import re
+from pathlib import Path
+
+from rich import box
+from rich.console import Console
+from rich.padding import Padding
+from rich.table import Table
+from rich.text import Text
+
+from ..findings import Finding
 from ..scan import ScanResult
+from .json_report import SEVERITIES
+
+SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
+MASK = "********"
+_MAX_SNIPPET_FILE_BYTES = 8 * 1024 * 1024
+_SECRET_WORDS = r"(?:password|passwd|pwd|token|secret|key|credential)"
+# `  password: hunter2`, `- "apiToken": "x",` ... : mask the value after the colon.
+_SECRET_KEY = re.compile(
+    rf"""^(?P<head>\s*(?:-\s+)?["']?[^\s:"']*{_SECRET_WORDS}[^\s:"']*["']?\s*:)(?P<sep>\s*)(?P<value>\S.*)$""",
+    re.IGNORECASE,
+)
+# `--password=hunter2`, `MYSQL_PWD=x` inside a command line.
+_SECRET_ASSIGN = re.compile(rf"(?P<head>[\w.-]*{_SECRET_WORDS}[\w.-]*\s*=\s*)(?P<value>[^\s\"',;]+)", re.IGNORECASE)
+# Nothing to hide after the colon: a block scalar indicator or just a comment.
+_NO_VALUE = re.compile(r"^([|>][-+0-9]*\s*)?(#.*)?$")
+
+
+def mask_secrets(line: str, *, always: bool = False) -> str:
+    """Hide values that may be secrets.  ``always``: mask whatever follows the
+    first colon (used for lines reported by secret rules)."""
+    match = _SECRET_KEY.match(line)
+    if match and not _NO_VALUE.match(match.group("value")):
+        line = match.group("head") + match.group("sep") + MASK
+    elif always and not match:
+        head, colon, value = line.partition(":")
+        if colon and value.strip() and not _NO_VALUE.match(value.strip()):
+            line = head + colon + " " + MASK
+        elif not colon:
+            stripped = line.lstrip()
+            line = line[: len(line) - len(stripped)] + (MASK if stripped else "")
+    return _SECRET_ASSIGN.sub(lambda m: m.group("head") + MASK, line)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
+def clean(text: str) -> str:
+    """Control characters from scanned files (an ESC sequence in a manifest or a
+    name) are shown escaped, never sent to the terminal."""
+    text = " ".join(text.expandtabs(8).splitlines()) if "\n" in text or "\r" in text else text.expandtabs(8)
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+class _Sources:
+    """Lines of scanned files, read lazily relative to the working directory."""
+
+    def __init__(self) -> None:
+        self._cache: dict[str, list[str] | None] = {}
+
+    def line(self, path: str, number: int) -> str | None:
+        if path not in self._cache:
+            self._cache[path] = self._read(path)
+        lines = self._cache[path]
+        if lines is None or not 1 <= number <= len(lines):
+            return None
+        return lines[number - 1]
+
+    @staticmethod
+    def _read(path: str) -> list[str] | None:
+        try:
+            file = Path(path)
+            if file.stat().st_size > _MAX_SNIPPET_FILE_BYTES:
+                return None
+            return file.read_bytes().decode("utf-8-sig").splitlines()
+        except (OSError, UnicodeDecodeError, ValueError):
+            return None
+
+
+def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=width,
+        height=25,
+        force_terminal=color,
+        force_interactive=False,
+        color_system="standard" if color else None,
+        no_color=not color,
+        legacy_windows=False,
+        markup=False,
+        emoji=False,
+        highlight=False,
+        soft_wrap=False,
+        tab_size=8,
+    )
+    return console, buffer
+
+
+def _severity(result: ScanResult, finding: Finding) -> str:
+    return result.rules[finding.rule_id].severity
+
+
+def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | None:
+    raw = sources.line(finding.loc.path, finding.loc.line)
+    if raw is None or not raw.strip():
+        return None
+    always = result.rules[finding.rule_id].category == "secrets"
+    shown = clean(mask_secrets(raw.rstrip(), always=always))
+    text = Text(f"{finding.loc.line} | ", style="dim")
+    text.append(shown)
+    text.no_wrap = True
+    text.overflow = "ellipsis"
+    return text
+
+
+def _findings_by_file(console: Console, result: ScanResult, sources: _Sources) -> None:
+    active = result.active()
+    if not active:
+        return
+    by_file: dict[str, list[Finding]] = {}
+    for finding in active:
+        by_file.setdefault(finding.loc.path, []).append(finding)
+    # The same column widths for every file, so the report reads as one table.
+    pos_width = max(len(f"{f.loc.line}:{f.loc.col}") for f in active)
+    rule_width = max(len(f.rule_id) for f in active)
+    for path, findings in by_file.items():
+        console.print(Text(clean(path), style="bold underline"))
+        grid = Table.grid(padding=(0, 2), pad_edge=False)
+        grid.add_column(no_wrap=True, justify="right", min_width=pos_width)
+        grid.add_column(no_wrap=True, min_width=max(map(len, SEVERITIES)))
+        grid.add_column(no_wrap=True, min_width=rule_width)
+        grid.add_column(overflow="fold")
+        for finding in findings:
+            level = _severity(result, finding)
+            grid.add_row(
+                Text(f"{finding.loc.line}:{finding.loc.col}"),
+                Text(level, style=SEVERITY_STYLE[level]),
+                Text(finding.rule_id, style="bold"),
+                Text(clean(finding.message)),
+            )
+            snippet = _snippet(sources, result, finding)
+            if snippet is not None:
+                grid.add_row("", "", "", snippet)
+        console.print(Padding(grid, (0, 0, 0, 2)))
+        console.print()
+
+
+def _exceptions(console: Console, result: ScanResult) -> None:
+    suppressed = result.suppressed()
+    if not suppressed:
+        return
+    console.print(Text(f"Documented exceptions ({len(suppressed)})", style="bold"))
+    grid = Table.grid(padding=(0, 2), pad_edge=False)
+    grid.add_column(no_wrap=True)
+    grid.add_column(overflow="fold")
+    for finding in suppressed:
+        sup = finding.suppression
+        assert sup is not None
+        grid.add_row(Text(finding.rule_id, style="bold"), Text(clean(str(finding.loc))))
+        grid.add_row("", Text(clean(finding.message)))
+        grid.add_row("", Text(clean(f"reason: {sup.reason}"), style="green"))
+        where = "policy file" if sup.kind == "external" else "annotation"
+        grid.add_row("", Text(clean(f"exception ({where}): {sup.source}"), style="dim"))
+    console.print(Padding(grid, (0, 0, 0, 2)))
+    console.print()
+
+
+def _summary(console: Console, result: ScanResult) -> None:
+    counts = {level: 0 for level in SEVERITIES}
+    for finding in result.active():
+        counts[_severity(result, finding)] += 1
+    console.print(Text("Summary", style="bold"))
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 2))
+    table.add_column(no_wrap=True)
+    table.add_column(justify="right", no_wrap=True)
+    for level in SEVERITIES:
+        table.add_row(Text(f"{level}s", style=SEVERITY_STYLE[level] if counts[level] else ""), str(counts[level]))
+    table.add_row("suppressed (documented exceptions)", str(len(result.suppressed())))
+    table.add_row("files scanned", str(len(result.files)))
+    for cls, count in result.document_counts.items():
+        table.add_row(f"documents: {cls}", str(count))
+    table.add_row("workloads", str(result.workload_count))
+    table.add_row("rules checked", str(len(result.rules)))
+    console.print(Padding(table, (0, 0, 0, 2)))
+    console.print(Text(clean(f"  policy file: {result.policy_path or '(none)'}")))
+    console.print()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _verdict(result: ScanResult) -> Text:
+    active = result.active()
+    if not active:
+        extra = f" ({_plural(len(result.suppressed()), 'documented exception')})" if result.suppressed() else ""
+        return Text(f"No findings{extra}.", style="bold green")
+    counts = {level: 0 for level in SEVERITIES}
+    for finding in active:
+        counts[_severity(result, finding)] += 1
+    parts = ", ".join(_plural(counts[level], level) for level in SEVERITIES if counts[level])
+    files = len({f.loc.path for f in active})
+    text = f"{_plural(len(active), 'finding')} ({parts}) in {_plural(files, 'file')}"
+    if result.suppressed():
+        text += f"; {len(result.suppressed())} suppressed by documented exceptions"
+    return Text(text + ".", style="bold red" if counts["error"] else "bold yellow")
 
 
 def render_text(result: ScanResult, *, color: bool = False, width: int = 100) -> str:
-    lines = []
-    for f in result.findings:
-        level = "suppressed" if f.suppression else result.rules[f.rule_id].severity
-        lines.append(f"{f.loc} {level} {f.rule_id} {f.message}")
-        if f.suppression:
-            lines.append(f"    documented exception: {f.suppression.reason}")
-    lines.append(f"{len(result.active())} findings, {len(result.suppressed())} suppressed, {len(result.files)} files")
-    return "\n".join(lines) + "\n"
+    console, buffer = _console(color, max(40, width))
+    if not result.findings:
+        docs = sum(result.document_counts.values())
+        console.print(
+            Text(
+                f"No findings: {_plural(len(result.files), 'file')}, {_plural(docs, 'document')} and "
+                f"{_plural(result.workload_count, 'workload')} checked against {_plural(len(result.rules), 'rule')}.",
+                style="bold green",
+            )
+        )
+        return _finish(buffer.getvalue(), color)
+    _findings_by_file(console, result, _Sources())
+    _exceptions(console, result)
+    _summary(console, result)
+    console.print(_verdict(result))
+    return _finish(buffer.getvalue(), color)
+
+
+def _finish(text: str, color: bool) -> str:
+    if color:
+        return text
+    # rich pads table cells to the full width; trailing blanks are noise in diffs.
+    return "".join(line.rstrip() + "\n" for line in text.splitlines())

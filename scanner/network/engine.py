@@ -1,0 +1,351 @@
+"""Per-direction policy evaluation, per identity class.
+
+For a connection ``src -> dst`` (cilium/cilium ``pkg/policy`` resolution, deny.rst,
+intro.rst; replies of an allowed connection are always allowed):
+
+    allowed = egress_ok(src, dst) AND ingress_ok(dst, src)
+
+and for one side (``subject``, ``peer``, ``direction``):
+
+* ``R`` = every rule of every kind (CNP, CCNP, translated NetworkPolicy; ``spec`` and
+  ``specs``) whose subject selector selects the subject's identity;
+* the side is *isolated* (default deny) if some rule in ``R`` enables default deny for
+  the direction (or the enforcement mode is ``always``); mode ``never`` enforces
+  nothing;
+* allowed ports = (union of the allow entries matching the peer, or everything when not
+  isolated) minus the union of the deny entries matching the peer: deny always wins;
+* an allow entry with L7 rules restricts its ports to those requests, except where a
+  plain L4 allow covers the same port for the same peer (the L7 rule is then widened
+  to allow-all, ``appendL7WildcardRule`` / layer7.rst);
+* traffic from the local host (``reserved:host``) is always allowed on ingress
+  (``allow-localhost=always`` in Kubernetes mode);
+* ``toFQDNs`` allows only names the pod's own DNS proxy rules (``rules.dns`` on an
+  egress rule selecting the pod) let it resolve (docs: "DNS-based" policy).
+
+Everything is computed on identity classes with bit masks: a rule's subject selector
+and each entry's peer selectors are evaluated once against all classes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable
+
+from ..located import Loc
+from .fqdn import FqdnSelector
+from .identities import IdentityClass
+from .ports import FULL, NOTHING, L4_PROTOCOLS, PortSet
+from .rules import L7, BUILTIN, Entry, Origin, PolicyRule
+from .selectors import Requirement, Selector, SelectorIndex, bits
+from .settings import NetworkSettings
+
+ALLOW_LOCALHOST = Origin(BUILTIN, None, "allow-localhost", "", Loc("(cilium agent)", 0, 0))
+
+
+@dataclass(frozen=True, slots=True)
+class Contribution:
+    entry: Entry
+    ports: PortSet
+
+
+@dataclass(frozen=True, slots=True)
+class L7Restriction:
+    """On ``ports``, only requests matching ``rules`` (from ``entries``) pass."""
+
+    kind: str
+    ports: PortSet
+    http: tuple
+    dns: tuple
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SideResult:
+    """What one side (egress of the source or ingress of the destination) allows
+    towards one peer, and why."""
+
+    direction: str
+    enforced: bool
+    isolated: bool
+    isolating: tuple[Origin, ...]
+    allowed: PortSet
+    allows: tuple[Contribution, ...]
+    denies: tuple[Contribution, ...]
+    l7: tuple[L7Restriction, ...]
+    localhost: bool = False
+    fqdn_without_dns: tuple[Entry, ...] = ()
+
+
+@dataclass(slots=True)
+class DirectionPolicy:
+    enforced: bool
+    isolated: bool
+    isolating: tuple[Origin, ...]
+    allows: list[tuple[Entry, int]]
+    denies: list[tuple[Entry, int]]
+    allow_union: int
+    deny_union: int
+    fqdn_blocked: list[tuple[Entry, int]] = field(default_factory=list)
+    blocked_union: int = 0
+    memo: dict = field(default_factory=dict)  # side results by signature (matching entries, dest ports)
+    allow_masks: tuple[int, ...] = ()
+    deny_masks: tuple[int, ...] = ()
+    any_named_egress: bool = False
+
+
+class Engine:
+    """Evaluates policy sides for identity classes.  Holds only caches of pure
+    results; building it twice from the same inputs gives the same answers."""
+
+    def __init__(self, classes: list[IdentityClass], rules: list[PolicyRule], settings: NetworkSettings) -> None:
+        self.classes = classes
+        self.rules = rules
+        self.settings = settings
+        self.index = SelectorIndex.build([c.identity for c in classes])
+        self.managed_mask = 0
+        self.fqdn_classes: list[IdentityClass] = []
+        self.host_classes = 0
+        for c in classes:
+            if c.managed:
+                self.managed_mask |= 1 << c.index
+            if c.fqdn is not None:
+                self.fqdn_classes.append(c)
+            if any(lab.source == "reserved" and lab.key == "host" for lab in c.identity):
+                self.host_classes |= 1 << c.index
+        self.rules_of: list[list[int]] = [[] for _ in classes]
+        for r_i, rule in enumerate(rules):
+            if rule.subject is None:
+                continue  # host policies (nodeSelector) never apply to pods
+            for ci in bits(self.index.mask(rule.subject) & self.managed_mask):
+                self.rules_of[ci].append(r_i)
+        self._entry_masks: dict[int, tuple[int, int]] = {}
+        self._fqdn_masks: dict[tuple[FqdnSelector, ...], int] = {}
+        self._req_masks: dict[tuple[Requirement, ...], int] = {}
+        self._dirs: dict[str, list[DirectionPolicy | None]] = {"ingress": [None] * len(classes), "egress": [None] * len(classes)}
+        self._ports: dict[tuple[int, int], PortSet] = {}
+
+    # -- selectors ------------------------------------------------------------------
+    def mask_of(self, selectors: Iterable[Selector]) -> int:
+        m = 0
+        for s in selectors:
+            m |= self.index.mask(s)
+        return m
+
+    def _entry_mask(self, entry: Entry) -> tuple[int, int]:
+        key = id(entry)
+        got = self._entry_masks.get(key)
+        if got is None:
+            got = (self.mask_of(entry.endpoints), self.mask_of(entry.others))
+            self._entry_masks[key] = got
+        return got
+
+    def _fqdn_mask(self, selectors: tuple[FqdnSelector, ...]) -> int:
+        got = self._fqdn_masks.get(selectors)
+        if got is None:
+            got = 0
+            for c in self.fqdn_classes:
+                if any(s.covers(c.fqdn, c.fqdn_is_name) for s in selectors):
+                    got |= 1 << c.index
+            self._fqdn_masks[selectors] = got
+        return got
+
+    def _req_mask(self, reqs: tuple[Requirement, ...]) -> int:
+        got = self._req_masks.get(reqs)
+        if got is None:
+            got = self.index.mask(Selector.of(reqs))
+            self._req_masks[reqs] = got
+        return got
+
+    # -- one subject, one direction -----------------------------------------------------
+    def direction(self, ci: int, direction: str) -> DirectionPolicy:
+        got = self._dirs[direction][ci]
+        if got is not None:
+            return got
+        cls = self.classes[ci]
+        mode = self.settings.policy_enforcement_mode
+        enforced = cls.managed and mode != "never"
+        rules = [self.rules[i] for i in self.rules_of[ci]] if enforced else []
+        isolating = tuple(r.origin for r in rules if r.default_deny(direction))
+        isolated = enforced and (mode == "always" or bool(isolating))
+        req_allow: list[Requirement] = []
+        req_deny: list[Requirement] = []
+        for r in rules:
+            if direction == "ingress":
+                req_allow += r.requires_ingress
+                req_deny += r.requires_ingress_deny
+            else:
+                req_allow += r.requires_egress
+                req_deny += r.requires_egress_deny
+        dns_rules: list[FqdnSelector] = []
+        if direction == "egress":
+            for r in rules:
+                for e in r.entries:
+                    if e.direction == "egress" and not e.deny and e.l7 is not None and e.l7.kind == "dns":
+                        dns_rules.extend(e.l7.dns)
+        allows: list[tuple[Entry, int]] = []
+        denies: list[tuple[Entry, int]] = []
+        blocked: list[tuple[Entry, int]] = []
+        au = du = 0
+        for r in rules:
+            for e in r.entries:
+                if e.direction != direction:
+                    continue
+                ep, other = self._entry_mask(e)
+                reqs = req_deny if e.deny else req_allow
+                if reqs and ep:
+                    ep &= self._req_mask(tuple(sorted(set(reqs))))
+                m = ep | other
+                if e.fqdns:
+                    wanted = self._fqdn_mask(e.fqdns)
+                    visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules else 0
+                    m |= wanted & visible
+                    if wanted & ~visible:
+                        blocked.append((e, wanted & ~visible))
+                if not m:
+                    continue
+                if e.deny:
+                    denies.append((e, m))
+                    du |= m
+                else:
+                    allows.append((e, m))
+                    au |= m
+        bu = 0
+        for _, m in blocked:
+            bu |= m
+        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu)
+        dp.allow_masks = tuple(m for _, m in allows)
+        dp.deny_masks = tuple(m for _, m in denies)
+        dp.any_named_egress = direction == "egress" and any(e.named for e, _ in allows + denies)
+        self._dirs[direction][ci] = dp
+        return dp
+
+    def entry_ports(self, entry: Entry, dest: int) -> PortSet:
+        """Ports of an entry for one destination class (named ports resolve there)."""
+        if entry.l3_only:
+            return FULL
+        if not entry.named:
+            return entry.static
+        named = self.classes[dest].named_ports
+        key = (id(entry), named)
+        got = self._ports.get(key)
+        if got is None:
+            got = entry.static
+            for item in entry.named:
+                for name, proto, number in named:
+                    if name == item.name and (item.protocol == "ANY" and proto in L4_PROTOCOLS or proto == item.protocol):
+                        got = got.union(PortSet.single(proto, number))
+            self._ports[key] = got
+        return got
+
+    def side(self, subject: int, direction: str, peer: int) -> SideResult:
+        """Egress of ``subject`` towards ``peer``, or ingress of ``subject`` from ``peer``.
+
+        Results are shared between peers that match the same entries (and, for named
+        ports, have the same named ports), so the cost follows distinct situations."""
+        dp = self.direction(subject, direction)
+        if not dp.enforced:
+            return _UNENFORCED[direction]
+        bit = 1 << peer
+        localhost = direction == "ingress" and bool(self.host_classes & bit)
+        if not localhost and not ((dp.allow_union | dp.deny_union | dp.blocked_union) & bit):
+            sig = None
+        else:
+            ai = tuple([i for i, m in enumerate(dp.allow_masks) if m & bit]) if dp.allow_union & bit else ()
+            di = tuple([i for i, m in enumerate(dp.deny_masks) if m & bit]) if dp.deny_union & bit else ()
+            bi = tuple(i for i, (_, m) in enumerate(dp.fqdn_blocked) if m & bit) if dp.blocked_union & bit else ()
+            named = self.classes[peer].named_ports if dp.any_named_egress else None
+            sig = (ai, di, bi, localhost, named)
+        got = dp.memo.get(sig)
+        if got is None:
+            got = self._compute_side(subject, direction, peer, dp, localhost, sig)
+            dp.memo[sig] = got
+        return got
+
+    def _compute_side(self, subject: int, direction: str, peer: int, dp: DirectionPolicy, localhost: bool, sig) -> SideResult:
+        dest = peer if direction == "egress" else subject
+        if sig is None:
+            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else FULL, (), (), ())
+        ai, di, bi = sig[0], sig[1], sig[2]
+        allows = tuple(Contribution(dp.allows[i][0], p) for i in ai for p in (self.entry_ports(dp.allows[i][0], dest),) if p)
+        denies = tuple(Contribution(dp.denies[i][0], p) for i in di for p in (self.entry_ports(dp.denies[i][0], dest),) if p)
+        denied = NOTHING
+        for c in denies:
+            denied = denied.union(c.ports)
+        l4 = NOTHING
+        for c in allows:
+            if c.entry.l7 is None:
+                l4 = l4.union(c.ports)
+        if localhost:
+            l4 = FULL
+        if dp.isolated:
+            granted = l4
+            for c in allows:
+                if c.entry.l7 is not None:
+                    granted = granted.union(c.ports)
+        else:
+            granted = FULL
+        allowed = granted.subtract(denied)
+        restrictions: list[L7Restriction] = []
+        by_kind: dict[str, list[Contribution]] = {}
+        for c in allows:
+            if c.entry.l7 is not None:
+                by_kind.setdefault(c.entry.l7.kind, []).append(c)
+        for kind, contribs in sorted(by_kind.items()):
+            # Requests pass if they match any L7 rule covering the port; split ports by
+            # the exact set of entries covering them.
+            restricted = NOTHING
+            for c in contribs:
+                restricted = restricted.union(c.ports)
+            restricted = restricted.subtract(l4).subtract(denied)
+            if not restricted:
+                continue
+            for group_ports, group in _partition(contribs, restricted):
+                http = tuple(sorted({h for c in group for h in c.entry.l7.http}))
+                dns = tuple(sorted({d for c in group for d in c.entry.l7.dns}))
+                any_request = kind == "http" and any(not c.entry.l7.http for c in group)
+                restrictions.append(L7Restriction(kind, group_ports, () if any_request else http, dns, tuple(c.entry for c in group)))
+        blocked = tuple(dp.fqdn_blocked[i][0] for i in bi)
+        return SideResult(
+            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked
+        )
+
+
+_UNENFORCED = {d: SideResult(d, False, False, (), FULL, (), (), ()) for d in ("ingress", "egress")}
+
+
+def _partition(contribs: list[Contribution], within: PortSet) -> list[tuple[PortSet, list[Contribution]]]:
+    """Split ``within`` into pieces covered by the same set of contributions."""
+    pieces: list[tuple[PortSet, list[Contribution]]] = [(within, [])]
+    for c in contribs:
+        nxt = []
+        for ports, group in pieces:
+            inside = ports.intersect(c.ports)
+            outside = ports.subtract(c.ports)
+            if inside:
+                nxt.append((inside, group + [c]))
+            if outside:
+                nxt.append((outside, group))
+        pieces = nxt
+    return [(p, g) for p, g in pieces if g]
+
+
+def l7_allows_request(restrictions: Iterable[L7Restriction], protocol: str, port: int, request: dict | None) -> tuple[bool | None, tuple[L7Restriction, ...]]:
+    """Whether an HTTP request passes the L7 restrictions covering ``protocol/port``.
+    ``None`` when restricted but no request was given."""
+    hits = tuple(r for r in restrictions if r.ports.contains(protocol, port))
+    if not hits:
+        return True, ()
+    if request is None:
+        return None, hits
+    for r in hits:
+        if r.kind != "http":
+            continue
+        if not r.http:
+            continue
+        headers = request.get("headers") or {}
+        if not any(h.matches(request.get("method"), request.get("path"), request.get("host"), headers) for h in r.http):
+            return False, hits
+    return True, hits
+
+
+__all__ = ["Engine", "SideResult", "L7Restriction", "Contribution", "l7_allows_request", "L7"]

@@ -1,0 +1,144 @@
+"""Human explanations of verdicts: both sides, with policy, rule and file:line.
+
+Like netpol-analyzer's ``--explain``, but for Cilium: each side says whether the
+endpoint is enforced and isolated (and by which policies), which allow entries match
+the peer on the asked port, which deny entries remove it, and which L7 rules apply.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from .engine import SideResult
+from .ports import PortSet
+from .traffic import Traffic, Verdict
+
+
+def _port_text(protocol: str, port: int | None) -> str:
+    if port is None:
+        return f"{protocol} (any port)"
+    if protocol in ("ICMP", "ICMPv6"):
+        return f"{protocol} type {port}"
+    return f"{protocol}/{port}"
+
+
+def _covers(ports: PortSet, protocol: str, port: int | None) -> bool:
+    return bool(ports.get(protocol)) if port is None else ports.contains(protocol, port)
+
+
+def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port: int | None) -> list[str]:
+    verb = "egress" if side.direction == "egress" else "ingress"
+    towards = f"to {peer}" if verb == "egress" else f"from {peer}"
+    head = f"{verb} of {subject} ({towards}):"
+    ok = _covers(side.allowed, protocol, port)
+    lines = [head]
+    if not side.enforced:
+        lines.append(f"  ALLOWED — not enforced: {subject} is not a Cilium endpoint (host network, external peer, "
+                     "or policy enforcement is off)")
+        return lines
+    matching = [c for c in side.allows if _covers(c.ports, protocol, port)]
+    denying = [c for c in side.denies if _covers(c.ports, protocol, port)]
+    if side.isolated:
+        pols = ", ".join(sorted({o.text() for o in side.isolating})) or "policy enforcement mode 'always'"
+        lines.append(f"  isolated for {verb} (default deny) because {pols} selects {subject} for {verb}")
+    else:
+        lines.append(f"  not isolated: no policy selects {subject} for {verb} (default allow)")
+    if side.localhost:
+        lines.append("  traffic from the local host is always allowed (Cilium allow-localhost)")
+    for c in matching:
+        l7 = f" with L7 {c.entry.l7.describe()}" if c.entry.l7 else ""
+        lines.append(f"  allowed by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()}{l7}")
+    for c in denying:
+        lines.append(f"  DENIED by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()} (deny beats allow)")
+    for e in side.fqdn_without_dns:
+        lines.append(f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs needs an egress rules.dns (port 53) "
+                     f"rule on {subject} whose patterns cover the name; none does")
+    for r in side.l7:
+        if _covers(r.ports, protocol, port):
+            rules = "; ".join(h.describe() for h in r.http) if r.kind == "http" else ", ".join(d.describe() for d in r.dns)
+            where = ", ".join(sorted({e.origin.text() for e in r.entries}))
+            lines.append(f"  L7 {r.kind.upper()} on {r.ports.describe()}: only {rules or 'any request'} ({where})")
+    if ok:
+        verdict = "ALLOWED"
+    elif denying:
+        verdict = "DENIED (explicit deny)"
+    elif side.isolated:
+        verdict = f"DENIED (default deny: no rule allows {peer} on {_port_text(protocol, port)})"
+    else:
+        verdict = "DENIED"
+    lines.insert(1, f"  {verdict}")
+    if side.allowed and not ok:
+        lines.append(f"  ({verb} allows only {side.allowed.describe()} here)")
+    return lines
+
+
+def explain_verdict(traffic: Traffic, v: Verdict) -> str:
+    status = {
+        "allowed": "ALLOWED",
+        "denied": "DENIED",
+        "l7-restricted": "ALLOWED at L3/L4, restricted at L7",
+        "l7-denied": "DENIED at L7 (the request matches no L7 rule; HTTP 403 / DNS refused)",
+    }[v.status]
+    out = [f"{v.src} -> {v.dst} on {_port_text(v.protocol, v.port)}: {status}", ""]
+    out += explain_side(v.egress, v.src, v.dst, v.protocol, v.port)
+    out.append("")
+    out += explain_side(v.ingress, v.dst, v.src, v.protocol, v.port)
+    out.append("")
+    out.append(f"allowed from {v.src} to {v.dst} in total: {v.ports.describe()}")
+    relevant = [r for r in traffic.rejections]
+    if relevant:
+        out.append("")
+        out.append("policies rejected by Cilium as a whole (NET007), so not applied here:")
+        for r in relevant:
+            out.append(f"  {r.policy} ({r.loc.path}:{r.loc.line}): {r.message}")
+    return "\n".join(out) + "\n"
+
+
+def explain(traffic: Traffic, src: str, dst: str, protocol: str = "TCP", port: int | None = None,
+            http: Mapping[str, Any] | None = None) -> tuple[str, bool]:
+    """Text and overall verdict; ``entity:all``/``entity:cluster`` expand to members;
+    ``service:<ns>/<name>`` as destination expands to its backends on their target port."""
+    if dst.startswith("service:"):
+        backends = traffic.service_backends(dst, port, protocol)
+        if not backends:
+            return f"{dst} selects no workload in the manifests\n", False
+        parts, ok_all = [], True
+        for backend, target in backends:
+            head = f"{dst} port {port} -> {backend} target port {target}\n"
+            if target is None:
+                parts.append(head + "  the target port does not resolve on this backend: nothing to connect to\n")
+                ok_all = False
+                continue
+            text, ok = explain(traffic, src, backend, protocol, target, http)
+            parts.append(head + text)
+            ok_all = ok_all and ok
+        return "\n".join(parts), ok_all
+    srcs = traffic.members(src)
+    dsts = traffic.members(dst)
+    if len(srcs) == 1 and len(dsts) == 1:
+        v = traffic.verdict(srcs[0], dsts[0], protocol, port, http)
+        return explain_verdict(traffic, v), v.allowed
+    verdicts = [traffic.verdict(s, d, protocol, port, http) for s in srcs for d in dsts if s != d]
+    good = [v for v in verdicts if v.allowed]
+    bad = [v for v in verdicts if not v.allowed]
+    lines = [f"{src} -> {dst} on {_port_text(protocol, port)}: allowed for {len(good)} of {len(verdicts)} pairs", ""]
+    eg_ok = sum(1 for v in verdicts if _covers(v.egress.allowed, v.protocol, v.port))
+    in_ok = sum(1 for v in verdicts if _covers(v.ingress.allowed, v.protocol, v.port))
+    lines.append(f"  egress of the sources allows it for {eg_ok} of {len(verdicts)} pairs")
+    lines.append(f"  ingress of the destinations admits it for {in_ok} of {len(verdicts)} pairs")
+    lines.append("")
+    if bad:
+        lines.append("denied pairs:")
+        for v in bad:
+            why = []
+            if not _covers(v.egress.allowed, v.protocol, v.port):
+                why.append("egress of the source")
+            if not _covers(v.ingress.allowed, v.protocol, v.port):
+                why.append("ingress of the destination")
+            lines.append(f"  {v.src} -> {v.dst}: denied by {' and '.join(why) or 'L7'}")
+        lines.append("")
+    sample = bad[0] if bad else (good[0] if good else None)
+    if sample is not None:
+        lines.append("example:")
+        lines.append(explain_verdict(traffic, sample))
+    return "\n".join(lines) + "\n", not bad

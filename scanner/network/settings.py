@@ -1,0 +1,78 @@
+"""Engine settings: how the scanned cluster's Cilium behaves where releases and
+configurations differ.  Read from the policy file's ``settings.cilium`` (schema:
+``rules/schema/policy.schema.json`` ``$defs.settings.cilium``); every field has a
+documented default (docs/semantics.md, "Settings")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True, slots=True)
+class NetworkSettings:
+    # enable-policy: default | always | never (Documentation/security/policy/intro.rst)
+    policy_enforcement_mode: str = "default"
+    # policy-cidr-match-mode: world (CIDRs never match pods or nodes) | nodes | pods
+    cidr_match_mode: str = "world"
+    # CNP peer selectors on io.cilium.k8s.namespace.labels.* are not namespace-scoped
+    # (current main, pkg/k8s/apis/cilium.io/utils/utils.go getEndpointSelector); older
+    # releases ANDed the policy namespace in (#18865, #27930).
+    namespace_label_selectors_cross_namespace: bool = True
+    # Honour the rule field enableDefaultDeny (Cilium >= 1.16, PR #30572).
+    enable_default_deny_field: bool = True
+    # enable-k8s-networkpolicy
+    k8s_network_policy: bool = True
+    cluster_name: str = "default"
+    # How pods with hostNetwork: true take part.  "node" (Cilium): they are not Cilium
+    # endpoints, no policy selects them and their traffic carries the node identity
+    # (remote-node: they are assumed to run on another node than their peer).  "pod":
+    # treat them like ordinary pods, as analyzers of the Kubernetes specification do.
+    host_network_pods: str = "node"
+    # Reject rules that have none of ingress/ingressDeny/egress/egressDeny (current
+    # main, rule_validation.go Validate; #35558).
+    reject_empty_rules: bool = True
+    # toServices combined with toPorts: rejected up to the release that lifted it
+    # (issue #20067); current main accepts it.
+    to_services_with_to_ports: bool = False
+    # enable-l7-proxy, enable-icmp-rules (both default true in current releases)
+    l7_proxy: bool = True
+    icmp_rules: bool = True
+    # enable-node-selector-labels: without it fromNodes/toNodes make the policy invalid.
+    node_selector_labels: bool = False
+    # Extra label-prefix filter entries (--labels), e.g. ["!team"] or ["k8s:app"].
+    label_prefixes: tuple[str, ...] = ()
+
+    @staticmethod
+    def from_mapping(data: Mapping[str, Any] | None) -> "NetworkSettings":
+        if not data:
+            return NetworkSettings()
+        names = {
+            "policyEnforcementMode": "policy_enforcement_mode",
+            "cidrMatchMode": "cidr_match_mode",
+            "namespaceLabelSelectorsCrossNamespace": "namespace_label_selectors_cross_namespace",
+            "enableDefaultDenyField": "enable_default_deny_field",
+            "k8sNetworkPolicy": "k8s_network_policy",
+            "clusterName": "cluster_name",
+            "hostNetworkPods": "host_network_pods",
+            "rejectEmptyRules": "reject_empty_rules",
+            "toServicesWithToPorts": "to_services_with_to_ports",
+            "l7Proxy": "l7_proxy",
+            "icmpRules": "icmp_rules",
+            "nodeSelectorLabels": "node_selector_labels",
+            "labelPrefixes": "label_prefixes",
+        }
+        values: dict[str, Any] = {}
+        for key, attr in names.items():
+            if key in data and data[key] is not None:
+                v = data[key]
+                values[attr] = tuple(str(x) for x in v) if attr == "label_prefixes" else v
+        return NetworkSettings(**values)
+
+    def describe(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+DEFAULT_SETTINGS = NetworkSettings()
+
+__all__ = ["NetworkSettings", "DEFAULT_SETTINGS"]

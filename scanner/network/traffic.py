@@ -1,0 +1,378 @@
+"""The public API: manifests + settings + actors -> ``Traffic`` (graph and verdicts).
+
+    traffic = build_traffic(model, objects, settings, actors, extra_endpoints=())
+    traffic.graph                      # networkx.DiGraph, see graph.py
+    traffic.verdict(src, dst, "TCP", 8080, http={"method": "GET", "path": "/api/x"})
+    traffic.rejections                 # policies Cilium rejects as a whole (NET007)
+
+Endpoint references: ``<namespace>/<workload>``, ``actor:<name>``,
+``entity:<name>``, ``cidr:<prefix>``, ``fqdn:<name or pattern>``.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Iterable, Mapping
+
+from ..loader.documents import KubeObject
+from ..model.build import Model
+from . import fqdn as fqdnlib
+from .actors import Actor
+from .cilium import ParseEnv, ServiceInfo, cidr_groups_from, parse_cilium_policy
+from .engine import Engine, L7Restriction, SideResult, l7_allows_request
+from .identities import (
+    ENTITY_NODES,
+    IPV4_WORLD,
+    Endpoint,
+    IdentityClass,
+    actor_endpoint,
+    cidr_endpoint,
+    entity_endpoint,
+    fqdn_endpoint,
+    group_classes,
+    normalize_prefix,
+    workload_endpoint,
+)
+from .k8s_netpol import parse_network_policy
+from .labelfilter import DEFAULT_PREFIXES, LabelFilter
+from .ports import PortSet
+from .rules import CCNP, CNP, KNP, Note, ParsedPolicies, PolicyRule, Rejection
+from .selectors import CIDR
+from .settings import NetworkSettings
+
+POLICY_KINDS = (CNP, CCNP, KNP)
+GROUP_ENTITIES = ("all", "cluster")
+
+
+def _is_policy(obj: KubeObject) -> bool:
+    if obj.kind in (CNP, CCNP):
+        return obj.group.startswith("cilium.io")
+    return obj.kind == KNP and obj.group == "networking.k8s.io"
+
+
+def services_from(objects: Iterable[KubeObject], default_namespace: str) -> tuple[ServiceInfo, ...]:
+    out = []
+    for o in objects:
+        if o.kind != "Service" or o.api_version != "v1":
+            continue
+        spec = o.body.get("spec") if isinstance(o.body, dict) else None
+        sel = spec.get("selector") if isinstance(spec, dict) else None
+        meta = o.metadata
+        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()} if isinstance(meta, dict) else {}
+        out.append(ServiceInfo(
+            o.name, o.namespace or default_namespace, labels,
+            {str(k): str(v) for k, v in sel.items()} if isinstance(sel, dict) and sel else None,
+        ))
+    return tuple(sorted(out, key=lambda s: (s.namespace, s.name)))
+
+
+def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, default_namespace: str = "default") -> ParsedPolicies:
+    """Every CNP, CCNP and NetworkPolicy -> rules (and rejections, notes).
+
+    Objects with the same kind, namespace and name are one object in a cluster; the
+    first by file and line is used, so document order and duplicates never matter."""
+    objects = list(objects)
+    env = ParseEnv(settings, cidr_groups_from(objects), services_from(objects, default_namespace), default_namespace)
+    chosen: dict[tuple, KubeObject] = {}
+    dupes: dict[tuple, list[KubeObject]] = {}
+    for o in objects:
+        if not _is_policy(o):
+            continue
+        ns = None if o.kind == CCNP else (o.namespace or default_namespace)
+        key = (o.kind, ns, o.name)
+        dupes.setdefault(key, []).append(o)
+    out = ParsedPolicies()
+    for key in sorted(dupes, key=lambda k: (k[0], k[1] or "", k[2])):
+        group = sorted(dupes[key], key=lambda o: (o.loc.path, o.loc.line, o.loc.col))
+        first = group[0]
+        chosen[key] = first
+        if len(group) > 1 and len({_fingerprint(o) for o in group}) > 1:
+            ns = f"{key[1]}/" if key[1] else ""
+            out.notes.append(Note(f"{key[0]} {ns}{key[2]}",
+                                  f"defined {len(group)} times with different content; only the first ({first.loc}) is used",
+                                  group[1].loc))
+        if first.kind == KNP:
+            parse_network_policy(first, env, out)
+        else:
+            parse_cilium_policy(first, env, out)
+    out.rejections.sort()
+    out.notes.sort()
+    return out
+
+
+def _fingerprint(o: KubeObject) -> str:
+    import json
+
+    return json.dumps(o.body, sort_keys=True, default=str)
+
+
+# -- endpoint references ------------------------------------------------------------
+
+
+class EndpointError(ValueError):
+    pass
+
+
+def normalize_ref(ref: str) -> str:
+    """Canonical endpoint id for a reference (``cidr:1.1.1.1`` -> ``cidr:1.1.1.1/32``,
+    ``cidr:0.0.0.0/0`` -> ``entity:world``, ``fqdn:A.com.`` -> ``fqdn:a.com``)."""
+    ref = ref.strip()
+    if ref.startswith("cidr:"):
+        try:
+            prefix = normalize_prefix(ref[5:])
+        except ValueError as exc:
+            raise EndpointError(f"{ref}: {exc}") from None
+        return "entity:world" if prefix == IPV4_WORLD else f"cidr:{prefix}"
+    if ref.startswith("fqdn:"):
+        return "fqdn:" + fqdnlib.normalize(ref[5:])
+    if ref.startswith("entity:"):
+        name = ref[7:]
+        if name in ("world-ipv4",):
+            return "entity:world"
+        return f"entity:{name}"
+    return ref
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The answer for one connection attempt, both sides with their reasons."""
+
+    src: str
+    dst: str
+    protocol: str
+    port: int | None
+    status: str  # allowed | denied | l7-restricted | l7-denied
+    egress: SideResult
+    ingress: SideResult
+    ports: PortSet  # everything allowed from src to dst
+    l7: tuple[L7Restriction, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return self.status in ("allowed", "l7-restricted")
+
+    def side_allows(self, side: SideResult) -> bool:
+        if self.port is None:
+            return bool(side.allowed.get(self.protocol))
+        return side.allowed.contains(self.protocol, self.port)
+
+
+@dataclass
+class Traffic:
+    endpoints: dict[str, Endpoint]
+    classes: list[IdentityClass]
+    class_of: dict[str, int]
+    engine: Engine
+    parsed: ParsedPolicies
+    settings: NetworkSettings
+    actors: tuple[Actor, ...] = ()
+    services: tuple = ()  # model.services: Service (selector, ports) for service: references
+
+    def service_backends(self, ref: str, port: int | None, protocol: str = "TCP") -> list[tuple[str, int | None]]:
+        """``service:<ns>/<name>`` -> [(backend endpoint id, target port)].  Policies see
+        the backend pod and its target port after Service translation (ref §0, pitfall 9)."""
+        name = ref[len("service:"):] if ref.startswith("service:") else ref
+        ns, _, svc_name = name.partition("/")
+        svc = next((s for s in self.services if s.namespace == ns and s.name == svc_name), None)
+        if svc is None:
+            raise EndpointError(f"unknown Service {name!r}")
+        if not svc.selector:
+            raise EndpointError(f"Service {name} has no selector: its endpoints are not in the manifests")
+        sp = None
+        if port is not None:
+            sp = next((p for p in svc.ports if p.port == port and p.protocol == protocol), None)
+            if sp is None:
+                raise EndpointError(f"Service {name} has no port {port}/{protocol}")
+        out = []
+        for eid, ep in self.endpoints.items():
+            if ep.kind != "workload" or ep.namespace != ns:
+                continue
+            if any(ep.labels.get(k) != v for k, v in svc.selector.items()):
+                continue
+            if sp is None:
+                out.append((eid, None))
+            elif isinstance(sp.target, int):
+                out.append((eid, sp.target))
+            else:
+                nums = [n for pname, proto, n in ep.named_ports if pname == str(sp.target).lower() and proto == protocol]
+                out.append((eid, nums[0] if nums else None))
+        return sorted(out)
+
+    @property
+    def rules(self) -> list[PolicyRule]:
+        return self.parsed.rules
+
+    @property
+    def rejections(self) -> list[Rejection]:
+        return self.parsed.rejections
+
+    @property
+    def notes(self) -> list[Note]:
+        return self.parsed.notes
+
+    @cached_property
+    def graph(self):
+        from .graph import build_graph
+
+        return build_graph(self)
+
+    def resolve(self, ref: str) -> str:
+        rid = normalize_ref(ref)
+        if rid in self.endpoints:
+            return rid
+        if "/" in rid and ":" not in rid.split("/")[0]:
+            matches = [e for e in self.endpoints if e.startswith(rid + "[")]
+            if len(matches) == 1:
+                return matches[0]
+        raise EndpointError(f"unknown endpoint {ref!r}")
+
+    def members(self, ref: str) -> list[str]:
+        """Endpoints a reference stands for: one, or every member of ``entity:all`` /
+        ``entity:cluster``."""
+        rid = normalize_ref(ref)
+        if rid == "entity:all":
+            return sorted(self.endpoints)
+        if rid == "entity:cluster":
+            return sorted(e for e, ep in self.endpoints.items()
+                          if ep.kind in ("workload", "actor") or (ep.kind == "entity" and ep.name != "world"))
+        return [self.resolve(ref)]
+
+    def sides(self, src: str, dst: str) -> tuple[SideResult, SideResult]:
+        a, b = self.class_of[self.resolve(src)], self.class_of[self.resolve(dst)]
+        return self.engine.side(a, "egress", b), self.engine.side(b, "ingress", a)
+
+    def allowed_ports(self, src: str, dst: str) -> PortSet:
+        eg, ing = self.sides(src, dst)
+        return eg.allowed.intersect(ing.allowed)
+
+    def verdict(self, src: str, dst: str, protocol: str = "TCP", port: int | None = None,
+                http: Mapping[str, Any] | None = None) -> Verdict:
+        s, d = self.resolve(src), self.resolve(dst)
+        protocol = protocol.upper() if protocol.upper() != "ICMPV6" else "ICMPv6"
+        if protocol in ("ICMP", "ICMPv6") and port is None:
+            port = 8 if protocol == "ICMP" else 128  # echo request
+        eg, ing = self.sides(s, d)
+        ports = eg.allowed.intersect(ing.allowed)
+        if port is None:
+            ok = bool(ports.get(protocol))
+        else:
+            ok = ports.contains(protocol, port)
+        l7: tuple[L7Restriction, ...] = ()
+        status = "allowed" if ok else "denied"
+        if ok and port is not None:
+            res_e, hits_e = l7_allows_request(eg.l7, protocol, port, dict(http) if http else None)
+            res_i, hits_i = l7_allows_request(ing.l7, protocol, port, dict(http) if http else None)
+            l7 = hits_e + hits_i
+            if res_e is False or res_i is False:
+                status = "l7-denied"
+            elif res_e is None or res_i is None:
+                status = "l7-restricted"
+        return Verdict(s, d, protocol, port, status, eg, ing, ports, l7)
+
+
+def build_traffic(
+    model: Model,
+    objects: Iterable[KubeObject],
+    settings: NetworkSettings | Mapping[str, Any] | None = None,
+    actors: Iterable[Actor] = (),
+    extra_endpoints: Iterable[str] = (),
+    default_namespace: str = "default",
+) -> Traffic:
+    """Build the traffic model.  ``extra_endpoints`` adds graph nodes for references
+    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``)."""
+    if not isinstance(settings, NetworkSettings):
+        settings = NetworkSettings.from_mapping(settings)
+    objects = list(objects)
+    parsed = parse_policies(objects, settings, default_namespace)
+    label_filter = LabelFilter.parse(DEFAULT_PREFIXES, tuple(settings.label_prefixes))
+    endpoints: dict[str, Endpoint] = {}
+
+    # workloads: one node each; same namespace/name twice -> the first by file/line,
+    # and different kinds with one name get a [Kind] suffix.
+    by_ref: dict[str, list] = {}
+    for w in model.workloads:
+        by_ref.setdefault(w.ref, []).append(w)
+    for ref, ws in sorted(by_ref.items()):
+        kinds = {w.kind for w in ws}
+        for w in sorted(ws, key=lambda w: (w.loc.path, w.loc.line)):
+            node_id = ref if len(kinds) == 1 else f"{ref}[{w.kind}]"
+            if node_id not in endpoints:
+                endpoints[node_id] = workload_endpoint(w, node_id, model, settings, label_filter)
+    actor_list = tuple(actors)
+    for a in actor_list:
+        ep = actor_endpoint(a, model, settings, label_filter)
+        endpoints.setdefault(ep.id, ep)
+
+    extras = [normalize_ref(r) for r in extra_endpoints]
+    entities = {"world"} | {e for e in parsed.entities if e in ENTITY_NODES}
+    entities |= {"world" if e in ("world-ipv4",) else e for e in parsed.entities if e in ("world-ipv4",)}
+    mentioned: set[str] = set()
+    fqdns: set[str] = set()
+    for r in parsed.rules:
+        for e in r.entries:
+            for s in e.others:
+                for req in s.requirements:
+                    if req.source == CIDR:
+                        mentioned.add(req.key)
+            for f in e.fqdns:
+                fqdns.add(fqdnlib.normalize(f.value))
+    for x in extras:
+        if x.startswith("entity:") and x[7:] in ENTITY_NODES:
+            entities.add(x[7:])
+        elif x.startswith("cidr:"):
+            mentioned.add(x[5:])
+        elif x.startswith("fqdn:"):
+            fqdns.add(x[5:])
+    for name in sorted(entities):
+        ep = entity_endpoint(name, settings)
+        endpoints[ep.id] = ep
+    for prefix in sorted(mentioned):
+        if prefix == IPV4_WORLD:
+            continue
+        ep = cidr_endpoint(prefix, mentioned, settings)
+        endpoints[ep.id] = ep
+    for name in sorted(fqdns):
+        ep = fqdn_endpoint(name)
+        endpoints[ep.id] = ep
+
+    classes, class_of = group_classes(endpoints.values())
+    engine = Engine(classes, parsed.rules, settings)
+    return Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
+                   tuple(model.services))
+
+
+def flow_endpoints(traffic_section: Any) -> list[str]:
+    """Endpoint references used by the policy file's documented flows."""
+    out = []
+    flows = traffic_section.get("flows") if isinstance(traffic_section, dict) else None
+    for f in flows or []:
+        if isinstance(f, dict):
+            for k in ("from", "to"):
+                v = f.get(k)
+                if isinstance(v, str) and not v.startswith(("entity:all", "entity:cluster")):
+                    out.append(v)
+    return out
+
+
+def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy, extra_endpoints: Iterable[str] = (),
+                             default_namespace: str | None = None) -> Traffic:
+    """Convenience: settings, actors and documented flow endpoints from a ``Policy``."""
+    from .actors import actors_from_policy
+
+    section = policy.section("traffic")
+    return build_traffic(
+        model,
+        objects,
+        NetworkSettings.from_mapping(policy.settings.cilium),
+        actors_from_policy(section),
+        list(flow_endpoints(section)) + list(extra_endpoints),
+        default_namespace or policy.settings.default_namespace,
+    )
+
+
+__all__ = [
+    "Traffic", "Verdict", "build_traffic", "build_traffic_for_policy", "parse_policies", "normalize_ref",
+    "EndpointError", "flow_endpoints",
+]

@@ -1,0 +1,117 @@
+"""Shared helpers for the hostile-input suite."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+from scanner.findings import Finding
+from scanner.policy import EMPTY_POLICY, Policy
+from scanner.scan import ScanOptions, ScanResult, run_scan
+
+REPO = Path(__file__).resolve().parents[2]
+FORMATS = ("text", "json", "sarif")
+
+#: A well-formed workload placed beside every hostile file: it must always be found.
+GOOD = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: good
+  namespace: shop
+spec:
+  selector:
+    matchLabels: {app: good}
+  template:
+    metadata:
+      labels: {app: good}
+    spec:
+      securityContext:
+        runAsNonRoot: true
+        seccompProfile: {type: RuntimeDefault}
+      containers:
+      - name: app
+        image: example/good:1.0
+        securityContext:
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+"""
+
+
+def scan_tree(root: Path, policy: Policy = EMPTY_POLICY) -> ScanResult:
+    import datetime as _dt
+
+    return run_scan(ScanOptions(paths=(root,), policy=policy, cwd=root, today=_dt.date(2026, 11, 26)))
+
+
+def render_all(result: ScanResult) -> dict[str, str]:
+    """Every report format the build offers, rendered (a reporter that is not
+    written yet is skipped, not a failure of the input handling)."""
+    from scanner.report import render
+
+    out = {}
+    for fmt in FORMATS:
+        try:
+            out[fmt] = render(result, fmt, color=False)
+        except NotImplementedError:
+            continue
+    assert "text" in out or "json" in out, "no reporter works at all"
+    return out
+
+
+def findings_in(result: ScanResult, path: str) -> list[Finding]:
+    return [f for f in result.findings if f.loc.path == path]
+
+
+def good_is_scanned(result: ScanResult) -> bool:
+    return "good.yaml" in result.files and result.workload_count >= 1
+
+
+class Timeout(AssertionError):
+    pass
+
+
+@contextlib.contextmanager
+def deadline(seconds: float) -> Iterator[None]:
+    """Fail (instead of hanging the suite) when the block runs longer than ``seconds``."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
+        started = time.monotonic()
+        yield
+        assert time.monotonic() - started < seconds, f"took longer than {seconds}s"
+        return
+
+    def expire(signum, frame):  # noqa: ARG001
+        raise Timeout(f"took longer than {seconds}s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def console_script(name: str) -> list[str]:
+    candidate = Path(sys.executable).parent / name
+    if candidate.is_file():
+        return [str(candidate)]
+    found = shutil.which(name)
+    if found:
+        return [found]
+    return [sys.executable, "-m", "scanner"] + (["scan"] if name == "scan" else [])
+
+
+def run_cli(args: list[str], cwd: Path, *, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+    full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
+    return subprocess.run(
+        console_script("kubematrix") + args, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, env=full_env
+    )
