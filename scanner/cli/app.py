@@ -53,6 +53,9 @@ def write_output(text: str, output: Optional[Path]) -> None:
     """Write to stdout, or atomically to a file: temporary file in the same
     directory, then rename, so an interrupted run never leaves a truncated report."""
     if output is None:
+        if hasattr(sys.stdout, "reconfigure"):
+            # A report must never die on a terminal that cannot show a character.
+            sys.stdout.reconfigure(errors="replace")
         sys.stdout.write(text)
         sys.stdout.flush()
         return
@@ -97,7 +100,7 @@ def use_color(no_color: bool, output: Optional[Path]) -> bool:
 
 @app.command()
 def scan(
-    paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
+    paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False, metavar="PATH"),
     policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
     namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
@@ -149,7 +152,8 @@ def _run(argv: list[str], prog: str) -> int:
     try:
         # With standalone_mode=False click *returns* the code of a typer.Exit
         # raised by a command instead of raising it.
-        code = app(args=argv, prog_name=prog, standalone_mode=False)
+        # The usage line always says "kubematrix": `scan` is exactly `kubematrix scan`.
+        code = app(args=argv, prog_name="kubematrix", standalone_mode=False)
         return code if isinstance(code, int) else EXIT_OK
     except typer.Exit as exc:
         return exc.exit_code
