@@ -79,7 +79,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     inputs: LoadResult = load(list(options.paths), options.cwd)
     default_ns = options.namespace or options.policy.settings.default_namespace
     model: Model = build_model(inputs.objects, default_ns)
-    ctx = CheckContext(model=model, inputs=inputs, policy=options.policy, today=options.today)
+    ctx = CheckContext(model=model, inputs=inputs, policy=options.policy, today=options.today, default_namespace=default_ns)
     findings: list[Finding] = list(inputs.problems) + list(model.problems)
     for rule_id, check in all_checks().items():
         findings.extend(check(ctx))

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass
-from typing import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable
 
 from ..findings import Finding
 from ..loader.documents import LoadResult
@@ -13,12 +13,26 @@ from ..model.types import Container, Workload
 from ..policy import Policy
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class CheckContext:
     model: Model
     inputs: LoadResult
     policy: Policy
     today: _dt.date
+    default_namespace: str = "default"
+    # Results shared by several checks of one scan (the traffic graph); lives and
+    # dies with this context, never global.
+    _memo: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def traffic(self) -> Any:
+        """The traffic graph of this scan, built once (scanner.network)."""
+        if "traffic" not in self._memo:
+            from ..network import build_traffic_for_policy
+
+            self._memo["traffic"] = build_traffic_for_policy(
+                self.model, self.inputs.objects, self.policy, default_namespace=self.default_namespace
+            )
+        return self._memo["traffic"]
 
     def pss_level(self, namespace: str) -> str:
         """The Pod Security Standards level that applies to a namespace: its

@@ -13,7 +13,7 @@ def policy_rejected(ctx: CheckContext) -> Iterable[Finding]:
     """NET007: a CNP/CCNP Cilium rejects, or a NetworkPolicy the API server rejects.
     Reported at the offending field; the engine does not apply the policy."""
     settings = NetworkSettings.from_mapping(ctx.policy.settings.cilium)
-    parsed = parse_policies(ctx.inputs.objects, settings, ctx.policy.settings.default_namespace)
+    parsed = parse_policies(ctx.inputs.objects, settings, ctx.default_namespace)
     for r in parsed.rejections:
         who = "the API server" if r.kind == "NetworkPolicy" else "Cilium"
         yield Finding(
