@@ -12,7 +12,16 @@ How a documented flow is read:
   about B's ingress; each member's own egress policy is its own business.
   Likewise ``A -> entity:all`` is a promise about A's egress.
 * ``http`` rules are the documented L7 restriction on those ports; absent, the
-  document promises plain L4 access.
+  document promises plain L4 access.  When both sides restrict HTTP, a request
+  must pass both.
+* Ports: a bare number is TCP, ``ANY`` is TCP+UDP+SCTP, ``ICMP`` is every ICMP
+  type (IPv4 and IPv6: the schema has no separate ICMPv6 spelling), and a named
+  port (``{port: http}``) resolves on the destination's container ports, as in
+  policies.
+* For undocumented traffic, a documented ``entity:world``, ``cidr:P`` or
+  ``fqdn:P`` also covers the graph's more specific internet nodes inside it
+  (``cidr:Q`` with Q inside P, FQDN names the pattern matches; ``entity:world``
+  is the whole internet): the graph splits the address space, the document does not.
 
 Undocumented flows are judged where a policy decision was made: a flow into a
 workload in scope that passes its ingress *rules* is reported at the rule that
@@ -29,36 +38,48 @@ from typing import Any, Iterator
 
 from ..findings import Finding
 from ..located import LList, LMap, Loc
-from ..network.ports import PortSet, port_range_set
+from ..network.fqdn import FqdnSelector
+from ..network.identities import ENTITY_NODES
+from ..network.ports import L4_PROTOCOLS, PortSet, port_range_set
+from ..network.selectors import CIDR, RESERVED, Label
 from ..network.traffic import EndpointError
 from .base import CheckContext
 
 GROUPS = ("entity:all", "entity:cluster")
+GROUP_ENTITIES = ("all", "cluster")
 IMPLICIT_SOURCES = ("entity:host",)  # allowed by Cilium regardless of policy (allow-localhost)
 _PORT_TEXT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(TCP|UDP|SCTP|ANY))?$")
+_ALL_ICMP = PortSet.single("ICMP", 0, 255).union(PortSet.single("ICMPv6", 0, 255))
+_WORLD = Label(RESERVED, "world")
 
 
 @dataclass(frozen=True, slots=True)
 class Flow:
     src: str
     dst: str
-    ports: PortSet
+    ports: PortSet  # the numeric ports
     http: tuple[tuple[str | None, str | None, str | None], ...] | None
     loc: Loc
     src_loc: Loc
     dst_loc: Loc
     text: str
+    named: tuple[tuple[str, str], ...] = ()  # (port name, protocol): resolved on the destination
 
 
-def parse_ports(items: Any) -> PortSet:
-    """``8080``, ``"53/UDP"``, ``"30000-32767/TCP"``, ``"ICMP"``, ``{port, endPort, protocol}``.
-    A bare number means TCP, ``ANY`` means TCP+UDP+SCTP (the schema has validated the shapes)."""
+def parse_port_items(items: Any) -> tuple[PortSet, tuple[tuple[str, str], ...]]:
+    """``8080``, ``"53/UDP"``, ``"30000-32767/TCP"``, ``"ICMP"``, ``{port, endPort, protocol}``
+    (``port`` a number, a numeric string or a port name) -> (numeric ports, named ports).
+    A bare number means TCP, ``ANY`` means TCP+UDP+SCTP, ``ICMP`` every ICMP and ICMPv6
+    type (the schema has validated the shapes)."""
     total = PortSet()
+    named: list[tuple[str, str]] = []
     for item in items or ():
+        if isinstance(item, bool):
+            continue
         if isinstance(item, int):
             total = total.union(port_range_set("TCP", item, item))
-        elif isinstance(item, str) and item.upper() == "ICMP":
-            total = total.union(PortSet.single("ICMP", 0, 255))
+        elif isinstance(item, str) and item.strip().upper() == "ICMP":
+            total = total.union(_ALL_ICMP)
         elif isinstance(item, str):
             match = _PORT_TEXT.match(item.strip())
             if match:
@@ -67,10 +88,46 @@ def parse_ports(items: Any) -> PortSet:
                 total = total.union(port_range_set(match.group(3) or "TCP", lo, hi))
         elif isinstance(item, dict):
             lo = item.get("port")
-            if isinstance(lo, int):
+            protocol = str(item.get("protocol") or "TCP").upper()
+            if isinstance(lo, str) and lo.strip().isdigit():
+                lo = int(lo)
+            if isinstance(lo, int) and not isinstance(lo, bool):
                 hi = item.get("endPort") or lo
-                total = total.union(port_range_set(str(item.get("protocol", "TCP")), lo, hi))
-    return total
+                total = total.union(port_range_set(protocol, lo, hi))
+            elif isinstance(lo, str) and lo.strip():
+                named.append((lo.strip().lower(), protocol))
+    return total, tuple(sorted(set(named)))
+
+
+def parse_ports(items: Any) -> PortSet:
+    """The numeric ports of a flow's ``ports`` (named ports need a destination)."""
+    return parse_port_items(items)[0]
+
+
+def _ports_text(ports: PortSet, named: tuple[tuple[str, str], ...]) -> str:
+    names = [f"port '{n}'" + ("" if p == "TCP" else f"/{p}") for n, p in named]
+    if not names:
+        return ports.describe()
+    return "; ".join(([ports.describe()] if ports else []) + names)
+
+
+def flow_ports(traffic, flow: Flow, dst: str) -> tuple[PortSet, list[str]]:
+    """The flow's ports towards one destination endpoint: its numeric ports plus the
+    named ports the destination declares (``containers[].ports[].name``, as policies
+    resolve them), and the names it does not declare."""
+    if not flow.named:
+        return flow.ports, []
+    ep = traffic.endpoints.get(dst)
+    declared = ep.named_ports if ep is not None else ()
+    ports, unknown = flow.ports, []
+    for name, protocol in flow.named:
+        hits = [(proto, number) for pname, proto, number in declared
+                if pname == name and (proto == protocol or protocol == "ANY" and proto in L4_PROTOCOLS)]
+        for proto, number in hits:
+            ports = ports.union(PortSet.single(proto, number))
+        if not hits:
+            unknown.append(name)
+    return ports, unknown
 
 
 def _http(items: Any) -> tuple | None:
@@ -89,10 +146,11 @@ def documented_flows(ctx: CheckContext) -> list[Flow]:
     for i, f in enumerate(flows):
         if not isinstance(f, LMap):
             continue
+        ports, named = parse_port_items(f.get("ports"))
         out.append(Flow(
-            src=str(f.get("from")), dst=str(f.get("to")), ports=parse_ports(f.get("ports")), http=_http(f.get("http")),
+            src=str(f.get("from")), dst=str(f.get("to")), ports=ports, http=_http(f.get("http")),
             loc=flows.loc_of(i), src_loc=f.loc_of("from"), dst_loc=f.loc_of("to"),
-            text=f"{f.get('from')} -> {f.get('to')} on {parse_ports(f.get('ports')).describe()}",
+            text=f"{f.get('from')} -> {f.get('to')} on {_ports_text(ports, named)}", named=named,
         ))
     return out
 
@@ -115,6 +173,39 @@ def _endpoint_problem(traffic, ref: str) -> str | None:
     return None
 
 
+def _workload_id(traffic, workload) -> str | None:
+    """The graph node of a scanned workload (``ns/name``, or ``ns/name[Kind]`` when two
+    kinds share the name)."""
+    for ref in (f"{workload.ref}[{workload.kind}]", workload.ref):
+        ep = traffic.endpoints.get(ref)
+        if ep is not None and ep.kind == "workload" and ep.workload_kind in (None, workload.kind):
+            return ref
+    return None
+
+
+def covered_nodes(traffic, ref: str) -> list[str]:
+    """Every graph node a documented reference stands for when judging undocumented
+    traffic: the members of a group; for ``entity:world``, ``cidr:P`` and ``fqdn:P``
+    also the more specific internet nodes inside it (the graph's ``cidr:P`` is only
+    the part of P no more specific prefix covers, ``entity:world`` only the rest of
+    the internet).  Raises EndpointError for unknown references."""
+    members = traffic.members(ref)
+    if len(members) != 1:
+        return members
+    rid = members[0]
+    ep = traffic.endpoints[rid]
+    inside: set[str] = {rid}
+    if rid == "entity:world":
+        inside |= {e for e, x in traffic.endpoints.items() if x.kind in ("cidr", "fqdn") and _WORLD in x.identity}
+    elif ep.kind == "cidr" and ep.prefix:
+        inside |= {e for e, x in traffic.endpoints.items() if x.kind == "cidr" and Label(CIDR, ep.prefix) in x.identity}
+    elif ep.kind == "fqdn" and ep.fqdn:
+        sel = FqdnSelector(ep.fqdn, "*" not in ep.fqdn)
+        inside |= {e for e, x in traffic.endpoints.items()
+                   if x.kind == "fqdn" and x.fqdn and sel.covers(x.fqdn, "*" not in x.fqdn)}
+    return sorted(inside)
+
+
 def _why_side_denies(side, missing: PortSet) -> str:
     """One sentence on why a side does not allow ``missing``."""
     label = "egress" if side.direction == "egress" else "ingress"
@@ -122,8 +213,8 @@ def _why_side_denies(side, missing: PortSet) -> str:
     if denied:
         return f"{label} denied by {denied[0].entry.origin.text()}"
     if side.isolated:
-        by = side.isolating[0].text() if side.isolating else "policy"
-        why = f"{label} is default-deny ({by} selects it) and no rule allows {missing.describe()}"
+        by = f"{side.isolating[0].text()} selects it" if side.isolating else "policyEnforcementMode is always"
+        why = f"{label} is default-deny ({by}) and no rule allows {missing.describe()}"
         if side.fqdn_without_dns:
             why += f" (the toFQDNs rule {side.fqdn_without_dns[0].origin.text()} counts only with DNS visibility, see NET005)"
         return why
@@ -135,21 +226,14 @@ def _describe_members(ids: list[str], limit: int = 4) -> str:
     return shown + (f" and {len(ids) - limit} more" if len(ids) > limit else "")
 
 
-def _direct_flows(ctx: CheckContext, traffic) -> Iterator[tuple[Flow, Any, Any]]:
-    for flow in documented_flows(ctx):
-        if flow.src in GROUPS or flow.dst in GROUPS:
-            continue
-        if _endpoint_problem(traffic, flow.src) or _endpoint_problem(traffic, flow.dst):
-            continue
-        yield flow, *traffic.sides(traffic.resolve(flow.src), traffic.resolve(flow.dst))
-
-
-def check_l7(ctx: CheckContext) -> Iterator[Finding]:
-    """NET003: the HTTP restriction on a documented flow differs from the document."""
-    if not _has_traffic(ctx):
-        return
-    for flow, egress, ingress in _direct_flows(ctx, ctx.traffic()):
-        yield from _l7_drift(flow, egress, ingress, egress.allowed.intersect(ingress.allowed))
+def _unknown_names(flow: Flow, dst: str, unknown: list[str]) -> Finding:
+    names = ", ".join(repr(n) for n in unknown)
+    return Finding(
+        "NET001",
+        f"documented flow {flow.text} names port {names}, which {dst} does not declare (containers[].ports[].name), "
+        "so no policy can allow it there",
+        flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail="named-port",
+    )
 
 
 def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
@@ -167,9 +251,12 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             yield from _group_flow(ctx, traffic, flow, src_group)
             continue
         src, dst = traffic.resolve(flow.src), traffic.resolve(flow.dst)
+        ports, unknown = flow_ports(traffic, flow, dst)
+        if unknown:
+            yield _unknown_names(flow, dst, unknown)
         egress, ingress = traffic.sides(src, dst)
         allowed = egress.allowed.intersect(ingress.allowed)
-        missing = flow.ports.subtract(allowed)
+        missing = ports.subtract(allowed)
         if missing:
             reasons = [
                 _why_side_denies(side, missing.subtract(side.allowed))
@@ -183,16 +270,28 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iterator[Finding]:
+def _group_sides(traffic, flow: Flow, src_group: bool) -> Iterator[tuple[str, Any, PortSet]]:
+    """For a flow from (to) a group: (member, the concrete endpoint's side towards that
+    member, the flow's ports there).  Only the concrete side is the promise."""
     concrete = traffic.resolve(flow.dst if src_group else flow.src)
-    blocked: list[str] = []
-    reason = ""
     for member in traffic.members(flow.src if src_group else flow.dst):
         if member == concrete:
             continue
         egress, ingress = traffic.sides(member, concrete) if src_group else traffic.sides(concrete, member)
-        side = ingress if src_group else egress
-        missing = flow.ports.subtract(side.allowed)
+        ports, _ = flow_ports(traffic, flow, concrete if src_group else member)
+        yield member, (ingress if src_group else egress), ports
+
+
+def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iterator[Finding]:
+    if src_group and flow.named:
+        dst = traffic.resolve(flow.dst)
+        _, unknown = flow_ports(traffic, flow, dst)
+        if unknown:
+            yield _unknown_names(flow, dst, unknown)
+    blocked: list[str] = []
+    reason = ""
+    for member, side, ports in _group_sides(traffic, flow, src_group):
+        missing = ports.subtract(side.allowed)
         if missing:
             blocked.append(member)
             reason = reason or _why_side_denies(side, missing)
@@ -206,42 +305,112 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
         )
 
 
-def _l7_drift(flow: Flow, egress, ingress, allowed: PortSet) -> Iterator[Finding]:
-    on_ports = flow.ports.intersect(allowed)
+# -- NET003 -------------------------------------------------------------------------
+
+
+def _fmt_http(rules) -> str:
+    return ", ".join(" ".join(x for x in r if x) or "any request" for r in sorted(rules, key=str))
+
+
+def _restricting(side, on_ports: PortSet) -> list:
+    """The HTTP restrictions of a side on ``on_ports`` that actually restrict: an empty
+    rule list or a rule without method/path/host/headers lets every request through."""
+    out = []
+    for r in side.l7:
+        if r.kind != "http" or not r.ports.intersect(on_ports) or not r.http:
+            continue
+        if any(h.method is None and h.path is None and h.host is None and not h.headers and not h.header_matches
+               for h in r.http):
+            continue
+        out.append(r)
+    return out
+
+
+def _l7_problem(flow: Flow, sides, on_ports: PortSet) -> tuple[str, str] | None:
+    """(detail, text) when the HTTP rules the sides enforce on ``on_ports`` differ from
+    the documented ones; None when they agree.  A request must pass every restricting side."""
     if not on_ports:
+        return None
+    per_side = [(side, rs) for side in sides for rs in (_restricting(side, on_ports),) if rs]
+    restricted = PortSet()
+    for _, rs in per_side:
+        for r in rs:
+            restricted = restricted.union(r.ports.intersect(on_ports))
+    if flow.http is None:
+        if not per_side:
+            return None
+        first = per_side[0][1][0]
+        where = first.entries[0].origin.text() if first.entries else "a policy"
+        return "l7-extra", f"promises plain L4 access, but {where} restricts HTTP requests on {restricted.describe()}"
+    unrestricted = on_ports.subtract(restricted)
+    if unrestricted:
+        return "l7-missing", f"promises an HTTP restriction, but every request is allowed at L7 on {unrestricted.describe()}"
+    sets = [(side.direction, frozenset((h.method, h.path, h.host) for r in rs for h in r.http)) for side, rs in per_side]
+    if len(sets) == 2 and not (sets[0][1] <= sets[1][1] or sets[1][1] <= sets[0][1]):
+        (d1, s1), (d2, s2) = sets
+        return "l7-differs", (f"has other HTTP rules than the policies: {d1} allows {_fmt_http(s1)} but {d2} allows "
+                              f"{_fmt_http(s2)} (a request must match both)")
+    # With two sides, the one whose rules are a subset decides: a request matching one of
+    # its rules matches the same rule on the other side.
+    actual = min((s for _, s in sets), key=len)
+    doc = frozenset(flow.http)
+    if actual == doc:
+        return None
+    extra, lacking = actual - doc, doc - actual
+    parts = ([f"policies also allow {_fmt_http(extra)}"] if extra else []) + (
+        [f"policies do not allow {_fmt_http(lacking)}"] if lacking else [])
+    return "l7-differs", "has other HTTP rules than the policies: " + "; ".join(parts)
+
+
+def check_l7(ctx: CheckContext) -> Iterator[Finding]:
+    """NET003: the HTTP restriction on a documented flow differs from the document."""
+    if not _has_traffic(ctx):
         return
-    restrictions = [r for side in (egress, ingress) for r in side.l7 if r.kind == "http" and r.ports.intersect(on_ports)]
-    actual = tuple(sorted({(h.method, h.path, h.host) for r in restrictions for h in r.http},
-                          key=lambda t: tuple(x or "" for x in t))) if restrictions else None
-    if flow.http is None and actual is None:
-        return
-    if flow.http is not None and actual is None:
-        yield Finding("NET003", f"documented flow {flow.text} promises an HTTP restriction, but every request is allowed at L7",
-                      flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail="l7-missing")
-    elif flow.http is None:
-        where = restrictions[0].entries[0].origin.text() if restrictions[0].entries else "a policy"
-        yield Finding("NET003", f"documented flow {flow.text} promises plain L4 access, but {where} restricts HTTP requests",
-                      flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail="l7-extra")
-    elif set(flow.http) != set(actual):
-        extra = sorted(set(actual) - set(flow.http), key=str)
-        lacking = sorted(set(flow.http) - set(actual), key=str)
-        fmt = lambda rules: ", ".join(" ".join(x for x in r if x) or "any request" for r in rules)  # noqa: E731
-        parts = ([f"policies also allow {fmt(extra)}"] if extra else []) + ([f"policies do not allow {fmt(lacking)}"] if lacking else [])
-        yield Finding("NET003", f"documented flow {flow.text}: HTTP rules differ: " + "; ".join(parts),
-                      flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail="l7-differs")
+    traffic = ctx.traffic()
+    for flow in documented_flows(ctx):
+        if _endpoint_problem(traffic, flow.src) or _endpoint_problem(traffic, flow.dst):
+            continue
+        src_group, dst_group = flow.src in GROUPS, flow.dst in GROUPS
+        if src_group and dst_group:
+            continue
+        if src_group or dst_group:
+            problems: dict[tuple[str, str], list[str]] = {}
+            for member, side, ports in _group_sides(traffic, flow, src_group):
+                got = _l7_problem(flow, [side], ports.intersect(side.allowed))
+                if got:
+                    problems.setdefault(got, []).append(member)
+            if problems:
+                (detail, text), members = min(problems.items(), key=lambda kv: (-len(kv[1]), kv[0]))
+                scope = (f"for {len(members)} of the sources ({_describe_members(members)})" if src_group
+                         else f"towards {_describe_members(members)}")
+                yield Finding("NET003", f"documented flow {flow.text} {text} ({scope})",
+                              flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail=detail)
+            continue
+        src, dst = traffic.resolve(flow.src), traffic.resolve(flow.dst)
+        egress, ingress = traffic.sides(src, dst)
+        ports, _ = flow_ports(traffic, flow, dst)
+        got = _l7_problem(flow, [egress, ingress], ports.intersect(egress.allowed).intersect(ingress.allowed))
+        if got:
+            yield Finding("NET003", f"documented flow {flow.text} {got[1]}",
+                          flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail=got[0])
+
+
+# -- NET002 -------------------------------------------------------------------------
 
 
 def _coverage(traffic, flows: list[Flow]) -> dict[tuple[str, str], PortSet]:
-    """(src id, dst id) -> documented ports, with groups expanded."""
+    """(src id, dst id) -> documented ports, with groups and internet prefixes expanded
+    and named ports resolved on each destination."""
     covered: dict[tuple[str, str], PortSet] = {}
     for flow in flows:
         try:
-            sources, targets = traffic.members(flow.src), traffic.members(flow.dst)
+            sources, targets = covered_nodes(traffic, flow.src), covered_nodes(traffic, flow.dst)
         except EndpointError:
             continue
-        for s in sources:
-            for d in targets:
-                covered[(s, d)] = covered.get((s, d), PortSet()).union(flow.ports)
+        for d in targets:
+            ports, _ = flow_ports(traffic, flow, d)
+            for s in sources:
+                covered[(s, d)] = covered.get((s, d), PortSet()).union(ports)
     return covered
 
 
@@ -287,8 +456,13 @@ def check_undocumented_flows(ctx: CheckContext) -> Iterator[Finding]:
         )
 
 
+# -- NET004 -------------------------------------------------------------------------
+
+
 def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
-    """NET004: a zero-trust workload that no policy isolates in some direction."""
+    """NET004: a zero-trust workload that nothing isolates in some direction: no policy
+    selects it for that direction, or Cilium enforces nothing on it (enforcement mode
+    ``never``, or a hostNetwork pod, which is not a Cilium endpoint)."""
     scope = zero_trust_namespaces(ctx)
     if not scope or not _has_traffic(ctx):
         return
@@ -296,50 +470,86 @@ def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
     for workload in ctx.model.workloads:
         if workload.namespace not in scope:
             continue
-        try:
-            wid = traffic.resolve(workload.ref)
-        except EndpointError:
+        wid = _workload_id(traffic, workload)
+        if wid is None:
             continue
         probe = "entity:world"
         egress, _ = traffic.sides(wid, probe)
         _, ingress = traffic.sides(probe, wid)
         for side in (ingress, egress):
-            if not side.isolated and side.enforced is not False:
-                direction = side.direction
-                yield Finding(
-                    "NET004",
-                    f"{workload.subject} is not isolated for {direction}: no network policy selects it for {direction}, "
-                    f"so every {'inbound' if direction == 'ingress' else 'outbound'} flow is allowed in a zero-trust namespace",
-                    workload.loc, subject=workload.subject, detail=direction, workload=workload.ref,
-                )
+            if side.isolated:
+                continue
+            direction = side.direction
+            if side.enforced:
+                why = f"no network policy selects it for {direction}"
+            elif traffic.settings.policy_enforcement_mode == "never":
+                why = "policyEnforcementMode is never, so Cilium enforces no policy"
+            elif traffic.endpoints[wid].host_network:
+                why = ("it uses hostNetwork, so it is not a Cilium endpoint and no pod policy selects it "
+                       "(host policies are not evaluated)")
+            else:
+                why = "it is not a Cilium endpoint"
+            yield Finding(
+                "NET004",
+                f"{workload.subject} is not isolated for {direction} ({why}): every "
+                f"{'inbound' if direction == 'ingress' else 'outbound'} flow is allowed in a zero-trust namespace",
+                workload.loc, subject=workload.subject, detail=direction, workload=workload.ref,
+            )
+
+
+# -- NET005 -------------------------------------------------------------------------
+
+_TO_PORTS = re.compile(r"\.toPorts\[\d+\]$")
 
 
 def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
     """NET005: toFQDNs rules that allow nothing because the pod's DNS traffic is not
-    inspected by Cilium's DNS proxy (no rules.dns egress rule on port 53)."""
+    inspected by Cilium's DNS proxy (no rules.dns pattern covering the name on an egress
+    rule of the same pod).  One finding per egress rule and workload, at the rule's first
+    ``toPorts`` item (or the rule itself without ``toPorts``)."""
     if not _has_traffic(ctx) and not any(o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for o in ctx.inputs.objects):
         return
     traffic = ctx.traffic()
     fqdn_nodes = [n for n in traffic.endpoints if n.startswith("fqdn:")]
-    seen: set[tuple] = set()
     for workload in ctx.model.workloads:
-        try:
-            wid = traffic.resolve(workload.ref)
-        except EndpointError:
+        wid = _workload_id(traffic, workload)
+        if wid is None:
             continue
+        # (policy, egress rule path) -> (first location, names not visible)
+        blocked: dict[tuple[str, str], tuple[Loc, set[str]]] = {}
         for node in fqdn_nodes:
             egress, _ = traffic.sides(wid, node)
             for entry in egress.fqdn_without_dns:
-                key = (workload.ref, entry.origin.text())
-                if key in seen:
-                    continue
-                seen.add(key)
-                yield Finding(
-                    "NET005",
-                    f"{entry.origin.text()} allows {workload.subject} to reach FQDNs, but no egress rule on port 53 with "
-                    "rules.dns lets Cilium see its DNS answers, so the FQDN rule allows nothing",
-                    entry.origin.loc, subject=workload.subject, detail=entry.origin.text(), workload=workload.ref,
-                )
+                key = (entry.origin.policy, _TO_PORTS.sub("", entry.origin.path))
+                loc, names = blocked.get(key, (entry.origin.loc, set()))
+                names.add(node[len("fqdn:"):])
+                blocked[key] = (min(loc, entry.origin.loc), names)
+        for (policy, path), (loc, names) in sorted(blocked.items()):
+            listed = ", ".join(sorted(names))
+            one = len(names) == 1
+            yield Finding(
+                "NET005",
+                f"{policy} {path} ({loc.path}:{loc.line}) allows {workload.subject} to reach {listed} by name, but no "
+                f"egress rule of the pod with rules.dns (DNS proxy) covers {'that name' if one else 'these names'}, "
+                f"so Cilium never learns {'its' if one else 'their'} addresses and the toFQDNs rule allows nothing there",
+                loc, subject=workload.subject, detail=f"{policy} {path}", workload=workload.ref,
+            )
+
+
+# -- NET006 -------------------------------------------------------------------------
+
+
+def _unknown_endpoint_text(traffic, ref: str, problem: str) -> str:
+    rid = ref.strip()
+    if rid.startswith("entity:"):
+        return (f"documented flow endpoint {ref!r} is not an entity the traffic graph models "
+                f"(known: {', '.join(ENTITY_NODES + GROUP_ENTITIES)})")
+    if "/" in rid and ":" not in rid.split("/")[0]:
+        several = sorted(e for e in traffic.endpoints if e.startswith(rid + "["))
+        if several:
+            return (f"documented flow endpoint {ref!r} names several workloads ({', '.join(several)}); "
+                    "a flow cannot tell them apart, so rename one of them")
+    return f"documented flow endpoint {ref!r} is neither a scanned workload nor a declared actor ({problem})"
 
 
 def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
@@ -352,8 +562,7 @@ def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
             problem = _endpoint_problem(traffic, ref)
             if problem:
                 yield Finding(
-                    "NET006",
-                    f"documented flow endpoint {ref!r} is neither a scanned workload nor a declared actor ({problem})",
+                    "NET006", _unknown_endpoint_text(traffic, ref, problem),
                     loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref,
                 )
 

@@ -11,8 +11,7 @@ Endpoint references: ``<namespace>/<workload>``, ``actor:<name>``,
 
 from __future__ import annotations
 
-import ipaddress
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Iterable, Mapping
 
@@ -352,6 +351,10 @@ def flow_endpoints(traffic_section: Any) -> list[str]:
             for k in ("from", "to"):
                 v = f.get(k)
                 if isinstance(v, str) and not v.startswith(("entity:all", "entity:cluster")):
+                    try:
+                        normalize_ref(v)
+                    except EndpointError:
+                        continue  # not an endpoint at all; check NET006 reports it
                     out.append(v)
     return out
 
