@@ -210,7 +210,11 @@ def _peer(peer, namespace: str, ppath: str, ploc: Loc, env: ParseEnv, ctx: _Ctx)
             ctx.err(f"ipBlock.cidr {block['cidr']!r}: {exc}", _loc(block, "cidr", ploc), ppath + ".ipBlock.cidr")
             return None
         excepts = []
-        for m, e in enumerate(block.get("except") or []):
+        raw_except = block.get("except")
+        if raw_except is not None and not isinstance(raw_except, list):
+            ctx.err("ipBlock.except must be a list of CIDRs", _loc(block, "except", ploc), ppath + ".ipBlock.except")
+            return None
+        for m, e in enumerate(raw_except or []):
             eloc = _loc(block.get("except"), m, ploc)
             try:
                 enet = ipaddress.ip_network(str(e).strip(), strict=False)

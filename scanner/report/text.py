@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import io
 import re
-from pathlib import Path
 
 from rich import box
 from rich.console import Console
@@ -92,13 +91,10 @@ class _Sources:
 
     @staticmethod
     def _read(path: str) -> list[str] | None:
-        try:
-            file = Path(path)
-            if file.stat().st_size > _MAX_SNIPPET_FILE_BYTES:
-                return None
-            return file.read_bytes().decode("utf-8-sig").splitlines()
-        except (OSError, UnicodeDecodeError, ValueError):
-            return None
+        # Never through a link, never a pipe or device, bounded: the loader's own reader.
+        from ..loader.files import source_lines
+
+        return source_lines(path, _MAX_SNIPPET_FILE_BYTES)
 
 
 def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
@@ -129,7 +125,9 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
     raw = sources.line(finding.loc.path, finding.loc.line)
     if raw is None or not raw.strip():
         return None
-    always = result.rules[finding.rule_id].category == "secrets"
+    # Secret rules and input rules (a duplicate or malformed key can sit inside a
+    # Secret's data) never show what follows the colon.
+    always = result.rules[finding.rule_id].category in ("secrets", "input")
     shown = clean(mask_secrets(raw.rstrip(), always=always))
     text = Text(f"{finding.loc.line} | ", style="dim")
     text.append(shown)
