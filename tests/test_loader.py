@@ -474,3 +474,75 @@ def test_parse_results_are_plain_dict_and_list_subclasses():
     assert isinstance(data, LMap) and isinstance(data, dict)
     assert isinstance(data["a"], LList) and isinstance(data["a"], list)
     assert json.loads(json.dumps(data)) == {"a": [1, {"b": 2}]}
+
+
+def test_helm_chart_templates_are_reported_as_unrendered_and_values_are_data(tmp_path):
+    write(tmp_path, "chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")
+    write(tmp_path, "chart/values.yaml", 'fullnameOverride: "{{ .Release.Name }}-web"\nimage: nginx\n')
+    # every template expression quoted: valid YAML, but still a template (it lives in a chart's templates/)
+    write(tmp_path, "chart/templates/deploy.yaml",
+          'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: "{{ include \\"web.fullname\\" . }}"\n')
+    write(tmp_path, "chart/templates/plain.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: static}\n")
+    result = load([tmp_path], tmp_path)
+    assert [(p.rule_id, p.loc.path, p.loc.line) for p in result.problems] == [
+        ("INPUT001", "chart/templates/deploy.yaml", 4)
+    ]
+    assert "render it first" in result.problems[0].message
+    classes = {d.path: d.cls for d in result.documents}
+    assert classes == {
+        "chart/Chart.yaml": DocClass.HELM_CHART,
+        "chart/values.yaml": DocClass.HELM_VALUES,
+        "chart/templates/plain.yaml": DocClass.KUBERNETES,
+    }
+
+
+@pytest.mark.parametrize(
+    "name, text",
+    [
+        ("kubeconfig.yaml", "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\n"),
+        ("skaffold.yaml", "apiVersion: skaffold/v4beta6\nkind: Config\nbuild: {artifacts: []}\n"),
+        ("kind.yaml", "apiVersion: kind.x-k8s.io/v1alpha4\nkind: Cluster\nnodes: [{role: control-plane}]\n"),
+        ("audit.yaml", "apiVersion: audit.k8s.io/v1\nkind: Policy\nrules: [{level: Metadata}]\n"),
+    ],
+)
+def test_configuration_files_with_apiversion_and_kind_are_not_held_to_the_object_shape(tmp_path, name, text):
+    write(tmp_path, name, text)
+    result = load([tmp_path], tmp_path)
+    assert result.problems == []
+
+
+def test_every_document_class_is_allowed_by_the_json_report_schema(tmp_path):
+    import jsonschema
+
+    schema = json.loads((REPO / "rules" / "schema" / "report.schema.json").read_text(encoding="utf-8"))
+    allowed = schema["properties"]["summary"]["properties"]["documents"]["propertyNames"]["enum"]
+    assert sorted(allowed) == sorted(c.value for c in DocClass)
+    # and a real report with unusual classes validates
+    write(tmp_path, "empty.yaml", "")
+    write(tmp_path, "kustomization.yaml", "patchesStrategicMerge: [patch.yaml]\n")
+    write(tmp_path, "patch.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: x}\nspec: {replicas: 2}\n")
+    from scanner.report import render
+    from scanner.scan import ScanOptions, run_scan
+
+    result = run_scan(ScanOptions(paths=(tmp_path,), cwd=tmp_path))
+    report = json.loads(render(result, "json"))
+    assert report["summary"]["documents"] == {"kustomization": 1, "kustomize-patch": 1, "empty": 1}
+    jsonschema.Draft202012Validator(schema).validate(report)
+
+
+def test_pyyaml_never_composes_nor_constructs_anything(monkeypatch):
+    """Only the (iterative) event parser runs: no recursive composer (libyaml's C
+    composer included), no object constructor, whatever the input says.  (Plain
+    scalars are turned into int/float/bool/None by SafeConstructor's scalar
+    functions, called directly on the text.)"""
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("PyYAML composer/constructor called")
+
+    for cls in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        for name in ("get_node", "get_single_node", "check_node", "compose_node", "compose_document",
+                     "construct_document", "construct_object", "get_data", "get_single_data"):
+            monkeypatch.setattr(cls, name, forbidden, raising=False)
+    result = load([REPO / "fixtures" / "blog-system", REPO / "fixtures" / "rules" / "INPUT001" / "fail"], REPO)
+    assert len(result.objects) > 10
+    assert any("never constructed" in p.message for p in result.problems)

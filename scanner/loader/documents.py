@@ -143,29 +143,13 @@ def _name_loc(body: LMap) -> Loc:
 
 def _as_object(body: LMap, api: str, kind: str, problems: list[Finding]) -> KubeObject:
     meta = body.get("metadata")
-    name: Any = None
-    namespace: Any = None
-    subject = f"{kind} (no name)"
-    if isinstance(meta, LMap):
-        name, namespace = meta.get("name"), meta.get("namespace")
-        if isinstance(name, str) and name:
-            subject = f"{kind} {name}"
-        elif name is None:
-            if kind != "List" and not isinstance(meta.get("generateName"), str):
-                problems.append(Finding("INPUT002", f"{kind}: metadata.name is missing", _name_loc(body),
-                                        subject=subject, detail="metadata.name"))
-        else:
-            problems.append(Finding("INPUT002", f"{kind}: metadata.name must be a non-empty string, not "
-                                    f"{_what(name)}", meta.loc_of("name"), subject=subject, detail="metadata.name"))
-        if namespace is not None and not (isinstance(namespace, str) and namespace):
-            problems.append(Finding("INPUT002", f"{subject}: metadata.namespace must be a non-empty string, not "
-                                    f"{_what(namespace)}; the default namespace is assumed", meta.loc_of("namespace"),
-                                    subject=subject, detail="metadata.namespace"))
-    elif meta is None:
-        problems.append(Finding("INPUT002", f"{kind}: metadata is missing", body.loc, subject=subject, detail="metadata"))
-    else:
-        problems.append(Finding("INPUT002", f"{kind}: metadata must be a mapping, not {_what(meta)}",
-                                body.loc_of("metadata"), subject=subject, detail="metadata"))
+    name: Any = meta.get("name") if isinstance(meta, LMap) else None
+    namespace: Any = meta.get("namespace") if isinstance(meta, LMap) else None
+    # Only kinds that are certainly API objects are held to the object shape: many
+    # configuration files also carry apiVersion/kind without metadata (kubeconfig,
+    # skaffold, kind, kubeadm, audit policies ...).
+    if kind in _KNOWN_KINDS and kind != "List":
+        _check_metadata(body, kind, meta, name, namespace, problems)
     return KubeObject(
         api_version=api,
         kind=kind,
@@ -174,6 +158,28 @@ def _as_object(body: LMap, api: str, kind: str, problems: list[Finding]) -> Kube
         body=body,
         loc=_name_loc(body),
     )
+
+
+def _check_metadata(body: LMap, kind: str, meta: Any, name: Any, namespace: Any, problems: list[Finding]) -> None:
+    subject = f"{kind} {name}" if isinstance(name, str) and name else f"{kind} (no name)"
+    if meta is None:
+        problems.append(Finding("INPUT002", f"{kind}: metadata is missing", body.loc, subject=subject, detail="metadata"))
+        return
+    if not isinstance(meta, LMap):
+        problems.append(Finding("INPUT002", f"{kind}: metadata must be a mapping, not {_what(meta)}",
+                                body.loc_of("metadata"), subject=subject, detail="metadata"))
+        return
+    if name is None:
+        if not isinstance(meta.get("generateName"), str):
+            problems.append(Finding("INPUT002", f"{kind}: metadata.name is missing", _name_loc(body),
+                                    subject=subject, detail="metadata.name"))
+    elif not (isinstance(name, str) and name):
+        problems.append(Finding("INPUT002", f"{kind}: metadata.name must be a non-empty string, not {_what(name)}",
+                                meta.loc_of("name"), subject=subject, detail="metadata.name"))
+    if namespace is not None and not (isinstance(namespace, str) and namespace):
+        problems.append(Finding("INPUT002", f"{subject}: metadata.namespace must be a non-empty string, not "
+                                f"{_what(namespace)}; the default namespace is assumed", meta.loc_of("namespace"),
+                                subject=subject, detail="metadata.namespace"))
 
 
 def expand_objects(doc: Document, problems: list[Finding], _depth: int = 0) -> list[KubeObject]:
@@ -299,6 +305,8 @@ def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
     # JSON does not (trailing commas, comments); strict readers (kubectl, the AWS
     # CLI) would reject those.  And a little valid JSON (very long keys, some
     # escapes) is beyond YAML: then the json module reads it, without positions.
+    if any(p.rule_id == "INPUT001" and p.detail in ("depth", "values") for p in result.problems):
+        return result.documents, result.problems  # refused for its size: do not read it a second time
     parse_failed = any(p.detail == "parse" for p in result.problems)
     try:
         data = json.loads(text)

@@ -23,6 +23,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from ..findings import Finding
 from ..located import Loc
@@ -89,6 +90,29 @@ def _scannable_name(name: str) -> bool:
     return name.lower().endswith(EXTENSIONS)
 
 
+def _walk(root: Path, unreadable) -> Iterator[tuple[Path, list[os.DirEntry]]]:
+    """(directory, its entries sorted by name) for every directory under ``root``,
+    depth first, never through a link.  Iterative: ``os.walk`` recurses (before
+    Python 3.12) and a tree a thousand directories deep would exhaust the stack."""
+    stack = [root]
+    while stack:
+        here = stack.pop()
+        try:
+            with os.scandir(here) as listing:
+                entries = sorted(listing, key=lambda e: e.name)
+        except OSError as exc:
+            unreadable(exc, here)
+            continue
+        yield here, entries
+        for entry in reversed(entries):
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                is_dir = False
+            if is_dir and entry.name not in SKIP_DIRS:
+                stack.append(here / entry.name)
+
+
 def discover(paths: list[Path], cwd: Path) -> Discovery:
     files: dict[str, InputFile] = {}
     problems: list[Finding] = []
@@ -101,8 +125,7 @@ def discover(paths: list[Path], cwd: Path) -> Discovery:
             continue
         real_root = os.path.realpath(root)
 
-        def unreadable(exc: OSError, root: Path = root) -> None:
-            where = Path(exc.filename) if exc.filename else root
+        def unreadable(exc: OSError, where: Path, root: Path = root) -> None:
             problems.append(
                 Finding(
                     "INPUT001",
@@ -112,28 +135,25 @@ def discover(paths: list[Path], cwd: Path) -> Discovery:
                 )
             )
 
-        for dirpath, dirnames, filenames in os.walk(root, onerror=unreadable, followlinks=False):
-            here = Path(dirpath)
-            keep = []
-            for name in sorted(dirnames):
-                if name in SKIP_DIRS:
-                    continue
-                if (here / name).is_symlink():
-                    _report_link(here / name, root, real_root, cwd, problems, is_dir=True)
-                    continue
-                keep.append(name)
-            dirnames[:] = keep
-            for name in sorted(filenames):
-                path = here / name
-                if path.is_symlink():
-                    if _scannable_name(name):
-                        _report_link(path, root, real_root, cwd, problems, is_dir=False)
-                    elif os.path.isdir(path):  # a link to a directory listed among files (a loop, say)
+        for here, entries in _walk(root, unreadable):
+            for entry in entries:
+                path = here / entry.name
+                try:
+                    is_link = entry.is_symlink()
+                    is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+                except OSError:
+                    is_link = is_dir = False
+                if is_dir:
+                    continue  # walked (or skipped, for .git) by _walk
+                if is_link:
+                    if os.path.isdir(path):
                         _report_link(path, root, real_root, cwd, problems, is_dir=True)
+                    elif _scannable_name(entry.name):
+                        _report_link(path, root, real_root, cwd, problems, is_dir=False)
                     continue
-                if not _scannable_name(name):
-                    continue
-                files.setdefault(os.path.realpath(path), InputFile(path, display_path(path, root, cwd), follow=False))
+                if _scannable_name(entry.name):
+                    # regular files, and pipes or devices with a YAML name (reported when read)
+                    files.setdefault(os.path.realpath(path), InputFile(path, display_path(path, root, cwd), follow=False))
     ordered = sorted(files.values(), key=lambda f: (f.display, str(f.real_path)))
     problems.sort(key=lambda f: (f.loc.path, f.message))
     return Discovery(ordered, problems)
@@ -235,3 +255,30 @@ def read_text(file: InputFile) -> tuple[str | None, Finding | None]:
                                  detail="symlink")
         return None, Finding("INPUT001", f"cannot read file: {exc.strerror or exc}", where, detail="read")
     return decode(data, file.display)
+
+
+SNIPPET_CHARS = 400
+
+
+def source_lines(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES, max_chars: int = SNIPPET_CHARS) -> list[str] | None:
+    """The lines of a scanned file, for reporters that quote the offending line.
+
+    Read exactly as safely as the scan read it: never through a symbolic link
+    (the link may point out of the tree, at ``/dev/zero`` or at a pipe), only a
+    regular file, at most ``max_bytes``, decoded like the loader decodes (byte
+    order marks).  Lines longer than ``max_chars`` are cut (ending in "…"): a
+    quoted line is read by a person, and a multi-megabyte line would only make
+    every later step (masking, wrapping) slow.  ``None`` when the file cannot be
+    quoted; never raises.
+    """
+    file = InputFile(Path(path), str(path), follow=False)
+    try:
+        data = _read_bytes(file)
+    except (OSError, _NotRegular, _TooLarge, ValueError):
+        return None
+    if len(data) > max_bytes:
+        return None
+    text, _ = decode(data, str(path))
+    if text is None:
+        return None
+    return [line if len(line) <= max_chars else line[:max_chars] + "\u2026" for line in text.splitlines()]

@@ -26,7 +26,6 @@ following documents of the same stream are still read.
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -55,8 +54,8 @@ except AttributeError:  # pragma: no cover - depends on how PyYAML was built
 #: Deeper documents are refused.  Real manifests (CRD schemas included) stay well
 #: under 100 levels; libyaml itself stops at 1000.
 MAX_DEPTH = 200
-#: A document may expand through aliases to at most
-#: ``max(EXPANSION_FLOOR, EXPANSION_RATIO * written nodes)`` nodes.
+#: The documents of a file may expand through aliases to at most
+#: ``max(EXPANSION_FLOOR, EXPANSION_RATIO * values written in the file)`` values.
 EXPANSION_FLOOR = 50_000
 EXPANSION_RATIO = 10
 #: A file may hold at most this many values (memory stays bounded: ~150 bytes each).
@@ -109,6 +108,10 @@ def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
     if len(text) > limit:
         text = text[:limit] + "..."
     return repr(text) if isinstance(value, str) else ascii(text)[1:-1]
+
+
+def _at_least(size: int) -> str:
+    return f"more than {_SIZE_CAP:,}" if size >= _SIZE_CAP else f"{size:,}"
 
 
 def without_surrogates(text: str) -> str:
@@ -246,6 +249,8 @@ class _Composer:
         self.tags: dict[str, list] = {}  # unsupported tag -> [first loc, count]
         self.template: Loc | None = None
         self.index = -1
+        self.written_total = 0  # values written in the file so far
+        self.expanded_total = 0  # values of the accepted documents, aliases expanded
 
     def run(self, loader: Any) -> None:
         path, json_mode = self.path, self.json_mode
@@ -376,20 +381,24 @@ class _Composer:
 
     # --- the rare cases
     def _end_document(self, refused: Finding | None, root: Any, root_size: int, where: Loc, written: int) -> None:
-        limit = max(EXPANSION_FLOOR, EXPANSION_RATIO * written)
+        # The budget is per file, so a thousand small bombs in one stream cannot add up either.
+        self.written_total += written
+        limit = max(EXPANSION_FLOOR, EXPANSION_RATIO * self.written_total) - self.expanded_total
         if refused is not None:
             self.problems.append(refused)
         elif root_size > limit:
             self.problems.append(
                 Finding(
                     "INPUT001",
-                    f"document {self.index + 1} would expand through YAML aliases to more than {limit:,} values "
-                    f"from {written:,} written (an alias bomb?); it is not scanned",
+                    f"document {self.index + 1} would expand through YAML aliases to {_at_least(root_size)} values "
+                    f"from {written:,} written, beyond this file's budget of {max(limit, 0):,} (an alias bomb?); "
+                    "it is not scanned",
                     where,
                     detail=f"doc:{self.index}:aliases",
                 )
             )
         else:
+            self.expanded_total += root_size
             self.documents.append(ParsedDocument(self.index, where, root))
 
     def _refuse(self, message: str, where: Loc, what: str) -> None:
@@ -414,7 +423,7 @@ class _Composer:
                 except Exception:  # noqa: BLE001 - 'abc' tagged !!int, say
                     pass
             self.problems.append(
-                Finding("INPUT001", f"{shown(text)} is not a valid {tag.replace(_STD, '!!')}; read as text",
+                Finding("INPUT001", f"{describe_value(text)} is not a valid {tag.replace(_STD, '!!')}; read as text",
                         where, detail=f"tagvalue:{tag}")
             )
             return text, False

@@ -448,6 +448,9 @@ def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject]
     spec = obj.body.get("spec")
     ref = spec.get("workloadRef") if isinstance(spec, LMap) else None
     if not isinstance(ref, LMap):
+        if ref is not None:
+            _Reader(f"Rollout {namespace}/{obj.name}", problems).wrong(
+                spec.loc_of("workloadRef"), "spec.workloadRef", "a mapping with kind and name", ref)
         return None
     kind, name = ref.get("kind"), ref.get("name")
     target = by_key.get((str(kind), namespace, str(name)))

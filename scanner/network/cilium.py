@@ -34,7 +34,7 @@ from ..loader.documents import KubeObject
 from ..located import LList, LMap, Loc
 from . import fqdn as fqdnlib
 from .ports import ICMP_MAX, IntervalSet, PortSet, port_range_set
-from .rules import CCNP, CNP, L7, Entry, HttpRule, Note, Origin, ParsedPolicies, PolicyRule, PortItem, Rejection
+from .rules import CCNP, L7, Entry, HttpRule, Note, Origin, ParsedPolicies, PolicyRule, PortItem, Rejection
 from .selectors import (
     ANY,
     CIDR,
@@ -43,6 +43,7 @@ from .selectors import (
     POD_NAMESPACE,
     RESERVED,
     WILDCARD,
+    Label,
     Requirement,
     Selector,
     SelectorError,
@@ -118,10 +119,6 @@ class ParseEnv:
     cidr_groups: tuple[CidrGroup, ...] = ()
     services: tuple[ServiceInfo, ...] = ()
     default_namespace: str = "default"
-
-
-class _Invalid(Exception):
-    pass
 
 
 @dataclass(slots=True)
@@ -654,9 +651,7 @@ def _cidr_selectors(item: Mapping, key: str, ipath: str, iloc: Loc, env: ParseEn
     return out
 
 
-def _group_labels(g: CidrGroup):
-    from .selectors import Label
-
+def _group_labels(g: CidrGroup) -> set[Label]:
     return {Label("cidrgroup", k, v) for k, v in g.labels.items()}
 
 
@@ -684,8 +679,6 @@ def _service_selectors(item: Mapping, ipath: str, iloc: Loc, namespace: str | No
             except SelectorError as exc:
                 ctx.err(f"k8sServiceSelector: {exc}", sloc, f"{ipath}.toServices[{j}]")
                 continue
-            from .selectors import Label
-
             matched = [
                 v for v in env.services
                 if (ns is None or v.namespace == ns)

@@ -31,16 +31,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable
 
-from ..located import Loc
 from .fqdn import FqdnSelector
 from .identities import IdentityClass
 from .ports import FULL, NOTHING, L4_PROTOCOLS, PortSet
-from .rules import L7, BUILTIN, Entry, Origin, PolicyRule
+from .rules import Entry, Origin, PolicyRule
 from .selectors import Requirement, Selector, SelectorIndex, bits
 from .settings import NetworkSettings
-
-ALLOW_LOCALHOST = Origin(BUILTIN, None, "allow-localhost", "", Loc("(cilium agent)", 0, 0))
-
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
@@ -348,4 +344,4 @@ def l7_allows_request(restrictions: Iterable[L7Restriction], protocol: str, port
     return True, hits
 
 
-__all__ = ["Engine", "SideResult", "L7Restriction", "Contribution", "l7_allows_request", "L7"]
+__all__ = ["Engine", "SideResult", "L7Restriction", "Contribution", "DirectionPolicy", "l7_allows_request"]

@@ -49,20 +49,38 @@ spec:
 def scan_tree(root: Path, policy: Policy = EMPTY_POLICY) -> ScanResult:
     import datetime as _dt
 
-    return run_scan(ScanOptions(paths=(root,), policy=policy, cwd=root, today=_dt.date(2026, 11, 26)))
+    result = run_scan(ScanOptions(paths=(root,), policy=policy, cwd=root, today=_dt.date(2026, 11, 26)))
+    _SCAN_ROOTS[id(result)] = root
+    return result
 
 
-def render_all(result: ScanResult) -> dict[str, str]:
-    """Every report format the build offers, rendered (a reporter that is not
-    written yet is skipped, not a failure of the input handling)."""
+_SCAN_ROOTS: dict[int, Path] = {}
+
+
+def scan_root_of(result: ScanResult) -> Path | None:
+    return _SCAN_ROOTS.get(id(result))
+
+
+def render_all(result: ScanResult, root: Path | None = None) -> dict[str, str]:
+    """Every report format the build offers, rendered from the scan's working
+    directory (the text report reads source lines for its snippets from there).
+    A reporter that is not written yet is skipped, not a failure of the input
+    handling."""
     from scanner.report import render
 
+    root = root or scan_root_of(result)
     out = {}
-    for fmt in FORMATS:
-        try:
-            out[fmt] = render(result, fmt, color=False)
-        except NotImplementedError:
-            continue
+    previous = os.getcwd()
+    if root is not None:
+        os.chdir(root)
+    try:
+        for fmt in FORMATS:
+            try:
+                out[fmt] = render(result, fmt, color=False)
+            except NotImplementedError:
+                continue
+    finally:
+        os.chdir(previous)
     assert "text" in out or "json" in out, "no reporter works at all"
     return out
 

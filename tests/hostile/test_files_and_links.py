@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import errno
 import os
+import shutil
 import stat
 import subprocess
 import sys
@@ -73,12 +74,13 @@ def test_links_out_of_the_tree_are_never_followed_and_always_reported(tmp_path, 
     os.symlink("/dev/zero", tree / "zero.yaml")
     with deadline(20):
         result = scan_tree(tree)
+        reports = render_all(result)  # quoting 'zero.yaml' must not read /dev/zero forever
     assert result.files == ("good.yaml",)
     assert input_findings(result) == [
         ("INPUT004", name, "symbolic link points outside the scanned tree; not followed")
         for name in ("absolute.yaml", "dir", "etc", "passwd.yaml", "relative.yaml", "zero.yaml")
     ]
-    for text in render_all(result).values():
+    for text in reports.values():
         assert "outside-secret" not in text and "root:x:0" not in text
 
 
@@ -120,6 +122,7 @@ def test_a_named_pipe_with_a_yaml_name_does_not_hang_the_scan(tree):
     os.mkfifo(tree / "pipe.yaml")
     with deadline(20):
         result = scan_tree(tree)
+        render_all(result)  # a reporter quoting the offending line must not open the pipe either
     assert input_findings(result) == [
         ("INPUT001", "pipe.yaml", "not a regular file (a pipe, device or socket); not read")
     ]
@@ -190,8 +193,9 @@ print(result.workload_count)
 
 @pytest.mark.skipif(not hasattr(os, "chmod") or sys.platform == "win32", reason="POSIX permissions only")
 def test_chmod_000_file_and_directory_for_real():
-    """chmod 000 does not stop root, so as root the scan runs in a child process that
-    drops to an unprivileged user (nobody); skipped when that is impossible."""
+    """chmod 000 does not stop root, so as root the scan runs in a child process
+    without the capabilities that bypass permissions (setpriv), or as 'nobody';
+    skipped when neither is possible (the simulated tests above still run)."""
     base = Path(tempfile.mkdtemp(prefix="kubematrix-perm-"))
     try:
         os.chmod(base, 0o755)
@@ -205,25 +209,29 @@ def test_chmod_000_file_and_directory_for_real():
             os.chmod(p, 0o644)
         os.chmod(tree / "locked.yaml", 0)
         os.chmod(tree / "private", 0)
+        command = [sys.executable, "-c", _UNPRIVILEGED_SCAN, str(tree)]
         preexec = None
         if os.geteuid() == 0:
-            try:
-                import pwd
+            # root ignores permission bits; drop the capabilities that let it do so
+            # (CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH), else become 'nobody'.
+            setpriv = shutil.which("setpriv")
+            if setpriv:
+                command = [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *command]
+            else:
+                try:
+                    import pwd
 
-                nobody = pwd.getpwnam("nobody")
-            except (ImportError, KeyError):
-                pytest.skip("running as root and there is no 'nobody' user to drop to")
+                    nobody = pwd.getpwnam("nobody")
+                except (ImportError, KeyError):
+                    pytest.skip("running as root without setpriv or a 'nobody' user")
 
-            def preexec():  # noqa: F811
-                os.setgid(nobody.pw_gid)
-                os.setgroups([])
-                os.setuid(nobody.pw_uid)
+                def preexec():  # noqa: F811
+                    os.setgid(nobody.pw_gid)
+                    os.setgroups([])
+                    os.setuid(nobody.pw_uid)
 
         try:
-            proc = subprocess.run(
-                [sys.executable, "-c", _UNPRIVILEGED_SCAN, str(tree)], capture_output=True, text=True, timeout=120,
-                preexec_fn=preexec, cwd=str(base),
-            )
+            proc = subprocess.run(command, capture_output=True, text=True, timeout=120, preexec_fn=preexec, cwd=str(base))
         except PermissionError as exc:
             pytest.skip(f"the unprivileged user cannot run this interpreter ({exc}); the simulated tests cover it")
         if proc.returncode != 0 and ("Permission denied" in proc.stderr or "ModuleNotFoundError" in proc.stderr):
@@ -245,8 +253,6 @@ def test_chmod_000_file_and_directory_for_real():
                     os.chmod(os.path.join(dirpath, name), stat.S_IRWXU)
                 except OSError:
                     pass
-        import shutil
-
         shutil.rmtree(base, ignore_errors=True)
 
 
@@ -270,3 +276,44 @@ def test_input_file_api_still_accepts_explicit_paths(tmp_path):
     path.write_text(CONFIGMAP.format(name="x"), encoding="utf-8")
     docs, problems = parse_file(InputFile(path, "x.yaml"))
     assert problems == [] and docs[0].data["metadata"]["name"] == "x"
+
+
+def test_a_tree_a_thousand_directories_deep_is_walked_without_recursion(tmp_path):
+    """os.walk recurses (before Python 3.12): 1,200 nested directories would raise RecursionError."""
+    top = str(tmp_path / "tree")
+    levels = [top + "/d" * i for i in range(1201)]
+    try:
+        for level in levels:  # iteratively: pathlib's mkdir(parents=True) recurses too
+            os.mkdir(level)
+        Path(levels[-1], "x.yaml").write_text("a: [\n", encoding="utf-8")
+        with deadline(60):
+            result = load([Path(top)], Path(top))
+        assert len(result.files) == 1 and result.files[0].endswith("/d/x.yaml")
+        assert [p.rule_id for p in result.problems] == ["INPUT001"]
+    finally:
+        # shutil.rmtree (and so pytest's own clean-up of tmp_path) recurses as well: remove bottom-up
+        if os.path.exists(os.path.join(levels[-1], "x.yaml")):
+            os.unlink(os.path.join(levels[-1], "x.yaml"))
+        for level in reversed(levels):
+            if os.path.isdir(level):
+                os.rmdir(level)
+
+
+def test_reporters_quote_lines_through_the_loaders_safe_reader(tmp_path):
+    from scanner.loader.files import SNIPPET_CHARS, source_lines
+
+    (tmp_path / "ok.yaml").write_bytes(b"a: 1\nb: " + b"x" * 10_000 + b"\n")
+    lines = source_lines(tmp_path / "ok.yaml")
+    assert lines[0] == "a: 1" and len(lines[1]) == SNIPPET_CHARS + 1 and lines[1].endswith("\u2026")
+    (tmp_path / "bom.yaml").write_bytes("a: 1\n".encode("utf-16"))
+    assert source_lines(tmp_path / "bom.yaml") == ["a: 1"]
+    if hasattr(os, "symlink"):
+        os.symlink("/etc/passwd", tmp_path / "passwd.yaml")
+        os.symlink("/dev/zero", tmp_path / "zero.yaml")
+        assert source_lines(tmp_path / "passwd.yaml") is None
+        assert source_lines(tmp_path / "zero.yaml") is None
+    if hasattr(os, "mkfifo"):
+        os.mkfifo(tmp_path / "pipe.yaml")
+        with deadline(10):
+            assert source_lines(tmp_path / "pipe.yaml") is None
+    assert source_lines(tmp_path / "missing.yaml") is None

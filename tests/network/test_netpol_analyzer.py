@@ -26,9 +26,13 @@ from scanner.network.graph import graph_to_json
 
 REPO = Path(__file__).resolve().parents[2]
 CORPUS = REPO.parent / "shared" / "corpora" / "netpol-analyzer"
-pytestmark = pytest.mark.skipif(
-    not (CORPUS / "score.py").is_file(), reason=f"netpol-analyzer corpus not found at {CORPUS} (../shared next to the checkout)"
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (CORPUS / "score.py").is_file(),
+        reason=f"netpol-analyzer corpus not found at {CORPUS} (../shared next to the checkout)",
+    ),
+    pytest.mark.slow,
+]
 
 
 @lru_cache(maxsize=1)
