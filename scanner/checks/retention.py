@@ -43,8 +43,17 @@ def _section_entries(ctx: CheckContext, key: str) -> Iterator[LMap]:
         yield from (e for e in retention[key] if isinstance(e, LMap))
 
 
-def _missing_file(rule: str, entry: LMap, path: str, what: str) -> Finding:
-    return Finding(rule, f"documented {what} file {path} is not among the scanned files", entry.loc_of("file"), subject=path, detail="missing-file")
+def _documented_files(ctx: CheckContext, key: str, rule: str, what: str) -> Iterator[tuple[LMap, str, Document | Finding]]:
+    """(entry, path, its first document) per policy entry, or a finding when the
+    file the entry names is not among the scanned files."""
+    for entry in _section_entries(ctx, key):
+        path = _policy_relative(ctx, str(entry.get("file")))
+        docs = _documents(ctx, path)
+        if docs:
+            yield entry, path, docs[0]
+        else:
+            yield entry, path, Finding(rule, f"documented {what} file {path} is not among the scanned files",
+                                       entry.loc_of("file"), subject=path, detail="missing-file")
 
 
 def _lifecycle_prefix(rule: LMap) -> tuple[Any, Loc]:
@@ -62,16 +71,14 @@ def _lifecycle_prefix(rule: LMap) -> tuple[Any, Loc]:
 
 
 def check_s3_lifecycle(ctx: CheckContext) -> Iterator[Finding]:
-    for entry in _section_entries(ctx, "s3Lifecycle"):
-        path = _policy_relative(ctx, str(entry.get("file")))
-        docs = _documents(ctx, path)
-        if not docs:
-            yield _missing_file("RET001", entry, path, "S3 lifecycle")
+    for entry, path, doc in _documented_files(ctx, "s3Lifecycle", "RET001", "S3 lifecycle"):
+        if isinstance(doc, Finding):
+            yield doc
             continue
-        data = docs[0].data
+        data = doc.data
         rules = data.get("Rules") if isinstance(data, LMap) else None
         if not isinstance(rules, list):
-            yield Finding("RET001", "S3 lifecycle configuration has no 'Rules' list", docs[0].loc, subject=path, detail="rules")
+            yield Finding("RET001", "S3 lifecycle configuration has no 'Rules' list", doc.loc, subject=path, detail="rules")
             continue
         want_id, want_prefix, want_days = entry.get("ruleId"), entry.get("prefix"), entry.get("expirationDays")
         candidates = [r for r in rules if isinstance(r, LMap)]
@@ -127,13 +134,11 @@ _SIZE_PATHS = (("loki", "persistence", "size"), ("singleBinary", "persistence", 
 
 
 def check_loki(ctx: CheckContext) -> Iterator[Finding]:
-    for entry in _section_entries(ctx, "loki"):
-        path = _policy_relative(ctx, str(entry.get("file")))
-        docs = _documents(ctx, path)
-        if not docs:
-            yield _missing_file("RET002", entry, path, "Loki values")
+    for entry, path, doc in _documented_files(ctx, "loki", "RET002", "Loki values"):
+        if isinstance(doc, Finding):
+            yield doc
             continue
-        data, root = docs[0].data, docs[0].loc
+        data, root = doc.data, doc.loc
         want = str(entry.get("retentionPeriod"))
         found = [(v, loc) for p in _PERIOD_PATHS for v, loc in [_dig(data, *p)] if loc is not None]
         if not found:
