@@ -881,7 +881,7 @@ def _port_rule(
         if it.name is not None:
             named.append(it)
         else:
-            static = static.union(port_range_set(it.protocol, it.port, it.end_port or it.port))
+            static = static.union(port_range_set(it.protocol, it.port, it.end_port or it.port, env.settings.any_protocols))
     return static, tuple(named), l7
 
 

@@ -33,7 +33,7 @@ from typing import Iterable
 
 from .fqdn import FqdnSelector
 from .identities import IdentityClass
-from .ports import FULL, NOTHING, L4_PROTOCOLS, PortSet
+from .ports import FULL, NOTHING, PortSet
 from .rules import Entry, Origin, PolicyRule
 from .selectors import Requirement, Selector, SelectorIndex, bits
 from .settings import NetworkSettings
@@ -119,6 +119,9 @@ class Engine:
         self._req_masks: dict[tuple[Requirement, ...], int] = {}
         self._dirs: dict[str, list[DirectionPolicy | None]] = {"ingress": [None] * len(classes), "egress": [None] * len(classes)}
         self._ports: dict[tuple[int, int], PortSet] = {}
+        # What the datapath carries at all (no SCTP unless enable-sctp): see NetworkSettings.carried.
+        self.carried = settings.carried
+        self._unenforced = {d: SideResult(d, False, False, (), self.carried, (), (), ()) for d in ("ingress", "egress")}
 
     # -- selectors ------------------------------------------------------------------
     def mask_of(self, selectors: Iterable[Selector]) -> int:
@@ -228,7 +231,7 @@ class Engine:
             got = entry.static
             for item in entry.named:
                 for name, proto, number in named:
-                    if name == item.name and (item.protocol == "ANY" and proto in L4_PROTOCOLS or proto == item.protocol):
+                    if name == item.name and (item.protocol == "ANY" and proto in self.settings.any_protocols or proto == item.protocol):
                         got = got.union(PortSet.single(proto, number))
             self._ports[key] = got
         return got
@@ -240,7 +243,7 @@ class Engine:
         ports, have the same named ports), so the cost follows distinct situations."""
         dp = self.direction(subject, direction)
         if not dp.enforced:
-            return _UNENFORCED[direction]
+            return self._unenforced[direction]
         bit = 1 << peer
         localhost = direction == "ingress" and bool(self.host_classes & bit)
         if not localhost and not ((dp.allow_union | dp.deny_union | dp.blocked_union) & bit):
@@ -260,7 +263,7 @@ class Engine:
     def _compute_side(self, subject: int, direction: str, peer: int, dp: DirectionPolicy, localhost: bool, sig) -> SideResult:
         dest = peer if direction == "egress" else subject
         if sig is None:
-            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else FULL, (), (), ())
+            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else self.carried, (), (), ())
         ai, di, bi = sig[0], sig[1], sig[2]
         allows = tuple(Contribution(dp.allows[i][0], p) for i in ai for p in (self.entry_ports(dp.allows[i][0], dest),) if p)
         denies = tuple(Contribution(dp.denies[i][0], p) for i in di for p in (self.entry_ports(dp.denies[i][0], dest),) if p)
@@ -280,7 +283,7 @@ class Engine:
                     granted = granted.union(c.ports)
         else:
             granted = FULL
-        allowed = granted.subtract(denied)
+        allowed = granted.subtract(denied).intersect(self.carried)
         restrictions: list[L7Restriction] = []
         by_kind: dict[str, list[Contribution]] = {}
         for c in allows:
@@ -306,7 +309,6 @@ class Engine:
         )
 
 
-_UNENFORCED = {d: SideResult(d, False, False, (), FULL, (), (), ()) for d in ("ingress", "egress")}
 
 
 def _partition(contribs: list[Contribution], within: PortSet) -> list[tuple[PortSet, list[Contribution]]]:

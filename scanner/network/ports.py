@@ -14,9 +14,10 @@ but no ``toPorts``/``icmps`` allows every protocol including ICMP
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Iterable, Iterator
 
 L4_PROTOCOLS = ("TCP", "UDP", "SCTP")
 ICMP_PROTOCOLS = ("ICMP", "ICMPv6")
@@ -36,12 +37,11 @@ class IntervalSet:
     spans: tuple[tuple[int, int], ...] = ()
 
     @staticmethod
-    def of(pairs: Iterable[tuple[int, int]]) -> "IntervalSet":
+    def of(pairs: Iterable[tuple[int, int]]) -> IntervalSet:
         out: list[list[int]] = []
         for lo, hi in sorted((int(a), int(b)) for a, b in pairs if a <= b):
             if out and lo <= out[-1][1] + 1:
-                if hi > out[-1][1]:
-                    out[-1][1] = hi
+                out[-1][1] = max(out[-1][1], hi)
             else:
                 out.append([lo, hi])
         return IntervalSet(tuple((a, b) for a, b in out))
@@ -60,14 +60,14 @@ class IntervalSet:
                 return False
         return False
 
-    def union(self, other: "IntervalSet") -> "IntervalSet":
+    def union(self, other: IntervalSet) -> IntervalSet:
         if not other.spans:
             return self
         if not self.spans:
             return other
         return IntervalSet.of(self.spans + other.spans)
 
-    def intersect(self, other: "IntervalSet") -> "IntervalSet":
+    def intersect(self, other: IntervalSet) -> IntervalSet:
         out = []
         i = j = 0
         a, b = self.spans, other.spans
@@ -82,7 +82,7 @@ class IntervalSet:
                 j += 1
         return IntervalSet(tuple(out))
 
-    def subtract(self, other: "IntervalSet") -> "IntervalSet":
+    def subtract(self, other: IntervalSet) -> IntervalSet:
         if not other.spans or not self.spans:
             return self
         out = []
@@ -100,7 +100,7 @@ class IntervalSet:
                 out.append((cur, hi))
         return IntervalSet(tuple(out))
 
-    def covers(self, other: "IntervalSet") -> bool:
+    def covers(self, other: IntervalSet) -> bool:
         return not other.subtract(self).spans
 
     def size(self) -> int:
@@ -117,16 +117,16 @@ class PortSet:
     by_protocol: tuple[tuple[str, IntervalSet], ...] = ()
 
     @staticmethod
-    def of(mapping: dict[str, IntervalSet]) -> "PortSet":
+    def of(mapping: dict[str, IntervalSet]) -> PortSet:
         items = tuple((p, mapping[p]) for p in ALL_PROTOCOLS if p in mapping and mapping[p].spans)
         return PortSet(items)
 
     @staticmethod
-    def full() -> "PortSet":
+    def full() -> PortSet:
         return FULL
 
     @staticmethod
-    def single(protocol: str, lo: int, hi: int | None = None) -> "PortSet":
+    def single(protocol: str, lo: int, hi: int | None = None) -> PortSet:
         return PortSet.of({protocol: IntervalSet.of([(lo, lo if hi is None else hi)])})
 
     def get(self, protocol: str) -> IntervalSet:
@@ -144,7 +144,7 @@ class PortSet:
     def protocols(self) -> tuple[str, ...]:
         return tuple(p for p, _ in self.by_protocol)
 
-    def union(self, other: "PortSet") -> "PortSet":
+    def union(self, other: PortSet) -> PortSet:
         if not other.by_protocol:
             return self
         if not self.by_protocol or self is FULL:
@@ -154,7 +154,7 @@ class PortSet:
             d[p] = d[p].union(s) if p in d else s
         return PortSet.of(d)
 
-    def intersect(self, other: "PortSet") -> "PortSet":
+    def intersect(self, other: PortSet) -> PortSet:
         if self is FULL:
             return other
         if other is FULL:
@@ -166,13 +166,13 @@ class PortSet:
                 d[p] = s.intersect(o)
         return PortSet.of(d)
 
-    def subtract(self, other: "PortSet") -> "PortSet":
+    def subtract(self, other: PortSet) -> PortSet:
         if not other.by_protocol:
             return self
         d = {p: s.subtract(other.get(p)) for p, s in self.by_protocol}
         return PortSet.of(d)
 
-    def covers(self, other: "PortSet") -> bool:
+    def covers(self, other: PortSet) -> bool:
         return not other.subtract(self).by_protocol
 
     def contains(self, protocol: str, port: int | None) -> bool:
@@ -221,15 +221,55 @@ NOTHING = PortSet()
 ALL_L4 = PortSet(tuple((p, IntervalSet((domain(p),))) for p in L4_PROTOCOLS))
 
 
-def protocols_for(protocol: str) -> tuple[str, ...]:
-    """``ANY`` (or empty) expands to TCP, UDP and SCTP, never to ICMP."""
-    return L4_PROTOCOLS if protocol in ("", "ANY") else (protocol,)
+def protocols_for(protocol: str, any_protocols: tuple[str, ...] = L4_PROTOCOLS) -> tuple[str, ...]:
+    """``ANY`` (or empty) expands to the L4 protocols the datapath carries
+    (``NetworkSettings.any_protocols``: TCP and UDP, plus SCTP when enabled), never ICMP."""
+    return any_protocols if protocol in ("", "ANY") else (protocol,)
 
 
 @lru_cache(maxsize=4096)
-def port_range_set(protocol: str, lo: int, hi: int) -> PortSet:
+def port_range_set(protocol: str, lo: int, hi: int, any_protocols: tuple[str, ...] = L4_PROTOCOLS) -> PortSet:
     """``port: 0`` means every port; an ``endPort`` below ``port`` is just ``port``."""
     if lo == 0:
         lo, hi = PORT_MIN, PORT_MAX
     hi = max(hi, lo)
-    return PortSet.of({p: IntervalSet.of([(lo, min(hi, PORT_MAX))]) for p in protocols_for(protocol)})
+    return PortSet.of({p: IntervalSet.of([(lo, min(hi, PORT_MAX))]) for p in protocols_for(protocol, any_protocols)})
+
+
+_PORT_TEXT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(TCP|UDP|SCTP|ANY))?$")
+ALL_ICMP = PortSet.single("ICMP", 0, 255).union(PortSet.single("ICMPv6", 0, 255))
+
+
+def parse_port_items(items: Iterable, any_protocols: tuple[str, ...] = L4_PROTOCOLS) -> tuple[PortSet, tuple[tuple[str, str], ...]]:
+    """The policy file's port spellings -> (numeric ports, named ports as (name, protocol)).
+
+    ``8080``, ``"53/UDP"``, ``"30000-32767/TCP"``, ``"ICMP"``, ``{port, endPort, protocol}``
+    (``port`` a number, a numeric string or a port name).  A bare number means TCP,
+    ``ANY`` what the datapath carries, ``ICMP`` every ICMP and ICMPv6 type (the schema
+    has validated the shapes)."""
+    total = PortSet()
+    named: list[tuple[str, str]] = []
+    for item in items or ():
+        if isinstance(item, bool):
+            continue
+        if isinstance(item, int):
+            total = total.union(port_range_set("TCP", item, item))
+        elif isinstance(item, str) and item.strip().upper() == "ICMP":
+            total = total.union(ALL_ICMP)
+        elif isinstance(item, str):
+            match = _PORT_TEXT.match(item.strip())
+            if match:
+                lo = int(match.group(1))
+                hi = int(match.group(2) or lo)
+                total = total.union(port_range_set(match.group(3) or "TCP", lo, hi, any_protocols))
+        elif isinstance(item, dict):
+            lo = item.get("port")
+            protocol = str(item.get("protocol") or "TCP").upper()
+            if isinstance(lo, str) and lo.strip().isdigit():
+                lo = int(lo)
+            if isinstance(lo, int) and not isinstance(lo, bool):
+                hi = item.get("endPort") or lo
+                total = total.union(port_range_set(protocol, lo, hi, any_protocols))
+            elif isinstance(lo, str) and lo.strip():
+                named.append((lo.strip().lower(), protocol))
+    return total, tuple(sorted(set(named)))

@@ -5,8 +5,11 @@ documented default (docs/semantics.md, "Settings")."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
-from typing import Any, Mapping
+from typing import Any
+
+from .ports import FULL, PortSet
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,11 +43,18 @@ class NetworkSettings:
     icmp_rules: bool = True
     # enable-node-selector-labels: without it fromNodes/toNodes make the policy invalid.
     node_selector_labels: bool = False
+    # enable-sctp (default false, pkg/defaults EnableSCTP).  Without it the datapath
+    # carries no SCTP at all: bpf/lib/conntrack.h ct_extract_ports4/6 handle
+    # IPPROTO_SCTP only under ENABLE_SCTP and drop other protocols with
+    # DROP_CT_UNKNOWN_PROTO.  The agent still expands protocol ANY into TCP, UDP and
+    # SCTP filters (pkg/policy/rule.go mergeL4Filter), but no SCTP packet passes, so
+    # ANY means TCP and UDP here (docs/semantics.md, "Settings").
+    sctp: bool = False
     # Extra label-prefix filter entries (--labels), e.g. ["!team"] or ["k8s:app"].
     label_prefixes: tuple[str, ...] = ()
 
     @staticmethod
-    def from_mapping(data: Mapping[str, Any] | None) -> "NetworkSettings":
+    def from_mapping(data: Mapping[str, Any] | None) -> NetworkSettings:
         if not data:
             return NetworkSettings()
         names = {
@@ -61,6 +71,7 @@ class NetworkSettings:
             "icmpRules": "icmp_rules",
             "nodeSelectorLabels": "node_selector_labels",
             "labelPrefixes": "label_prefixes",
+            "sctp": "sctp",
         }
         values: dict[str, Any] = {}
         for key, attr in names.items():
@@ -69,10 +80,20 @@ class NetworkSettings:
                 values[attr] = tuple(str(x) for x in v) if attr == "label_prefixes" else v
         return NetworkSettings(**values)
 
+    @property
+    def carried(self) -> PortSet:
+        """Every port and protocol the datapath forwards at all."""
+        return FULL if self.sctp else FULL.subtract(PortSet.single("SCTP", 1, 65535))
+
+    @property
+    def any_protocols(self) -> tuple[str, ...]:
+        """What protocol ANY (or an omitted protocol in a CNP) stands for."""
+        return ("TCP", "UDP", "SCTP") if self.sctp else ("TCP", "UDP")
+
     def describe(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 DEFAULT_SETTINGS = NetworkSettings()
 
-__all__ = ["NetworkSettings", "DEFAULT_SETTINGS"]
+__all__ = ["DEFAULT_SETTINGS", "NetworkSettings"]

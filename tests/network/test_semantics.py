@@ -47,9 +47,11 @@ BASE = NS_A + pod("web", "a") + pod("api", "a", ports=[("http", 8080, "TCP")]) +
 
 
 def test_no_policy_allows_everything():
-    """Default enforcement: an endpoint is unrestricted until selected (intro.rst)."""
-    t = traffic(BASE)
-    assert ports(t, "a/web", "b/db") == "all ports and protocols"
+    """Default enforcement: an endpoint is unrestricted until selected (intro.rst) —
+    everything the datapath carries: no SCTP unless enable-sctp (bpf/lib/conntrack.h
+    ct_extract_ports4 handles SCTP only under ENABLE_SCTP, else DROP_CT_UNKNOWN_PROTO)."""
+    assert ports(traffic(BASE, settings={"sctp": True}), "a/web", "b/db") == "all ports and protocols"
+    assert ports(traffic(BASE), "a/web", "b/db") == "TCP all; UDP all; ICMP all types; ICMPv6 all types"
 
 
 def test_peer_selector_is_scoped_to_the_policy_namespace():
@@ -259,7 +261,7 @@ def test_cnp_ingress_empty_rule_denies_all_knp_empty_rule_allows_all():
     """CNP ingress: [{}] = default deny with nothing allowed; NetworkPolicy ingress: [{}] =
     allow everything (ref pitfall 1; knp.go wildcard peer)."""
     t1 = traffic(BASE + cnp("p", "a", "endpointSelector: {matchLabels: {app: web}}\ningress:\n- {}\n"))
-    t2 = traffic(BASE + knp("p", "a", "podSelector: {matchLabels: {app: web}}\ningress:\n- {}\n"))
+    t2 = traffic(BASE + knp("p", "a", "podSelector: {matchLabels: {app: web}}\ningress:\n- {}\n"), settings={"sctp": True})
     assert not allowed(t1, "a/api", "a/web")
     assert ports(t2, "a/api", "a/web") == "all ports and protocols"
     assert allowed(t2, "entity:world", "a/web")
@@ -513,15 +515,20 @@ def test_fqdn_peer_is_world():
 # --- ports ---------------------------------------------------------------------------------
 
 
-def test_port_range_and_any_protocol():
-    """port + endPort; protocol omitted = ANY = TCP+UDP+SCTP, never ICMP (l4.go; ref §1.9)."""
+@pytest.mark.parametrize("sctp, expected", [
+    (True, "TCP 8000-8100; UDP 8000-8100; SCTP 8000-8100"),
+    (False, "TCP 8000-8100; UDP 8000-8100"),  # Cilium's default: the datapath drops SCTP
+])
+def test_port_range_and_any_protocol(sctp, expected):
+    """port + endPort; protocol omitted = ANY = TCP+UDP+SCTP, never ICMP (l4.go; ref §1.9;
+    pkg/policy/rule.go mergeL4Filter); SCTP only when the datapath carries it (enable-sctp)."""
     t = traffic(BASE + cnp("p", "a", """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
   toPorts: [{ports: [{port: "8000", endPort: 8100}]}]
-"""))
-    assert ports(t, "a/web", "a/api") == "TCP 8000-8100; UDP 8000-8100; SCTP 8000-8100"
+"""), settings={"sctp": sctp})
+    assert ports(t, "a/web", "a/api") == expected
     assert not allowed(t, "a/web", "a/api", "ICMP", None)
 
 
@@ -718,13 +725,15 @@ egress:
 
 
 def test_knp_end_port_named_port_and_sctp():
-    """endPort ranges, named ports on the destination, SCTP distinct from TCP (API; e2e netpol)."""
-    t = traffic(BASE + knp("k", "a", """
+    """endPort ranges, named ports on the destination, SCTP distinct from TCP (API; e2e netpol);
+    SCTP reaches nobody unless the datapath carries it (settings.cilium.sctp)."""
+    text = BASE + knp("k", "a", """
 podSelector: {matchLabels: {app: api}}
 ingress:
 - ports: [{port: 30000, endPort: 30010}, {port: http}, {port: 9000, protocol: SCTP}]
-"""))
-    assert ports(t, "a/web", "a/api") == "TCP 8080,30000-30010; SCTP 9000"
+""")
+    assert ports(traffic(text, settings={"sctp": True}), "a/web", "a/api") == "TCP 8080,30000-30010; SCTP 9000"
+    assert ports(traffic(text), "a/web", "a/api") == "TCP 8080,30000-30010"
 
 
 def test_knp_ipblock_except():
