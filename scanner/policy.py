@@ -8,17 +8,20 @@ with file, line and the offending path, and the CLI exits 2.
 from __future__ import annotations
 
 import datetime as _dt
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 import jsonschema
 
 from .catalog import load_json_schema
-from .loader.files import InputFile, display_path
 from .loader.documents import parse_file
+from .loader.files import InputFile, display_path
 from .located import LList, LMap, Loc
+from .network.ports import PortSet, parse_port_items
+from .network.settings import NetworkSettings
 
 POLICY_FILE_NAMES = ("kubematrix.yaml", "kubematrix.yml")
 
@@ -59,7 +62,7 @@ class SecurityExpectation:
     seccomp_profile: str | None = None
     locs: Mapping[str, Loc] = field(default_factory=lambda: MappingProxyType({}))
 
-    def merged_over(self, base: "SecurityExpectation") -> "SecurityExpectation":
+    def merged_over(self, base: SecurityExpectation) -> SecurityExpectation:
         values = {}
         locs = dict(base.locs)
         for name in _VALUE_FIELDS:
@@ -114,6 +117,43 @@ class Settings:
 
 
 @dataclass(frozen=True, slots=True)
+class Flow:
+    """One documented flow: ``src -> dst`` on ``ports`` (numeric) and ``named`` ports
+    (resolved on each destination), optionally restricted to ``http`` requests."""
+
+    src: str
+    dst: str
+    ports: PortSet
+    named: tuple[tuple[str, str], ...]  # (port name, protocol)
+    http: tuple[tuple[str | None, str | None, str | None], ...] | None  # (method, path, host); None: plain L4
+    loc: Loc
+    src_loc: Loc
+    dst_loc: Loc
+
+    @property
+    def text(self) -> str:
+        return f"{self.src} -> {self.dst} on {ports_text(self.ports, self.named)}"
+
+
+def ports_text(ports: PortSet, named: tuple[tuple[str, str], ...]) -> str:
+    names = [f"port '{n}'" + ("" if p == "TCP" else f"/{p}") for n, p in named]
+    if not names:
+        return ports.describe()
+    return "; ".join(([ports.describe()] if ports else []) + names)
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficSection:
+    """The documented traffic matrix (``traffic``).  ``present`` is False without the
+    section: then no matrix promise is made."""
+
+    present: bool = False
+    zero_trust: Mapping[str, Loc] = field(default_factory=lambda: MappingProxyType({}))  # namespace -> where written
+    flows: tuple[Flow, ...] = ()
+    loc: Loc | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The typed policy.  Sections other than ``security`` are kept located (``raw``)
     for the checks that consume them."""
@@ -121,6 +161,7 @@ class Policy:
     path: str | None
     settings: Settings = Settings()
     security: SecuritySection = SecuritySection()
+    traffic: TrafficSection = TrafficSection()
     raw: LMap | None = None
 
     @property
@@ -198,6 +239,29 @@ def _security(section: Any) -> SecuritySection:
     )
 
 
+def _http(items: Any) -> tuple | None:
+    if items is None:
+        return None
+    return tuple(sorted({(i.get("method"), i.get("path"), i.get("host")) for i in items if isinstance(i, dict)},
+                        key=lambda t: tuple(x or "" for x in t)))
+
+
+def _traffic(section: Any, settings: Settings) -> TrafficSection:
+    if not isinstance(section, LMap):
+        return TrafficSection()
+    any_protocols = NetworkSettings.from_mapping(settings.cilium).any_protocols
+    zt = section.get("zeroTrust")
+    names = zt.get("namespaces") if isinstance(zt, LMap) else None
+    zero_trust = {str(n): names.loc_of(i) for i, n in enumerate(names)} if isinstance(names, LList) else {}
+    flows = []
+    raw = section.get("flows")
+    for i, f in enumerate(raw if isinstance(raw, LList) else ()):
+        ports, named = parse_port_items(f.get("ports"), any_protocols)
+        flows.append(Flow(str(f.get("from")), str(f.get("to")), ports, named, _http(f.get("http")),
+                          raw.loc_of(i), f.loc_of("from"), f.loc_of("to")))
+    return TrafficSection(True, MappingProxyType(dict(sorted(zero_trust.items()))), tuple(flows), section.loc)
+
+
 def _settings(section: Any) -> Settings:
     if not isinstance(section, LMap):
         return Settings()
@@ -213,10 +277,7 @@ def _error_loc(root: LMap, path: list[Any]) -> Loc:
     node: Any = root
     loc = root.loc
     for part in path:
-        if isinstance(node, LMap) and part in node:
-            loc = node.loc_of(part)
-            node = node[part]
-        elif isinstance(node, LList) and isinstance(part, int) and part < len(node):
+        if isinstance(node, LMap) and part in node or isinstance(node, LList) and isinstance(part, int) and part < len(node):
             loc = node.loc_of(part)
             node = node[part]
         else:
@@ -252,10 +313,12 @@ def load_policy(path: Path, cwd: Path) -> Policy:
         raise PolicyError(f"{shown}:1:1: a policy file holds exactly one YAML document, found {len(documents)}")
     data = documents[0].data
     validate_policy_data(data, shown)
+    settings = _settings(data.get("settings"))
     return Policy(
         path=shown,
-        settings=_settings(data.get("settings")),
+        settings=settings,
         security=_security(data.get("securityContext")),
+        traffic=_traffic(data.get("traffic"), settings),
         raw=data,
     )
 

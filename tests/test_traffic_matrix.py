@@ -1,7 +1,7 @@
 """The documented traffic matrix against the computed graph (NET001-NET006,
 scanner/checks/traffic_matrix.py): one focused test per semantic point, on small
 trees written to tmp_path and scanned like the CLI does, plus the blog-system
-example (as is and drifted) and a Hypothesis property linking NET002 to the graph.
+example (as is and drifted).  NET002 has its own file, tests/test_zero_trust.py.
 """
 
 from __future__ import annotations
@@ -17,10 +17,9 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from scanner.checks.base import CheckContext
-from scanner.checks.traffic_matrix import check_undocumented_flows, covered_nodes, parse_ports
 from scanner.loader.documents import load
 from scanner.model.build import build_model
-from scanner.network.ports import PortSet
+from scanner.network.ports import PortSet, parse_port_items
 from scanner.policy import load_policy
 
 NET_RULES = ("NET001", "NET002", "NET003", "NET004", "NET005", "NET006")
@@ -278,171 +277,42 @@ traffic:
     assert "names port 'grpc', which shop/api does not declare" in unknown[0].message
 
 
+def parse_ports(items, sctp: bool = True) -> PortSet:
+    return parse_port_items(items, ("TCP", "UDP", "SCTP") if sctp else ("TCP", "UDP"))[0]
+
+
 def test_port_spellings():
     assert parse_ports([8080]).describe() == "TCP 8080"
     assert parse_ports(["53/UDP", "53/TCP"]).describe() == "TCP 53; UDP 53"
     assert parse_ports(["30000-32767/ANY"]).describe() == "TCP 30000-32767; UDP 30000-32767; SCTP 30000-32767"
+    # ANY is what the datapath carries: no SCTP under Cilium's default enable-sctp=false
+    assert parse_ports(["30000-32767/ANY"], sctp=False).describe() == "TCP 30000-32767; UDP 30000-32767"
     assert parse_ports([{"port": "8080"}, {"port": 9000, "endPort": 9010, "protocol": "UDP"}]).describe() == \
         "TCP 8080; UDP 9000-9010"
     # ICMP covers both families: the schema has no ICMPv6 spelling, and an L3-only rule allows both
     assert parse_ports(["ICMP"]) == PortSet.single("ICMP", 0, 255).union(PortSet.single("ICMPv6", 0, 255))
-    assert parse_ports([{"port": "http"}]) == PortSet()  # named: resolved per destination
+    assert parse_port_items([{"port": "http"}]) == (PortSet(), (("http", "TCP"),))  # named: resolved per destination
 
 
-# -- NET002: undocumented flows allowed by a rule ----------------------------------------
+def test_a_documented_sctp_flow_is_blocked_without_sctp_in_the_datapath(tmp_path):
+    manifests = WEB + API
+    doc = """
+traffic:
+  flows:
+    - {from: shop/web, to: shop/api, ports: ["9000/SCTP"]}
+"""
+    found = net(tmp_path / "off", manifests, doc)
+    assert [f.rule_id for f in found] == ["NET001"]
+    assert "the datapath carries no SCTP (settings.cilium.sctp is false" in found[0].message
+    assert net(tmp_path / "on", manifests, "settings:\n  cilium: {sctp: true}\n" + doc) == []
 
+
+# NET002 (zero trust for every pod that could exist) is tested in tests/test_zero_trust.py.
 
 ZT_SHOP = """
 traffic:
   zeroTrust: {namespaces: [shop]}
 """
-
-
-def test_undocumented_flows_are_grouped_per_allowing_rule_and_subject(tmp_path):
-    manifests = WEB + API + WORKER + DB + cnp("api", """
-endpointSelector: {matchLabels: {app: api}}
-ingress:
-- fromEndpoints: [{}]
-  toPorts:
-  - ports: [{port: "8080", protocol: TCP}, {port: "9090", protocol: TCP}]  # mark:api-in
-egress:
-- {}
-""")
-    found = net(tmp_path, manifests, ZT_SHOP + """
-  flows:
-    - {from: shop/web, to: shop/api, ports: [8080]}
-""", rule="NET002")
-    assert len(found) == 1
-    f = found[0]
-    assert (f.loc.path, f.loc.line) == ("manifests.yaml", line(tmp_path, "mark:api-in"))
-    assert f.subject == "shop/api" and f.workload == "shop/api"
-    assert f.message.startswith("CiliumNetworkPolicy shop/api spec.ingress[0].toPorts[0] lets shop/api accept "
-                                "undocumented traffic from shop/db, shop/web, shop/worker on TCP 8080,9090")
-
-
-def test_each_allowing_side_is_reported_at_its_own_rule(tmp_path):
-    """web's egress and api's ingress both allow the undocumented 5005: two rules, two findings."""
-    manifests = WEB + API + cnp("web", """
-endpointSelector: {matchLabels: {app: web}}
-egress:
-- toEndpoints: [{matchLabels: {app: api}}]
-  toPorts:
-  - ports: [{port: "8080", protocol: TCP}, {port: "5005", protocol: TCP}]  # mark:web-out
-""") + cnp("api", """
-endpointSelector: {matchLabels: {app: api}}
-ingress:
-- fromEndpoints: [{matchLabels: {app: web}}]
-  toPorts:
-  - ports: [{port: "8080", protocol: TCP}, {port: "5005", protocol: TCP}]  # mark:api-in
-""")
-    found = net(tmp_path, manifests, ZT_SHOP + """
-  flows:
-    - {from: shop/web, to: shop/api, ports: [8080]}
-""", rule="NET002")
-    assert at(found) == {("NET002", "manifests.yaml", line(tmp_path, "mark:web-out")),
-                         ("NET002", "manifests.yaml", line(tmp_path, "mark:api-in"))}
-    assert all("on TCP 5005;" in f.message for f in found)
-
-
-def test_traffic_from_the_local_host_is_never_reported(tmp_path):
-    """Kubelet probes (entity:host) are always admitted by Cilium; a rule allowing them
-    changes nothing.  A rule admitting remote nodes does."""
-    manifests = API + cnp("api", """
-endpointSelector: {matchLabels: {app: api}}
-ingress:
-- fromEntities: [host]
-  toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-egress:
-- {}
-""")
-    assert net(tmp_path / "host", manifests, ZT_SHOP, rule="NET002") == []
-    found = net(tmp_path / "remote", manifests.replace("[host]", "[remote-node]"), ZT_SHOP, rule="NET002")
-    assert len(found) == 1 and "from entity:remote-node on TCP 8080" in found[0].message
-
-
-def test_an_open_direction_is_one_net004_not_a_flood_of_net002(tmp_path):
-    """Nothing isolates api's ingress: every source may connect, and that is one NET004,
-    not one NET002 per source (no rule decided anything)."""
-    manifests = WEB + API + WORKER + DB + cnp("api", """
-endpointSelector: {matchLabels: {app: api}}
-egress:
-- {}
-""") + cnp("others", """
-endpointSelector: {matchExpressions: [{key: app, operator: In, values: [web, worker, db]}]}
-ingress:
-- {}
-egress:
-- toEndpoints: [{matchLabels: {app: api}}]
-""")
-    found = net(tmp_path, manifests, ZT_SHOP + """
-  actors:
-    - {name: prometheus, namespace: monitoring, labels: {app: prometheus}}
-  flows:
-    - {from: shop/web, to: shop/api, ports: [8080]}
-""")
-    net004 = [(f.subject, f.detail) for f in found if f.rule_id == "NET004"]
-    assert net004 == [("Deployment shop/api", "ingress")]
-    # the sources' egress rule *is* a decision: it opens api on every port to three workloads
-    net002 = [f for f in found if f.rule_id == "NET002"]
-    assert {f.subject for f in net002} == {"shop/db", "shop/web", "shop/worker"}
-    assert all(f.detail.startswith("egress:") for f in net002)
-
-
-def test_a_documented_internet_destination_covers_the_graph_nodes_inside_it(tmp_path):
-    """The graph splits the internet into entity:world, cidr: and fqdn: nodes; a flow
-    documented to entity:world (or to a prefix) covers the parts inside it."""
-    manifests = WEB + API + cnp("web", """
-endpointSelector: {matchLabels: {app: web}}
-ingress:
-- {}
-egress:
-- toEntities: [world]
-  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-""") + cnp("api", """
-endpointSelector: {matchLabels: {app: api}}
-ingress:
-- {}
-egress:
-- toCIDR: [10.0.0.0/8]
-  toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
-- toCIDR: [10.1.0.0/16]
-  toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
-- toFQDNs: [{matchName: api.example.com}]
-  toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-""" + textwrap.indent(DNS_EGRESS.strip("\n"), ""))
-    policy = ZT_SHOP + """
-  flows:
-    - {from: shop/web, to: entity:world, ports: [443]}
-    - {from: shop/api, to: "cidr:10.0.0.0/8", ports: [5432]}
-    - {from: shop/api, to: "fqdn:*.example.com", ports: [443]}
-    - {from: shop/api, to: actor:kube-dns, ports: ["53/UDP", "53/TCP"]}
-"""
-    assert net(tmp_path / "covered", manifests, policy, rule="NET002") == []
-    # documenting only the /16 leaves the rest of the /8 undocumented
-    found = net(tmp_path / "narrow", manifests, policy.replace("cidr:10.0.0.0/8", "cidr:10.1.0.0/16"), rule="NET002")
-    assert len(found) == 1 and "to cidr:10.0.0.0/8 on TCP 5432" in found[0].message
-
-
-def test_documented_icmp_covers_both_icmp_families(tmp_path):
-    """An L3-only rule allows every protocol, ICMPv6 included; "ICMP" is the only spelling."""
-    manifests = WEB + API + cnp("api", """
-endpointSelector: {matchLabels: {app: api}}
-ingress:
-- fromEndpoints: [{matchLabels: {app: web}}]
-egress:
-- {}
-""")
-    found = net(tmp_path / "all", manifests, ZT_SHOP + """
-  flows:
-    - {from: shop/web, to: shop/api, ports: ["1-65535/ANY", ICMP]}
-""", rule="NET002")
-    assert found == []
-    tcp_only = net(tmp_path / "tcp", manifests, ZT_SHOP + """
-  flows:
-    - {from: shop/web, to: shop/api, ports: [8080]}
-""", rule="NET002")
-    assert len(tcp_only) == 1
-    assert "TCP 1-8079,8081-65535; UDP all; SCTP all; ICMP all types; ICMPv6 all types" in tcp_only[0].message
 
 
 # -- NET003: HTTP rules ------------------------------------------------------------------
@@ -785,142 +655,3 @@ def test_a_drifted_blog_system_reports_each_drift(tmp_path):
     assert "is not isolated for ingress" in by_rule["NET004"].message
     assert all("on TCP 3307-3310" in f.message for f in found if f.rule_id == "NET002")
     assert all("see NET005" in f.message for f in found if f.rule_id == "NET001")
-
-
-# -- the property: NET002 is exactly the undocumented part of the graph -------------------
-
-
-APPS = ("a", "b", "c")
-PEERS = ("app:a", "app:b", "app:c", "other", "entity:world", "entity:cluster", "entity:host", "cidr", "ports-only")
-PORTS = (None, "80", "8080", "http", "53/UDP", "9000-9010")
-
-
-@st.composite
-def rule_items(draw, direction: str):
-    prefix = "from" if direction == "ingress" else "to"
-    items = []
-    for _ in range(draw(st.integers(0, 3))):
-        peer = draw(st.sampled_from(PEERS))
-        item: dict = {}
-        if peer.startswith("app:"):
-            item[f"{prefix}Endpoints"] = [{"matchLabels": {"app": peer[4:]}}]
-        elif peer == "other":
-            item[f"{prefix}Endpoints"] = [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "other"}}]
-        elif peer.startswith("entity:"):
-            item[f"{prefix}Entities"] = [peer[7:]]
-        elif peer == "cidr":
-            item[f"{prefix}CIDR"] = [draw(st.sampled_from(("10.0.0.0/8", "10.1.0.0/16")))]
-        port = draw(st.sampled_from(PORTS))
-        if port is not None or peer == "ports-only":
-            port = port or "443"
-            number, _, proto = port.partition("/")
-            lo, _, hi = number.partition("-")
-            spec = {"port": lo, "protocol": proto or "TCP"}
-            if hi:
-                spec["endPort"] = int(hi)
-            item["toPorts"] = [{"ports": [spec]}]
-        items.append(item)
-    return items
-
-
-@st.composite
-def clusters(draw):
-    """Three workloads in the zero-trust namespace zt (some isolated by random CNPs),
-    one in namespace other."""
-    import yaml
-
-    docs = []
-    for app in APPS + ("o",):
-        ns = "other" if app == "o" else "zt"
-        docs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "namespace": ns},
-                     "spec": {"selector": {"matchLabels": {"app": app}},
-                              "template": {"metadata": {"labels": {"app": app}},
-                                           "spec": {"containers": [{"name": "c", "image": "x",
-                                                                    "ports": [{"name": "http", "containerPort": 8080}]}]}}}})
-    for app in APPS:
-        spec: dict = {"endpointSelector": {"matchLabels": {"app": app}}}
-        for direction in ("ingress", "egress"):
-            if draw(st.booleans()):
-                spec[direction] = draw(rule_items(direction)) or [{}]
-        if len(spec) > 1:
-            docs.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
-                         "metadata": {"name": f"{app}-policy", "namespace": "zt"}, "spec": spec})
-    return "".join("---\n" + yaml.safe_dump(d, sort_keys=False) for d in docs)
-
-
-def _ports_as_flow(ports: PortSet) -> list[str]:
-    out = []
-    for proto, spans in ports.by_protocol:
-        if proto in ("ICMP", "ICMPv6"):
-            if "ICMP" not in out:
-                out.append("ICMP")
-            continue
-        out += [f"{lo}/{proto}" if lo == hi else f"{lo}-{hi}/{proto}" for lo, hi in spans]
-    return out
-
-
-def _context(root: Path) -> CheckContext:
-    inputs = load([root], root)
-    policy = load_policy(root / "kubematrix.yaml", root)
-    model = build_model(inputs.objects, "default")
-    return CheckContext(model=model, inputs=inputs, policy=policy, today=FIXED_TODAY)
-
-
-def _write(root: Path, manifests: str, flows: list[tuple[str, str, list[str]]]) -> CheckContext:
-    import json
-
-    lines = ["traffic:", "  zeroTrust: {namespaces: [zt]}", "  flows:" if flows else "  flows: []"]
-    lines += [f"    - {{from: {json.dumps(s)}, to: {json.dumps(d)}, ports: {json.dumps(p)}}}" for s, d, p in flows]
-    (root / "manifests.yaml").write_text(manifests, encoding="utf-8")
-    (root / "kubematrix.yaml").write_text(POLICY_HEADER + "\n".join(lines) + "\n", encoding="utf-8")
-    return _context(root)
-
-
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(clusters(), st.data())
-def test_documenting_every_edge_silences_net002_and_removing_one_reports_it(manifests, data):
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        ctx = _write(root, manifests, [])
-        graph = ctx.traffic().graph
-        edges = sorted(graph.edges(data=True), key=lambda e: (e[0], e[1]))
-        flows = [(s, d, _ports_as_flow(e["ports"])) for s, d, e in edges]
-        documented = _write(root, manifests, flows)
-        assert [f.message for f in check_undocumented_flows(documented)] == []
-
-        # an edge a zero-trust workload's isolated side allows by a rule (never from the local host)
-        def decided(s, d, e):
-            sides = [(d, e["ingress"]), (s, e["egress"])]
-            return s != "entity:host" and any(
-                w.startswith("zt/") and side.isolated and any(c.ports.intersect(e["ports"]) for c in side.allows)
-                for w, side in sides)
-
-        def still_covered(s, d, rest) -> PortSet:
-            # a remaining flow to a containing prefix (entity:world, a shorter cidr:) covers the pair too
-            traffic = documented.traffic()
-            out = PortSet()
-            for fs, fd, ports in rest:
-                if s in covered_nodes(traffic, fs) and d in covered_nodes(traffic, fd):
-                    out = out.union(parse_ports(ports))
-            return out
-
-        candidates = []
-        for s, d, e in edges:
-            rest = [f for f in flows if (f[0], f[1]) != (s, d)]
-            extra = e["ports"].subtract(still_covered(s, d, rest))
-            if decided(s, d, e) and extra:
-                candidates.append((s, d, e, rest, extra))
-        event("an edge decided by a zero-trust rule" if candidates else "no edge decided by a zero-trust rule")
-        if not candidates:
-            return
-        s, d, e, rest, extra = data.draw(st.sampled_from(candidates))
-        event(f"peer kind: {(d if s.startswith('zt/') else s).split(':')[0].split('/')[0]}")
-        found = list(check_undocumented_flows(_write(root, manifests, rest)))
-        expected_locs = {(c.entry.origin.loc.path, c.entry.origin.loc.line)
-                         for w, side in ((d, e["ingress"]), (s, e["egress"]))
-                         if w.startswith("zt/") and side.isolated
-                         for c in side.allows if c.ports.intersect(extra)}
-        assert expected_locs
-        assert {(f.loc.path, f.loc.line) for f in found} == expected_locs
-        for f in found:  # the one undocumented pair, named from the reporting side
-            assert (f"to {d} on" if f.detail.startswith("egress:") else f"from {s} on") in f.message

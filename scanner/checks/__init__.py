@@ -11,10 +11,10 @@ from __future__ import annotations
 from types import MappingProxyType
 from typing import Mapping
 
-from . import backup, network, pss, retention, secrets, security_context, traffic_matrix
+from . import backup, network, pss, retention, secrets, security_context, traffic_matrix, zero_trust
 from .base import CheckContext, CheckFn
 
-_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix)
+_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust)
 
 # Rules whose findings come from the loader/model rather than a check function.
 INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004"})

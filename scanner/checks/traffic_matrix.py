@@ -33,82 +33,23 @@ workload (NET004), because then every flow passes.  Traffic from the local node
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from ..findings import Finding
-from ..located import LList, LMap, Loc
+from ..located import Loc
 from ..network.fqdn import FqdnSelector
 from ..network.identities import ENTITY_NODES
-from ..network.ports import L4_PROTOCOLS, PortSet, port_range_set
+from ..network.ports import PortSet
 from ..network.selectors import CIDR, RESERVED, Label
 from ..network.traffic import EndpointError
+from ..policy import Flow
 from .base import CheckContext
 
 GROUPS = ("entity:all", "entity:cluster")
 GROUP_ENTITIES = ("all", "cluster")
 IMPLICIT_SOURCES = ("entity:host",)  # allowed by Cilium regardless of policy (allow-localhost)
-_PORT_TEXT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(TCP|UDP|SCTP|ANY))?$")
-_ALL_ICMP = PortSet.single("ICMP", 0, 255).union(PortSet.single("ICMPv6", 0, 255))
 _WORLD = Label(RESERVED, "world")
-
-
-@dataclass(frozen=True, slots=True)
-class Flow:
-    src: str
-    dst: str
-    ports: PortSet  # the numeric ports
-    http: tuple[tuple[str | None, str | None, str | None], ...] | None
-    loc: Loc
-    src_loc: Loc
-    dst_loc: Loc
-    text: str
-    named: tuple[tuple[str, str], ...] = ()  # (port name, protocol): resolved on the destination
-
-
-def parse_port_items(items: Any) -> tuple[PortSet, tuple[tuple[str, str], ...]]:
-    """``8080``, ``"53/UDP"``, ``"30000-32767/TCP"``, ``"ICMP"``, ``{port, endPort, protocol}``
-    (``port`` a number, a numeric string or a port name) -> (numeric ports, named ports).
-    A bare number means TCP, ``ANY`` means TCP+UDP+SCTP, ``ICMP`` every ICMP and ICMPv6
-    type (the schema has validated the shapes)."""
-    total = PortSet()
-    named: list[tuple[str, str]] = []
-    for item in items or ():
-        if isinstance(item, bool):
-            continue
-        if isinstance(item, int):
-            total = total.union(port_range_set("TCP", item, item))
-        elif isinstance(item, str) and item.strip().upper() == "ICMP":
-            total = total.union(_ALL_ICMP)
-        elif isinstance(item, str):
-            match = _PORT_TEXT.match(item.strip())
-            if match:
-                lo = int(match.group(1))
-                hi = int(match.group(2) or lo)
-                total = total.union(port_range_set(match.group(3) or "TCP", lo, hi))
-        elif isinstance(item, dict):
-            lo = item.get("port")
-            protocol = str(item.get("protocol") or "TCP").upper()
-            if isinstance(lo, str) and lo.strip().isdigit():
-                lo = int(lo)
-            if isinstance(lo, int) and not isinstance(lo, bool):
-                hi = item.get("endPort") or lo
-                total = total.union(port_range_set(protocol, lo, hi))
-            elif isinstance(lo, str) and lo.strip():
-                named.append((lo.strip().lower(), protocol))
-    return total, tuple(sorted(set(named)))
-
-
-def parse_ports(items: Any) -> PortSet:
-    """The numeric ports of a flow's ``ports`` (named ports need a destination)."""
-    return parse_port_items(items)[0]
-
-
-def _ports_text(ports: PortSet, named: tuple[tuple[str, str], ...]) -> str:
-    names = [f"port '{n}'" + ("" if p == "TCP" else f"/{p}") for n, p in named]
-    if not names:
-        return ports.describe()
-    return "; ".join(([ports.describe()] if ports else []) + names)
 
 
 def flow_ports(traffic, flow: Flow, dst: str) -> tuple[PortSet, list[str]]:
@@ -122,7 +63,7 @@ def flow_ports(traffic, flow: Flow, dst: str) -> tuple[PortSet, list[str]]:
     ports, unknown = flow.ports, []
     for name, protocol in flow.named:
         hits = [(proto, number) for pname, proto, number in declared
-                if pname == name and (proto == protocol or protocol == "ANY" and proto in L4_PROTOCOLS)]
+                if pname == name and (proto == protocol or protocol == "ANY" and proto in traffic.settings.any_protocols)]
         for proto, number in hits:
             ports = ports.union(PortSet.single(proto, number))
         if not hits:
@@ -130,39 +71,16 @@ def flow_ports(traffic, flow: Flow, dst: str) -> tuple[PortSet, list[str]]:
     return ports, unknown
 
 
-def _http(items: Any) -> tuple | None:
-    if items is None:
-        return None
-    return tuple(sorted({(i.get("method"), i.get("path"), i.get("host")) for i in items if isinstance(i, dict)},
-                        key=lambda t: tuple(x or "" for x in t)))
-
-
-def documented_flows(ctx: CheckContext) -> list[Flow]:
-    section = ctx.policy.section("traffic")
-    flows = section.get("flows") if isinstance(section, LMap) else None
-    out = []
-    if not isinstance(flows, LList):
-        return out
-    for i, f in enumerate(flows):
-        if not isinstance(f, LMap):
-            continue
-        ports, named = parse_port_items(f.get("ports"))
-        out.append(Flow(
-            src=str(f.get("from")), dst=str(f.get("to")), ports=ports, http=_http(f.get("http")),
-            loc=flows.loc_of(i), src_loc=f.loc_of("from"), dst_loc=f.loc_of("to"),
-            text=f"{f.get('from')} -> {f.get('to')} on {_ports_text(ports, named)}", named=named,
-        ))
-    return out
+def documented_flows(ctx: CheckContext) -> tuple[Flow, ...]:
+    return ctx.policy.traffic.flows
 
 
 def zero_trust_namespaces(ctx: CheckContext) -> frozenset[str]:
-    section = ctx.policy.section("traffic")
-    zt = section.get("zeroTrust") if isinstance(section, LMap) else None
-    return frozenset(str(n) for n in (zt.get("namespaces") or ())) if isinstance(zt, LMap) else frozenset()
+    return frozenset(ctx.policy.traffic.zero_trust)
 
 
 def _has_traffic(ctx: CheckContext) -> bool:
-    return isinstance(ctx.policy.section("traffic"), LMap)
+    return ctx.policy.traffic.present
 
 
 def _endpoint_problem(traffic, ref: str) -> str | None:
@@ -173,7 +91,7 @@ def _endpoint_problem(traffic, ref: str) -> str | None:
     return None
 
 
-def _workload_id(traffic, workload) -> str | None:
+def workload_id(traffic, workload) -> str | None:
     """The graph node of a scanned workload (``ns/name``, or ``ns/name[Kind]`` when two
     kinds share the name)."""
     for ref in (f"{workload.ref}[{workload.kind}]", workload.ref):
@@ -204,6 +122,10 @@ def covered_nodes(traffic, ref: str) -> list[str]:
         inside |= {e for e, x in traffic.endpoints.items()
                    if x.kind == "fqdn" and x.fqdn and sel.covers(x.fqdn, "*" not in x.fqdn)}
     return sorted(inside)
+
+
+_NO_SCTP = ("the datapath carries no SCTP (settings.cilium.sctp is false, as Cilium's enable-sctp is by default; "
+            "SCTP packets are dropped whatever the policies say)")
 
 
 def _why_side_denies(side, missing: PortSet) -> str:
@@ -258,10 +180,12 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
         allowed = egress.allowed.intersect(ingress.allowed)
         missing = ports.subtract(allowed)
         if missing:
-            reasons = [
-                _why_side_denies(side, missing.subtract(side.allowed))
+            carried = missing.intersect(traffic.settings.carried)
+            reasons = [_NO_SCTP] if missing.subtract(carried) else []
+            reasons += [
+                _why_side_denies(side, carried.subtract(side.allowed))
                 for side in (egress, ingress)
-                if missing.subtract(side.allowed)
+                if carried.subtract(side.allowed)
             ]
             yield Finding(
                 "NET001",
@@ -294,7 +218,8 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
         missing = ports.subtract(side.allowed)
         if missing:
             blocked.append(member)
-            reason = reason or _why_side_denies(side, missing)
+            carried = missing.intersect(traffic.settings.carried)
+            reason = reason or (_why_side_denies(side, carried) if carried else _NO_SCTP)
     if blocked:
         yield Finding(
             "NET001",
@@ -395,67 +320,6 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
                           flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail=got[0])
 
 
-# -- NET002 -------------------------------------------------------------------------
-
-
-def _coverage(traffic, flows: list[Flow]) -> dict[tuple[str, str], PortSet]:
-    """(src id, dst id) -> documented ports, with groups and internet prefixes expanded
-    and named ports resolved on each destination."""
-    covered: dict[tuple[str, str], PortSet] = {}
-    for flow in flows:
-        try:
-            sources, targets = covered_nodes(traffic, flow.src), covered_nodes(traffic, flow.dst)
-        except EndpointError:
-            continue
-        for d in targets:
-            ports, _ = flow_ports(traffic, flow, d)
-            for s in sources:
-                covered[(s, d)] = covered.get((s, d), PortSet()).union(ports)
-    return covered
-
-
-def check_undocumented_flows(ctx: CheckContext) -> Iterator[Finding]:
-    """NET002: a flow touching a zero-trust workload is allowed by a rule but not documented."""
-    scope = zero_trust_namespaces(ctx)
-    if not scope or not _has_traffic(ctx):
-        return
-    traffic = ctx.traffic()
-    graph = traffic.graph
-    covered = _coverage(traffic, documented_flows(ctx))
-    in_scope = {n for n, a in graph.nodes(data=True) if a.get("kind") == "workload" and a.get("namespace") in scope}
-    # (origin text, subject, direction) -> (origin loc, {peer: ports})
-    grouped: dict[tuple[str, str, str], tuple[Loc, dict[str, PortSet]]] = {}
-    for src, dst, data in graph.edges(data=True):
-        if src in IMPLICIT_SOURCES or (src not in in_scope and dst not in in_scope):
-            continue
-        extra = data["ports"].subtract(covered.get((src, dst), PortSet()))
-        if not extra:
-            continue
-        for subject, peer, side in ((dst, src, data["ingress"]), (src, dst, data["egress"])):
-            if subject not in in_scope or not side.isolated:
-                continue
-            for contribution in side.allows:
-                ports = contribution.ports.intersect(extra)
-                if not ports:
-                    continue
-                origin = contribution.entry.origin
-                key = (f"{origin.policy} {origin.path}".strip(), subject, side.direction)
-                loc, peers = grouped.setdefault(key, (origin.loc, {}))
-                peers[peer] = peers.get(peer, PortSet()).union(ports)
-    for (origin_text, subject, direction), (loc, peers) in sorted(grouped.items()):
-        ordered = sorted(peers)
-        ports = PortSet()
-        for p in ordered:
-            ports = ports.union(peers[p])
-        arrow = "from" if direction == "ingress" else "to"
-        yield Finding(
-            "NET002",
-            f"{origin_text} lets {subject} {'accept' if direction == 'ingress' else 'open'} undocumented traffic {arrow} "
-            f"{_describe_members(ordered)} on {ports.describe()}; the documented matrix does not list it",
-            loc, subject=subject, detail=f"{direction}:{origin_text}", workload=subject,
-        )
-
-
 # -- NET004 -------------------------------------------------------------------------
 
 
@@ -470,7 +334,7 @@ def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
     for workload in ctx.model.workloads:
         if workload.namespace not in scope:
             continue
-        wid = _workload_id(traffic, workload)
+        wid = workload_id(traffic, workload)
         if wid is None:
             continue
         probe = "entity:world"
@@ -512,7 +376,7 @@ def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
     traffic = ctx.traffic()
     fqdn_nodes = [n for n in traffic.endpoints if n.startswith("fqdn:")]
     for workload in ctx.model.workloads:
-        wid = _workload_id(traffic, workload)
+        wid = workload_id(traffic, workload)
         if wid is None:
             continue
         # (policy, egress rule path) -> (first location, names not visible)
@@ -569,7 +433,6 @@ def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
 
 CHECKS = {
     "NET001": check_documented_flows,
-    "NET002": check_undocumented_flows,
     "NET003": check_l7,
     "NET004": check_isolation,
     "NET005": check_fqdn_visibility,

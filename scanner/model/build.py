@@ -19,6 +19,7 @@ from .types import (
     Container,
     ContainerPort,
     EnvVar,
+    LabelSelector,
     Namespace,
     ProbeHost,
     SecurityContext,
@@ -418,6 +419,7 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
     )
     os_map = r.map(spec, "os", f"{spec_path}.os")
     extra: dict[str, Any] = {}
+    selector = _controller_selector(r, obj)
     if obj.kind == "CronJob":
         extra["cronjob"] = obj.body.get("spec")
     return Workload(
@@ -440,7 +442,36 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
         annotations=MappingProxyType(annotations),
         annotation_locs=MappingProxyType(annotation_locs),
         extra=MappingProxyType(extra),
+        selector=selector,
     )
+
+
+_OPERATORS = ("In", "NotIn", "Exists", "DoesNotExist")
+
+
+def _controller_selector(r: _Reader, obj: KubeObject) -> LabelSelector | None:
+    """``spec.selector`` of a controller (a LabelSelector; a plain map for a
+    ReplicationController).  Malformed selectors are left to the API server's
+    validation and read as absent (then the pod labels identify the workload)."""
+    spec = obj.body.get("spec")
+    if obj.kind in ("Pod", "CronJob") or not isinstance(spec, LMap):
+        return None
+    raw = spec.get("selector")
+    if not isinstance(raw, LMap):
+        return None
+    if obj.kind == "ReplicationController":
+        return LabelSelector(MappingProxyType({str(k): _label_text(v) for k, v in raw.items()}))
+    labels = raw.get("matchLabels")
+    exprs = raw.get("matchExpressions")
+    out_labels = {str(k): _label_text(v) for k, v in labels.items()} if isinstance(labels, LMap) else {}
+    out_exprs = []
+    for e in exprs if isinstance(exprs, LList) else ():
+        if isinstance(e, LMap) and isinstance(e.get("key"), str) and e.get("operator") in _OPERATORS:
+            values = e.get("values")
+            out_exprs.append((e["key"], e["operator"], tuple(sorted(str(v) for v in values)) if isinstance(values, LList) else ()))
+    if not out_labels and not out_exprs:
+        return None
+    return LabelSelector(MappingProxyType(out_labels), tuple(out_exprs))
 
 
 def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject], namespace: str, problems: list[Finding]) -> tuple[LMap | None, LMap] | None:

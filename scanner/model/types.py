@@ -119,6 +119,15 @@ class Volume:
 
 
 @dataclass(frozen=True, slots=True)
+class LabelSelector:
+    """A controller's ``spec.selector``: which pods belong to the workload (Kubernetes'
+    own definition of membership).  ``expressions`` are (key, operator, values)."""
+
+    labels: Mapping[str, str]
+    expressions: tuple[tuple[str, str, tuple[str, ...]], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class Workload:
     """Anything that carries a pod template, reduced to what checks need."""
 
@@ -141,6 +150,7 @@ class Workload:
     annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     annotation_locs: Mapping[str, Loc] = field(default_factory=lambda: EMPTY)  # where each annotation key is written
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # kind-specific facts (e.g. CronJob schedule), located
+    selector: LabelSelector | None = None  # spec.selector of a controller; None for Pods, CronJobs, Jobs without one
 
     @property
     def ref(self) -> str:

@@ -212,3 +212,59 @@ class FqdnSelector:
 
     def covers(self, node: str, node_is_name: bool) -> bool:
         return covers(self.value, node, selector_is_name=self.is_name, node_is_name=node_is_name)
+
+
+def _accepts(toks: tuple[tuple, ...], states: frozenset[int]) -> bool:
+    return len(toks) in states
+
+
+def find_name(must: list[list[FqdnSelector]], must_not: list[FqdnSelector], limit: int = 100_000) -> str | None:
+    """The shortest DNS name matched by at least one selector of every group of ``must``
+    and by no selector of ``must_not`` (None when there is none).  Exact: a breadth-first
+    exploration of the product of the patterns' automata; the symbol ``#`` stands for any
+    label character no pattern writes literally."""
+    if any(is_match_all(s.value) and not s.is_name for s in must_not):
+        return None
+    groups = [g for g in must if not any(is_match_all(s.value) and not s.is_name for s in g)]
+    if any(not g for g in must):
+        return None
+    must_toks = [tuple(tokens(s.value) for s in g) for g in groups]
+    not_toks = tuple(tokens(s.value) for s in must_not)
+    literals = {t[1] for ts in [*(x for g in must_toks for x in g), *not_toks] for t in ts if t[0] == "lit"}
+    other = next(c for c in "xyzwvqkjhgfedcba0123456789_-" if c not in literals) if literals else "x"
+    alphabet = sorted((literals - {"."}) | {"#", "."})
+
+    def start(toks: tuple[tuple, ...]) -> frozenset[int]:
+        return _closure(toks, frozenset({0}))
+
+    first = (tuple(tuple(start(t) for t in g) for g in must_toks), tuple(start(t) for t in not_toks), True)
+    parents: dict[tuple, tuple[tuple, str] | None] = {first: None}
+    queue = [first]
+    for state in queue:
+        if len(parents) > limit:
+            return None
+        m, n, fresh = state
+        if state is not first and not fresh:
+            if all(any(_accepts(t, s) for t, s in zip(g, sg)) for g, sg in zip(must_toks, m)) and not any(
+                    _accepts(t, s) for t, s in zip(not_toks, n)):
+                return _spell(state, parents, other)
+        for sym in alphabet:
+            if sym == "." and fresh:
+                continue  # a label is never empty
+            nm = tuple(tuple(_step(t, s, sym, {}) for t, s in zip(g, sg)) for g, sg in zip(must_toks, m))
+            if any(not any(x for x in sg) for sg in nm):
+                continue  # some group can no longer match
+            nn = tuple(_step(t, s, sym, {}) for t, s in zip(not_toks, n))
+            nxt = (nm, nn, sym == ".")
+            if nxt not in parents:
+                parents[nxt] = (state, sym)
+                queue.append(nxt)
+    return None
+
+
+def _spell(state: tuple, parents: dict, other: str) -> str:
+    out = []
+    while parents[state] is not None:
+        state, sym = parents[state]
+        out.append(other if sym == "#" else sym)
+    return "".join(reversed(out))
