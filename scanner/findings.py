@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass, field, replace
 
 from .located import Loc
@@ -14,6 +15,7 @@ class Suppression:
     reason: str
     source: Loc  # where the exception is written (policy file or manifest annotation)
     kind: str = "external"  # SARIF suppression kind: "external" (policy file) or "inSource"
+    expires: _dt.date | None = None  # after this day the exception no longer applies (POL002 then)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +36,7 @@ class Finding:
     container: str = ""  # container name when it concerns one container
     suppression: Suppression | None = None
     related: tuple[Loc, ...] = field(default=())
+    promise: str = ""  # the documented promise it breaks (scanner/promises.py), if any
 
     def suppressed(self, suppression: Suppression) -> "Finding":
         return replace(self, suppression=suppression)

@@ -8,6 +8,7 @@ with file, line and the offending path, and the CLI exits 2.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -105,6 +106,7 @@ class WorkloadSecurity:
 @dataclass(frozen=True, slots=True)
 class SecuritySection:
     namespaces: tuple[str, ...] = ()
+    namespace_locs: Mapping[str, Loc] = field(default_factory=lambda: MappingProxyType({}))
     workloads: Mapping[str, WorkloadSecurity] = field(default_factory=lambda: MappingProxyType({}))
     loc: Loc | None = None
 
@@ -163,6 +165,7 @@ class Policy:
     security: SecuritySection = SecuritySection()
     traffic: TrafficSection = TrafficSection()
     raw: LMap | None = None
+    directory: Path | None = None  # the directory it governs (its own), absolute
 
     @property
     def loc(self) -> Loc:
@@ -232,8 +235,10 @@ def _security(section: Any) -> SecuritySection:
                 documented=bool(inherit) or bool(own.locs),
                 note=str(entry.get("note", "")),
             )
+    names = section.get("namespaces")
     return SecuritySection(
         namespaces=tuple(str(n) for n in section.get("namespaces", ())),
+        namespace_locs=MappingProxyType({str(n): names.loc_of(i) for i, n in enumerate(names)} if isinstance(names, LList) else {}),
         workloads=MappingProxyType(dict(sorted(workloads.items()))),
         loc=section.loc,
     )
@@ -304,14 +309,23 @@ def validate_policy_data(data: Any, shown: str) -> None:
 
 
 def load_policy(path: Path, cwd: Path) -> Policy:
-    shown = display_path(path.resolve(), path.resolve(), cwd)
-    documents, problems = parse_file(InputFile(path.resolve(), shown))
+    """Read, validate and type a policy file named on the command line or found above
+    the scanned tree (in-tree policy files are read by the loader like every file)."""
+    real = Path(os.path.abspath(path))
+    shown = display_path(real, real, cwd)
+    documents, problems = parse_file(InputFile(real, shown))
+    return policy_from_parsed([d.data for d in documents], problems, shown, real.parent)
+
+
+def policy_from_parsed(documents: list[Any], problems: list, shown: str, directory: Path) -> Policy:
+    """A policy from its parsed documents; PolicyError (a usage error) when it cannot be
+    used: unparsable, not exactly one document, or invalid against the schema."""
     if problems:
         first = problems[0]
         raise PolicyError(f"{first.loc}: invalid policy file: {first.message}")
     if len(documents) != 1:
         raise PolicyError(f"{shown}:1:1: a policy file holds exactly one YAML document, found {len(documents)}")
-    data = documents[0].data
+    data = documents[0]
     validate_policy_data(data, shown)
     settings = _settings(data.get("settings"))
     return Policy(
@@ -320,15 +334,9 @@ def load_policy(path: Path, cwd: Path) -> Policy:
         security=_security(data.get("securityContext")),
         traffic=_traffic(data.get("traffic"), settings),
         raw=data,
+        directory=directory,
     )
 
 
-def discover_policy(roots: list[Path]) -> Path | None:
-    """``kubematrix.yaml`` in the (first) scanned root, when --policy is not given."""
-    for root in roots:
-        base = root if root.is_dir() else root.parent
-        for name in POLICY_FILE_NAMES:
-            candidate = base / name
-            if candidate.is_file() and not candidate.is_symlink():
-                return candidate
-    return None
+def is_policy_file_name(name: str) -> bool:
+    return name in POLICY_FILE_NAMES

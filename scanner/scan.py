@@ -14,16 +14,27 @@ from .checks import CheckContext, all_checks
 from .findings import Finding, Suppression
 from .loader.documents import DocClass, LoadResult, load
 from .model.build import Model, build_model
-from .policy import EMPTY_POLICY, Policy
+from .policy import Policy
+from .promises import PromiseResult, documented, evaluate
+from .scopes import Scope, plan
 
 
 @dataclass(frozen=True, slots=True)
 class ScanOptions:
     paths: tuple[Path, ...]
-    policy: Policy = EMPTY_POLICY
+    policy: Policy | None = None  # --policy: governs every scanned file; None: discover (scanner/scopes.py)
     namespace: str | None = None  # --namespace: default for objects without one
     cwd: Path = field(default_factory=Path.cwd)
     today: _dt.date = field(default_factory=_dt.date.today)
+
+
+@dataclass(frozen=True, slots=True)
+class AppliedScope:
+    """What a report says about one scope: which policy governed how many files."""
+
+    policy_path: str | None  # None: no policy, generic rules only
+    directory: str
+    files: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +44,9 @@ class ScanResult:
     files: tuple[str, ...]
     document_counts: dict[str, int]
     workload_count: int
-    policy_path: str | None
+    policy_path: str | None  # the first policy applied (see ``scopes`` for all)
+    scopes: tuple[AppliedScope, ...] = ()
+    promises: tuple[PromiseResult, ...] = ()  # every documented promise and what the scan proved
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -58,7 +71,7 @@ def apply_exceptions(findings: list[Finding], policy: Policy, today: _dt.date) -
         if entry is not None:
             match = next((e for e in entry.exceptions if e.covers(finding.rule_id, finding.container or None, today)), None)
         if match is not None:
-            finding = finding.suppressed(Suppression(match.reason, match.loc, "external"))
+            finding = finding.suppressed(Suppression(match.reason, match.loc, "external", match.expires))
         out.append(finding)
     return out
 
@@ -74,16 +87,41 @@ def _dedupe(findings: list[Finding]) -> list[Finding]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _ScopeResult:
+    findings: list[Finding]
+    workloads: int
+    promises: list[PromiseResult]
+
+
+def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions) -> _ScopeResult:
+    """Every check, for the files one policy governs, and what they proved."""
+    part = inputs.subset(set(scope.files))
+    default_ns = options.namespace or scope.policy.settings.default_namespace
+    model: Model = build_model(part.objects, default_ns)
+    ctx = CheckContext(model=model, inputs=part, policy=scope.policy, today=options.today, default_namespace=default_ns)
+    findings: list[Finding] = list(model.problems)
+    for check in all_checks().values():
+        findings.extend(check(ctx))
+    findings = apply_exceptions(findings, scope.policy, options.today)
+    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, scope.policy.path))
+
+
 def run_scan(options: ScanOptions) -> ScanResult:
+    """Load once, split the files by governing policy, check each part, merge.  Raises
+    PolicyError for an invalid or ambiguous policy file (a usage error)."""
     catalog = load_catalog()
     inputs: LoadResult = load(list(options.paths), options.cwd)
-    default_ns = options.namespace or options.policy.settings.default_namespace
-    model: Model = build_model(inputs.objects, default_ns)
-    ctx = CheckContext(model=model, inputs=inputs, policy=options.policy, today=options.today, default_namespace=default_ns)
-    findings: list[Finding] = list(inputs.problems) + list(model.problems)
-    for rule_id, check in all_checks().items():
-        findings.extend(check(ctx))
-    findings = apply_exceptions(_dedupe(findings), options.policy, options.today)
+    scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
+    findings: list[Finding] = list(inputs.problems) + unapplied
+    workloads = 0
+    promises: list[PromiseResult] = []
+    for scope in scopes:
+        done = _check_scope(scope, inputs, options)
+        findings.extend(done.findings)
+        workloads += done.workloads
+        promises += done.promises
+    findings = _dedupe(findings)
     findings.sort(key=lambda f: f.sort_key)
     counts: dict[str, int] = {}
     for doc in inputs.documents:
@@ -93,11 +131,14 @@ def run_scan(options: ScanOptions) -> ScanResult:
     unknown = used - set(catalog)
     if unknown:
         raise RuntimeError(f"findings for rules missing from the catalogue: {sorted(unknown)}")
+    applied = tuple(AppliedScope(s.policy.path, s.directory, len(s.files)) for s in scopes)
     return ScanResult(
         findings=tuple(findings),
         rules=catalog,
         files=tuple(inputs.files),
         document_counts=counts,
-        workload_count=len(model.workloads),
-        policy_path=options.policy.path,
+        workload_count=workloads,
+        policy_path=next((s.policy_path for s in applied if s.policy_path), None),
+        scopes=applied,
+        promises=tuple(promises),
     )

@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scanner.policy import EMPTY_POLICY, discover_policy, load_policy  # noqa: E402
+from scanner.policy import load_policy  # noqa: E402
 from scanner.scan import ScanOptions, ScanResult, run_scan  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
@@ -19,8 +19,7 @@ def scan_path(path: Path, *, policy: Path | None = None, namespace: str | None =
     """Scan like the CLI does (policy discovery included), with paths relative to ``cwd``."""
     if cwd is None:
         cwd = path if path.is_dir() else path.parent
-    chosen = policy or discover_policy([path])
-    loaded = load_policy(chosen, cwd) if chosen else EMPTY_POLICY
+    loaded = load_policy(policy, cwd) if policy is not None else None
     return run_scan(ScanOptions(paths=(path,), policy=loaded, namespace=namespace, cwd=cwd, today=FIXED_TODAY))
 
 

@@ -6,8 +6,9 @@ import datetime as _dt
 from pathlib import Path
 
 import pytest
+from conftest import scan_path
 
-from scanner.policy import PolicyError, discover_policy, load_policy
+from scanner.policy import PolicyError, load_policy
 
 REPO = Path(__file__).resolve().parent.parent
 EXAMPLE = REPO / "fixtures" / "blog-system" / "kubematrix.yaml"
@@ -32,10 +33,72 @@ def test_example_policy_loads_with_defaults_merged():
     assert policy.path == "fixtures/blog-system/kubematrix.yaml"
 
 
-def test_discovery_finds_kubematrix_yaml_in_scanned_root(tmp_path):
-    assert discover_policy([tmp_path]) is None
-    path = write(tmp_path, "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n")
-    assert discover_policy([tmp_path]) == path
+POD = """apiVersion: v1
+kind: Pod
+metadata: {name: api, namespace: shop}
+spec:
+  containers: [{name: app, image: example/api:1.0}]
+"""
+GHOST_ROW = "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nsecurityContext:\n  workloads:\n    shop/ghost: {}\n"
+
+
+def repo(tmp_path: Path, policies: dict[str, str], pods: tuple[str, ...] = ("k8s/pod.yaml",)) -> Path:
+    """A repository (``.git`` at its root) with policy files and pods at the given paths."""
+    (tmp_path / ".git").mkdir(parents=True)
+    for rel, text in policies.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text, encoding="utf-8")
+    for rel in pods:
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(POD, encoding="utf-8")
+    return tmp_path
+
+
+def test_a_policy_in_a_subdirectory_governs_it_when_the_root_is_scanned(tmp_path):
+    """`scan .` (the pre-commit hook's default) on a repository whose policy lives at
+    k8s/kubematrix.yaml applies it to k8s/ — and says so."""
+    root = repo(tmp_path, {"k8s/kubematrix.yaml": GHOST_ROW}, ("k8s/pod.yaml", "other/pod.yaml"))
+    result = scan_path(root)
+    assert [(f.rule_id, f.loc.path) for f in result.active() if f.rule_id == "SEC007"] == [("SEC007", "k8s/kubematrix.yaml")]
+    assert [(s.policy_path, s.directory, s.files) for s in result.scopes] == [
+        ("k8s/kubematrix.yaml", "k8s/", 2), (None, "", 1)]
+
+
+def test_the_nearest_policy_above_a_scanned_directory_governs_it(tmp_path):
+    root = repo(tmp_path, {"k8s/kubematrix.yaml": GHOST_ROW}, ("k8s/apps/pod.yaml",))
+    result = scan_path(root / "k8s" / "apps", cwd=root)
+    assert [s.policy_path for s in result.scopes] == ["k8s/kubematrix.yaml"]
+    assert [f.rule_id for f in result.active() if f.rule_id == "SEC007"] == ["SEC007"]
+
+
+def test_the_search_upwards_stops_at_the_repository_root(tmp_path):
+    (tmp_path / "kubematrix.yaml").write_text(GHOST_ROW, encoding="utf-8")
+    root = repo(tmp_path / "project", {}, ("k8s/pod.yaml",))
+    result = scan_path(root / "k8s", cwd=root)
+    assert [s.policy_path for s in result.scopes] == [None]
+
+
+def test_nested_policy_files_are_a_usage_error(tmp_path):
+    root = repo(tmp_path, {"kubematrix.yaml": GHOST_ROW, "k8s/kubematrix.yaml": GHOST_ROW})
+    with pytest.raises(PolicyError, match="policy files kubematrix.yaml and k8s/kubematrix.yaml both govern k8s"):
+        scan_path(root)
+
+
+def test_sibling_policy_files_each_govern_their_own_directory(tmp_path):
+    root = repo(tmp_path, {"a/kubematrix.yaml": GHOST_ROW, "b/kubematrix.yml": GHOST_ROW}, ("a/pod.yaml", "b/pod.yaml"))
+    result = scan_path(root)
+    assert [(s.policy_path, s.files) for s in result.scopes] == [("a/kubematrix.yaml", 2), ("b/kubematrix.yml", 2)]
+    assert sorted(f.loc.path for f in result.active() if f.rule_id == "SEC007") == ["a/kubematrix.yaml", "b/kubematrix.yml"]
+
+
+def test_an_explicit_policy_governs_everything_and_displaced_ones_are_reported(tmp_path):
+    root = repo(tmp_path, {"k8s/kubematrix.yaml": GHOST_ROW, "policy.yaml": GHOST_ROW.replace("ghost", "spook")})
+    result = scan_path(root, policy=root / "policy.yaml")
+    assert [s.policy_path for s in result.scopes] == ["policy.yaml"]
+    pol003 = [f for f in result.active() if f.rule_id == "POL003"]
+    assert [f.loc.path for f in pol003] == ["k8s/kubematrix.yaml"]
+    assert "--policy names another policy file" in pol003[0].message
+    assert {f.message.split("'")[1] for f in result.active() if f.rule_id == "SEC007"} == {"shop/spook"}
 
 
 def test_schema_error_names_file_line_and_path(tmp_path):

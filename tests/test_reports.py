@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import datetime as _dt
 import json
 import re
 import shutil
@@ -17,10 +18,11 @@ from scanner import __version__
 from scanner.catalog import Rule, load_catalog
 from scanner.findings import Finding, Suppression
 from scanner.located import Loc
+from scanner.promises import Promise, PromiseResult
 from scanner.report import render
 from scanner.report.sarif import fingerprints, sarif_log
 from scanner.report.text import MASK, mask_secrets
-from scanner.scan import ScanResult
+from scanner.scan import AppliedScope, ScanResult
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
 REPORT_SCHEMA = json.loads((REPO / "rules" / "schema" / "report.schema.json").read_text(encoding="utf-8"))
@@ -193,17 +195,20 @@ def synthetic_result(shift: int = 0) -> ScanResult:
     findings = (
         Finding("SEC001", "container 'nginx' of Deployment shop/web: runAsNonRoot is false [red]not markup[/red]",
                 Loc(web, 16 + shift, 13), subject="Deployment shop/web", detail="runAsNonRoot",
-                workload="shop/web", container="nginx", related=(Loc("kubematrix.yaml", 12 + shift, 5),)),
+                workload="shop/web", container="nginx", related=(Loc("kubematrix.yaml", 12 + shift, 5),),
+                promise="security-context:shop/web"),
         Finding("SEC001", "container 'nginx' of Deployment shop/web: privileged", Loc(web, 17 + shift, 13),
                 subject="Deployment shop/web", detail="privileged", workload="shop/web", container="nginx",
-                suppression=Suppression("legacy image; OPS-1", Loc("kubematrix.yaml", 20 + shift, 11))),
+                suppression=Suppression("legacy image; OPS-1", Loc("kubematrix.yaml", 20 + shift, 11), "external",
+                                        _dt.date(2027, 1, 31)),
+                promise="security-context:shop/web"),
         Finding("PSS-runAsNonRoot", "container 'nginx' runs as root", Loc(web, 16 + shift, 13),
                 subject="Deployment shop/web", workload="shop/web", container="nginx",
                 suppression=Suppression("annotated", Loc(web, 4 + shift, 3), "inSource")),
         Finding("SECRET002", "env var DB_PASSWORD carries a literal secret value (not shown)",
                 Loc(web, 14 + shift, 22), subject="Deployment shop/web", detail="DB_PASSWORD"),
         Finding("BAK001", "documented backup 'db' names CronJob shop/backup, which is not in the manifests",
-                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db"),
+                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db", promise="backup:db"),
         # Two findings with the same identity: distinct fingerprints all the same.
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 2 + shift, 1), detail="parse"),
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 9 + shift, 1), detail="parse"),
@@ -215,6 +220,15 @@ def synthetic_result(shift: int = 0) -> ScanResult:
         document_counts={"kubernetes": 1, "kubematrix-policy": 1},
         workload_count=1,
         policy_path="kubematrix.yaml",
+        scopes=(AppliedScope("kubematrix.yaml", "./", 3),),
+        promises=(
+            PromiseResult(Promise("flows", "shop/web -> shop/api on TCP 8080", Loc("kubematrix.yaml", 8 + shift, 7),
+                                  "flow:shop/web -> shop/api on TCP 8080"), "kept", 0, "kubematrix.yaml"),
+            PromiseResult(Promise("security-context", "shop/web", Loc("kubematrix.yaml", 12 + shift, 5),
+                                  "security-context:shop/web"), "broken", 2, "kubematrix.yaml"),
+            PromiseResult(Promise("backups", "db (shop/backup)", Loc("kubematrix.yaml", 30 + shift, 7), "backup:db"),
+                          "broken", 1, "kubematrix.yaml"),
+        ),
     )
 
 
@@ -285,7 +299,7 @@ def test_sarif_suppressions_carry_reason_kind_and_location():
     by_rule = {r["ruleId"]: r for r in suppressed}
     (external,) = by_rule["SEC001"]["suppressions"]
     assert external["kind"] == "external" and external["status"] == "accepted"
-    assert external["justification"] == "legacy image; OPS-1"
+    assert external["justification"] == "legacy image; OPS-1 (expires 2027-01-31)"
     assert external["location"]["physicalLocation"]["artifactLocation"]["uri"] == "kubematrix.yaml"
     assert external["location"]["physicalLocation"]["region"]["startLine"] == 20
     assert any(
@@ -443,12 +457,19 @@ def test_synthetic_json_report_matches_its_schema():
         "documents": {"kubernetes": 1, "kubematrix-policy": 1},
         "workloads": 1,
         "rulesChecked": 5,
+        "promises": {"kept": 1, "broken": 2, "excepted": 0},
     }
+    assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3}]
+    assert [(p["key"], p["status"], p["findings"]) for p in report["promises"]] == [
+        ("flow:shop/web -> shop/api on TCP 8080", "kept", 0), ("security-context:shop/web", "broken", 2),
+        ("backup:db", "broken", 1)]
     assert sorted(report["rules"]) == sorted({f.rule_id for f in synthetic_result().findings})
     first = report["findings"][0]
     assert set(first) == set(REPORT_SCHEMA["$defs"]["finding"]["required"])
     sup = next(f for f in report["findings"] if f["ruleId"] == "SEC001" and f["suppressed"])
-    assert sup["suppressed"] == {"reason": "legacy image; OPS-1", "kind": "external", "path": "kubematrix.yaml", "line": 20, "column": 11}
+    assert sup["suppressed"] == {"reason": "legacy image; OPS-1", "kind": "external", "path": "kubematrix.yaml", "line": 20,
+                                 "column": 11, "expires": "2027-01-31"}
+    assert sup["promise"] == "security-context:shop/web"
     bak = next(f for f in report["findings"] if f["ruleId"] == "BAK001")
     assert bak["workload"] is None and bak["container"] is None and bak["suppressed"] is None
 
@@ -495,7 +516,14 @@ def test_text_plain_has_no_ansi_and_everything_in_place(synthetic_tree):
     for label, count in (("errors", 2), ("warnings", 1), ("notes", 2), ("suppressed (documented exceptions)", 2),
                          ("files scanned", 3), ("documents: kubernetes", 1), ("workloads", 1)):
         assert re.search(rf"{re.escape(label)}\s+{count}\b", summary), label
-    assert lines[-1] == "5 findings (2 errors, 1 warning, 2 notes) in 3 files; 2 suppressed by documented exceptions."
+    assert " ".join(out.split("\n\n")[-1].split()) == (
+        "5 findings (2 errors, 1 warning, 2 notes) in 3 files; 2 suppressed by documented exceptions; "
+        "2 of 3 documented promises broken.")
+    promises = out[out.index("Policy kubematrix.yaml governs ./ (3 files)"):]
+    assert re.search(r"1 of 1\s+documented flows proven allowed", promises)
+    assert re.search(r"0 of 1\s+SecurityContext table rows proven; 1 broken", promises)
+    assert re.search(r"0 of 1\s+backups proven as documented; 1 broken", promises)
+    assert "expires: 2027-01-31" in section
     assert all(len(line) <= 100 for line in lines)
     assert all(line == line.rstrip() for line in lines)
 
@@ -559,18 +587,28 @@ def test_text_ignores_the_environment(synthetic_tree, monkeypatch):
     assert render(synthetic_result(), "text", color=False, width=100) == baseline
 
 
-def test_text_no_findings_is_one_clear_line():
-    result = ScanResult((), SYNTH_RULES, ("a.yaml", "b.yaml"), {"kubernetes": 3}, 2, None)
+def test_text_no_findings_says_that_no_promise_was_checked():
+    """Without a policy a green result must not read as a kept promise."""
+    result = ScanResult((), SYNTH_RULES, ("a.yaml", "b.yaml"), {"kubernetes": 3}, 2, None,
+                        (AppliedScope(None, "", 2),))
     out = render(result, "text", color=False)
-    assert out == "No findings: 2 files, 3 documents and 2 workloads checked against 5 rules.\n"
+    assert " ".join(out.split()) == (
+        "No policy file governs 2 files: only the generic rules ran on them (Pod Security Standards, input, "
+        "network-policy validity). No findings: 2 files, 3 documents and 2 workloads checked against 5 rules; "
+        "no policy file applied, so no documented promise was checked.")
 
 
-def test_text_only_suppressed_findings_still_lists_the_exceptions(synthetic_tree):
+def test_text_only_suppressed_findings_still_lists_the_exceptions_and_the_kept_promises(synthetic_tree):
     full = synthetic_result()
-    result = ScanResult(tuple(full.suppressed()), full.rules, full.files, full.document_counts, 1, "kubematrix.yaml")
+    kept = tuple(PromiseResult(p.promise, "excepted" if p.status == "broken" else p.status, p.findings, p.policy)
+                 for p in full.promises)
+    result = ScanResult(tuple(full.suppressed()), full.rules, full.files, full.document_counts, 1, "kubematrix.yaml",
+                        full.scopes, kept)
     out = render(result, "text", color=False)
     assert "Documented exceptions (2)" in out
-    assert out.splitlines()[-1] == "No findings (2 documented exceptions)."
+    assert " ".join(out.split("\n\n")[-1].split()) == (
+        "No findings: 3 documented promises kept (2 by a documented exception); 3 files, 2 documents and 1 workload "
+        "checked against 5 rules.")
 
 
 def test_text_of_blog_system(monkeypatch):
@@ -581,7 +619,9 @@ def test_text_of_blog_system(monkeypatch):
     if result.active():
         assert "Summary" in out and result.active()[0].loc.path in out
     else:
-        assert out.splitlines()[-1].startswith("No findings")
+        kept = sum(p.status != "broken" for p in result.promises)
+        assert kept > 30, "the example proves every row of the reference document"
+        assert " ".join(out.split("\n\n")[-1].split()).startswith(f"No findings: {kept} documented promises kept")
     for finding in result.suppressed():
         assert finding.suppression.reason in " ".join(out.split())
 

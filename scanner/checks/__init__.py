@@ -8,16 +8,26 @@ Input rules (``INPUT*``) are produced by the loader and model, not here.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from types import MappingProxyType
-from typing import Mapping
 
-from . import backup, network, pss, retention, secrets, security_context, traffic_matrix, zero_trust
+from . import (
+    backup,
+    network,
+    policy_file,
+    pss,
+    retention,
+    secrets,
+    security_context,
+    traffic_matrix,
+    zero_trust,
+)
 from .base import CheckContext, CheckFn
 
-_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust)
+_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust, policy_file)
 
 # Rules whose findings come from the loader/model rather than a check function.
-INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004"})
+INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "POL003"})
 
 
 def all_checks() -> Mapping[str, CheckFn]:
@@ -30,4 +40,4 @@ def all_checks() -> Mapping[str, CheckFn]:
     return MappingProxyType(dict(sorted(checks.items())))
 
 
-__all__ = ["CheckContext", "CheckFn", "INPUT_RULES", "all_checks"]
+__all__ = ["INPUT_RULES", "CheckContext", "CheckFn", "all_checks"]

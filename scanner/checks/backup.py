@@ -8,11 +8,15 @@ mention promises nothing.
 from __future__ import annotations
 
 import zoneinfo
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 from ..findings import Finding
 from ..located import LMap, Loc
 from ..model.types import Workload
+from ..names import did_you_mean
+from ..promises import backup_key
 from .base import CheckContext, workload_finding
 from .cron import CronError, parse_cron
 
@@ -51,7 +55,8 @@ def check_missing(ctx: CheckContext) -> Iterator[Finding]:
             ref = entry.get("cronJob")
             yield Finding(
                 "BAK001",
-                f"documented backup '{entry.get('name')}' names CronJob {ref}, which is not in the scanned manifests",
+                f"documented backup '{entry.get('name')}' names CronJob {ref}, which is not in the scanned manifests"
+                f"{did_you_mean(str(ref), [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}",
                 entry.loc_of("cronJob"),
                 subject=f"CronJob {ref}",
                 detail="missing",
@@ -175,10 +180,22 @@ def check_command(ctx: CheckContext) -> Iterator[Finding]:
                 yield workload_finding("BAK005", workload, f"the documented region {region} is set neither in a command nor in an AWS_*REGION variable", anchor, detail="region")
 
 
-CHECKS = {
+def _promised(check):
+    """Tag each finding with the documented backup whose CronJob it is about."""
+
+    def run(ctx: CheckContext) -> Iterator[Finding]:
+        keys = {f"CronJob {entry.get('cronJob')}": backup_key(str(entry.get("name"))) for entry, _ in _entries(ctx)}
+        for f in check(ctx):
+            yield replace(f, promise=keys.get(f.subject, ""))
+
+    run.__doc__ = check.__doc__
+    return run
+
+
+CHECKS = {rule: _promised(fn) for rule, fn in {
     "BAK001": check_missing,
     "BAK002": check_schedule,
     "BAK003": check_job_controls,
     "BAK004": check_sidecar,
     "BAK005": check_command,
-}
+}.items()}

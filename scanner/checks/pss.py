@@ -33,14 +33,16 @@ or on every container; container and volume scans).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..findings import Finding
 from ..located import Loc
 from ..model.types import Container, SecurityContext, Workload
 from .base import CheckContext, workload_finding
+
 
 @dataclass(frozen=True, slots=True)
 class Violation:

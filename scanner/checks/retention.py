@@ -9,11 +9,15 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 from ..findings import Finding
 from ..loader.documents import Document
 from ..located import LMap, Loc
+from ..names import did_you_mean
+from ..promises import retention_key
 from .base import CheckContext
 
 # Prometheus/Loki model durations: a sequence of <number><unit>, e.g. 168h, 7d, 1w2d.
@@ -52,7 +56,8 @@ def _documented_files(ctx: CheckContext, key: str, rule: str, what: str) -> Iter
         if docs:
             yield entry, path, docs[0]
         else:
-            yield entry, path, Finding(rule, f"documented {what} file {path} is not among the scanned files",
+            yield entry, path, Finding(rule, f"documented {what} file {path} is not among the scanned files"
+                                       f"{did_you_mean(path, ctx.inputs.files)}",
                                        entry.loc_of("file"), subject=path, detail="missing-file")
 
 
@@ -163,7 +168,21 @@ def check_loki(ctx: CheckContext) -> Iterator[Finding]:
                     yield Finding("RET002", f"log volume size is {value}, the document says {want_size}", loc, subject=path, detail="size")
 
 
+def _promised(check, key: str):
+    """Tag each finding with the documented retention entry whose file it is about."""
+
+    def run(ctx: CheckContext) -> Iterator[Finding]:
+        files = {_policy_relative(ctx, str(e.get("file"))): retention_key(key, str(e.get("file")))
+                 for e in _section_entries(ctx, key)}
+        for f in check(ctx):
+            owner = next((k for path, k in files.items() if f.subject == path or f.subject.startswith(path + " ")), "")
+            yield replace(f, promise=owner)
+
+    run.__doc__ = check.__doc__
+    return run
+
+
 CHECKS = {
-    "RET001": check_s3_lifecycle,
-    "RET002": check_loki,
+    "RET001": _promised(check_s3_lifecycle, "s3Lifecycle"),
+    "RET002": _promised(check_loki, "loki"),
 }

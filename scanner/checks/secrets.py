@@ -7,11 +7,14 @@ hash of it): reports end up in CI logs and code-scanning alerts.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterator
+from collections.abc import Iterator
+from dataclasses import replace
+from typing import Any
 
 from ..findings import Finding
 from ..loader.documents import DocClass
 from ..located import LList, LMap
+from ..promises import SECRETS_KEY
 from .base import CheckContext, workload_finding
 
 # Names that announce a secret value.  Keys that only *name* a secret
@@ -113,7 +116,19 @@ def check_literal_secrets(ctx: CheckContext) -> Iterator[Finding]:
                 )
 
 
+def _promised(check):
+    """With a ``secrets`` section, its promise is what these findings break."""
+
+    def run(ctx: CheckContext) -> Iterator[Finding]:
+        documented = isinstance(ctx.policy.section("secrets"), LMap)
+        for f in check(ctx):
+            yield replace(f, promise=SECRETS_KEY) if documented else f
+
+    run.__doc__ = check.__doc__
+    return run
+
+
 CHECKS = {
-    "SECRET001": check_secret_objects,
-    "SECRET002": check_literal_secrets,
+    "SECRET001": _promised(check_secret_objects),
+    "SECRET002": _promised(check_literal_secrets),
 }

@@ -29,14 +29,17 @@ Every finding carries ``workload`` and ``container`` so documented exceptions
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 from ..findings import Finding
 from ..located import Loc
 from ..model.build import effective
 from ..model.types import Container, Setting, Workload
+from ..names import did_you_mean
 from ..policy import SecurityExpectation, WorkloadSecurity
+from ..promises import row_key, table_namespace_key
 from .base import CheckContext, workload_finding
 
 _UNSET = object()
@@ -178,7 +181,7 @@ def check_sec005(ctx: CheckContext) -> Iterable[Finding]:
 def capability_name(name: str) -> str:
     """``cap_net_raw`` -> ``NET_RAW``: the meaning, for comparing with the table."""
     upper = name.strip().upper()
-    return upper[4:] if upper.startswith("CAP_") else upper
+    return upper.removeprefix("CAP_")
 
 
 def check_sec003(ctx: CheckContext) -> Iterator[Finding]:
@@ -305,7 +308,7 @@ def check_sec007(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 rule_id="SEC007",
                 message=f"the SecurityContext table documents workload '{ref}', but no workload of that "
-                "namespace and name is in the scanned manifests",
+                f"namespace and name is in the scanned manifests{did_you_mean(ref, present)}",
                 loc=entry.loc,
                 subject=f"SecurityContext table row {ref}",
                 detail="missing-workload",
@@ -325,7 +328,22 @@ def check_sec007(ctx: CheckContext) -> Iterator[Finding]:
                 )
 
 
-CHECKS = {
+def _promised(check):
+    """Tag each finding with the table promise it breaks: the row of its workload, or
+    (SEC006) the completeness of its namespace."""
+
+    def run(ctx: CheckContext) -> Iterator[Finding]:
+        for f in check(ctx):
+            if f.rule_id == "SEC006":
+                yield replace(f, promise=table_namespace_key(f.workload.split("/", 1)[0]))
+            else:
+                yield replace(f, promise=row_key(f.workload))
+
+    run.__doc__ = check.__doc__
+    return run
+
+
+CHECKS = {rule: _promised(fn) for rule, fn in {
     "SEC001": check_sec001,
     "SEC002": check_sec002,
     "SEC003": check_sec003,
@@ -333,4 +351,4 @@ CHECKS = {
     "SEC005": check_sec005,
     "SEC006": check_sec006,
     "SEC007": check_sec007,
-}
+}.items()}

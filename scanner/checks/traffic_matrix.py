@@ -38,12 +38,14 @@ from typing import Any
 
 from ..findings import Finding
 from ..located import Loc
+from ..names import did_you_mean
 from ..network.fqdn import FqdnSelector
 from ..network.identities import ENTITY_NODES
 from ..network.ports import PortSet
 from ..network.selectors import CIDR, RESERVED, Label
 from ..network.traffic import EndpointError
 from ..policy import Flow
+from ..promises import flow_key, isolation_key
 from .base import CheckContext
 
 GROUPS = ("entity:all", "entity:cluster")
@@ -154,7 +156,7 @@ def _unknown_names(flow: Flow, dst: str, unknown: list[str]) -> Finding:
         "NET001",
         f"documented flow {flow.text} names port {names}, which {dst} does not declare (containers[].ports[].name), "
         "so no policy can allow it there",
-        flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail="named-port",
+        flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail="named-port",
     )
 
 
@@ -190,7 +192,7 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "NET001",
                 f"documented flow {flow.text} is blocked on {missing.describe()}: " + "; ".join(reasons),
-                flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail=missing.describe(),
+                flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=missing.describe(),
             )
 
 
@@ -226,7 +228,7 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
             f"documented flow {flow.text} is blocked for {len(blocked)} of the sources: {_describe_members(blocked)} ({reason})"
             if src_group else
             f"documented flow {flow.text} is blocked towards {_describe_members(blocked)} ({reason})",
-            flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail="group",
+            flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail="group",
         )
 
 
@@ -309,7 +311,7 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
                 scope = (f"for {len(members)} of the sources ({_describe_members(members)})" if src_group
                          else f"towards {_describe_members(members)}")
                 yield Finding("NET003", f"documented flow {flow.text} {text} ({scope})",
-                              flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail=detail)
+                              flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=detail)
             continue
         src, dst = traffic.resolve(flow.src), traffic.resolve(flow.dst)
         egress, ingress = traffic.sides(src, dst)
@@ -317,7 +319,7 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
         got = _l7_problem(flow, [egress, ingress], ports.intersect(egress.allowed).intersect(ingress.allowed))
         if got:
             yield Finding("NET003", f"documented flow {flow.text} {got[1]}",
-                          flow.loc, subject=f"flow {flow.src} -> {flow.dst}", detail=got[0])
+                          flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=got[0])
 
 
 # -- NET004 -------------------------------------------------------------------------
@@ -358,6 +360,7 @@ def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
                 f"{workload.subject} is not isolated for {direction} ({why}): every "
                 f"{'inbound' if direction == 'ingress' else 'outbound'} flow is allowed in a zero-trust namespace",
                 workload.loc, subject=workload.subject, detail=direction, workload=workload.ref,
+                promise=isolation_key(wid, direction),
             )
 
 
@@ -407,13 +410,15 @@ def _unknown_endpoint_text(traffic, ref: str, problem: str) -> str:
     rid = ref.strip()
     if rid.startswith("entity:"):
         return (f"documented flow endpoint {ref!r} is not an entity the traffic graph models "
-                f"(known: {', '.join(ENTITY_NODES + GROUP_ENTITIES)})")
+                f"(known: {', '.join(ENTITY_NODES + GROUP_ENTITIES)})"
+                f"{did_you_mean(rid, [f'entity:{e}' for e in ENTITY_NODES + GROUP_ENTITIES])}")
     if "/" in rid and ":" not in rid.split("/")[0]:
         several = sorted(e for e in traffic.endpoints if e.startswith(rid + "["))
         if several:
             return (f"documented flow endpoint {ref!r} names several workloads ({', '.join(several)}); "
                     "a flow cannot tell them apart, so rename one of them")
-    return f"documented flow endpoint {ref!r} is neither a scanned workload nor a declared actor ({problem})"
+    return (f"documented flow endpoint {ref!r} is neither a scanned workload nor a declared actor ({problem})"
+            f"{did_you_mean(rid, traffic.endpoints)}")
 
 
 def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
@@ -427,7 +432,7 @@ def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
             if problem:
                 yield Finding(
                     "NET006", _unknown_endpoint_text(traffic, ref, problem),
-                    loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref,
+                    loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref, promise=flow_key(flow),
                 )
 
 

@@ -31,6 +31,7 @@ from ..network.selectors import (
 )
 from ..network.traffic import EndpointError, Traffic, normalize_ref
 from ..policy import Flow
+from ..promises import isolation_key
 from .base import CheckContext
 from .traffic_matrix import flow_ports, workload_id
 
@@ -357,6 +358,7 @@ def _excess_finding(side: Side, entry: Entry, excess: Excess, cluster: str) -> F
         f"{origin.policy} {origin.path} lets {side.wid} {verb} the documented matrix does not list: {prep} "
         f"{_peer_text(entry, cluster)} on {ports}; {example}{known}",
         origin.loc, subject=side.wid, detail=f"{side.direction}:{origin.policy} {origin.path}", workload=w.ref,
+        promise=isolation_key(side.wid, side.direction),
     )
 
 

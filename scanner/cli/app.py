@@ -86,16 +86,16 @@ def check_paths(paths: List[Path]) -> None:
             raise UsageError(f"path '{path}' does not exist")
 
 
-def load_policy_option(policy: Optional[Path], paths: List[Path], cwd: Path):
-    from ..policy import EMPTY_POLICY, PolicyError, discover_policy, load_policy
+def load_policy_option(policy: Optional[Path], cwd: Path):
+    """The policy named by --policy (None: discover them in the scanned tree)."""
+    from ..policy import PolicyError, load_policy
 
-    if policy is not None and not policy.is_file():
+    if policy is None:
+        return None
+    if not policy.is_file():
         raise UsageError(f"policy file '{policy}' does not exist")
-    chosen = policy or discover_policy(paths)
-    if chosen is None:
-        return EMPTY_POLICY
     try:
-        return load_policy(chosen, cwd)
+        return load_policy(policy, cwd)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
 
@@ -109,7 +109,7 @@ def use_color(no_color: bool, output: Optional[Path]) -> bool:
 @app.command()
 def scan(
     paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False, metavar="PATH"),
-    policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
+    policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
     namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
@@ -120,10 +120,15 @@ def scan(
     from ..report import render
     from ..scan import ScanOptions, run_scan
 
+    from ..policy import PolicyError
+
     check_paths(paths)
     cwd = Path.cwd()
-    loaded = load_policy_option(policy, paths, cwd)
-    result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd))
+    loaded = load_policy_option(policy, cwd)
+    try:
+        result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd))
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
     text = render(result, fmt.value, color=use_color(no_color, output))
     write_output(text, output)
     raise typer.Exit(EXIT_FINDINGS if result.failing(fail_on.value) else EXIT_OK)

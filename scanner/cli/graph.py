@@ -34,10 +34,17 @@ def _traffic(paths: List[Path], policy: Optional[Path], namespace: Optional[str]
     from ..network import build_traffic_for_policy
     from ..network.traffic import EndpointError
 
+    from ..policy import PolicyError
+    from ..scopes import single_policy
+
     check_paths(paths)
     cwd = Path.cwd()
-    loaded = load_policy_option(policy, paths, cwd)
+    explicit = load_policy_option(policy, cwd)
     inputs = load(list(paths), cwd)
+    try:
+        loaded = single_policy(inputs, list(paths), explicit, cwd)
+    except PolicyError as exc:
+        raise UsageError(str(exc)) from None
     default_ns = namespace or loaded.settings.default_namespace
     model = build_model(inputs.objects, default_ns)
     # The parsed manifests live until the process exits: keep the cyclic garbage

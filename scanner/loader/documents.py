@@ -84,9 +84,20 @@ class LoadResult:
     documents: list[Document] = field(default_factory=list)
     objects: list[KubeObject] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+    sources: dict[str, Path] = field(default_factory=dict)  # display path -> the file on disk
 
     def by_class(self, cls: DocClass) -> list[Document]:
         return [d for d in self.documents if d.cls is cls]
+
+    def subset(self, files: set[str]) -> "LoadResult":
+        """The part of this result that comes from ``files`` (display paths); problems
+        stay with the whole result (they are reported once)."""
+        return LoadResult(
+            files=[f for f in self.files if f in files],
+            documents=[d for d in self.documents if d.path in files],
+            objects=[o for o in self.objects if o.loc.path in files],
+            sources={k: v for k, v in self.sources.items() if k in files},
+        )
 
 
 _LIFECYCLE_KEYS = {"Expiration", "Filter", "Prefix", "Transitions", "NoncurrentVersionExpiration", "ID", "Status"}
@@ -375,6 +386,7 @@ def _load(paths: list[Path], cwd: Path) -> LoadResult:
     result = LoadResult(problems=list(discovery.problems))
     for file in discovery.files:
         result.files.append(file.display)
+        result.sources[file.display] = file.real_path
         parsed, problems = parse_file(file)
         result.problems.extend(problems)
         if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):

@@ -15,6 +15,7 @@ from .. import __version__
 from ..catalog import Rule
 from ..findings import Finding
 from ..located import Loc
+from ..promises import PromiseResult
 from ..scan import ScanResult
 from .sarif import INFORMATION_URI, TOOL_NAME, identity_hash
 
@@ -40,7 +41,9 @@ def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
         "related": [_where(loc) for loc in finding.related],
         "suppressed": None
         if sup is None
-        else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source)},
+        else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source),
+              "expires": sup.expires.isoformat() if sup.expires else None},
+        "promise": finding.promise or None,
     }
 
 
@@ -70,7 +73,13 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "documents": dict(result.document_counts),
         "workloads": result.workload_count,
         "rulesChecked": len(result.rules),
+        "promises": {status: sum(p.status == status for p in result.promises) for status in ("kept", "broken", "excepted")},
     }
+
+
+def _promise(p: PromiseResult) -> dict[str, Any]:
+    return {"key": p.promise.key, "family": p.promise.family, "text": p.promise.text, "policy": p.policy,
+            **_where(p.promise.loc), "status": p.status, "findings": p.findings}
 
 
 def json_report(result: ScanResult) -> dict[str, Any]:
@@ -79,7 +88,9 @@ def json_report(result: ScanResult) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__, "informationUri": INFORMATION_URI},
         "policy": result.policy_path,
+        "policies": [{"path": s.policy_path, "directory": s.directory, "files": s.files} for s in result.scopes],
         "summary": summary(result),
+        "promises": [_promise(p) for p in result.promises],
         "findings": [_finding(f, result.rules[f.rule_id]) for f in result.findings],
         "rules": {rid: _rule(result.rules[rid]) for rid in used},
     }

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 from urllib.parse import quote
 
 from .. import __version__
@@ -142,7 +143,7 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[
             {
                 "kind": sup.kind if sup.kind in ("inSource", "external") else "external",
                 "status": "accepted",
-                "justification": sup.reason,
+                "justification": sup.reason + (f" (expires {sup.expires.isoformat()})" if sup.expires else ""),
                 "location": where,
             }
         ]
@@ -176,6 +177,14 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
             SRCROOT: {"description": {"text": "The directory kubematrix ran from (the repository root in CI)."}}
         },
         "invocations": [{"executionSuccessful": True}],
+        # What a green run proved: which policy governed which files, and the promises' outcomes.
+        "properties": {
+            "kubematrix": {
+                "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files} for sc in result.scopes],
+                "promises": {status: sum(p.status == status for p in result.promises)
+                             for status in ("kept", "broken", "excepted")},
+            }
+        },
         "columnKind": "unicodeCodePoints",
         "results": results,
     }

@@ -24,13 +24,13 @@ from __future__ import annotations
 import io
 import re
 
-from rich import box
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
 from ..findings import Finding
+from ..promises import FAMILIES
 from ..scan import ScanResult
 from .json_report import SEVERITIES
 
@@ -182,6 +182,8 @@ def _exceptions(console: Console, result: ScanResult) -> None:
         grid.add_row(Text(finding.rule_id, style="bold"), Text(clean(str(finding.loc))))
         grid.add_row("", Text(clean(finding.message)))
         grid.add_row("", Text(clean(f"reason: {sup.reason}"), style="green"))
+        if sup.expires is not None:
+            grid.add_row("", Text(f"expires: {sup.expires.isoformat()}", style="green"))
         where = "policy file" if sup.kind == "external" else "annotation"
         grid.add_row("", Text(clean(f"exception ({where}): {sup.source}"), style="dim"))
     console.print(Padding(grid, (0, 0, 0, 2)))
@@ -205,19 +207,63 @@ def _summary(console: Console, result: ScanResult) -> None:
     table.add_row("workloads", str(result.workload_count))
     table.add_row("rules checked", str(len(result.rules)))
     console.print(Padding(table, (0, 0, 0, 2)))
-    console.print(Text(clean(f"  policy file: {result.policy_path or '(none)'}")))
     console.print()
+
+
+def _promises(console: Console, result: ScanResult) -> None:
+    """Which policy governed which files, and what was proven of each promise family."""
+    for scope in result.scopes:
+        files = _plural(scope.files, "file")
+        if scope.policy_path is None:
+            console.print(Text(clean(f"No policy file governs {files}: only the generic rules ran on them (Pod "
+                                     "Security Standards, input, network-policy validity)."), style="bold"))
+            console.print()
+            continue
+        console.print(Text(clean(f"Policy {scope.policy_path} governs {scope.directory or 'every scanned file'} "
+                                 f"({files})"), style="bold"))
+        mine = [p for p in result.promises if p.policy == scope.policy_path]
+        if not mine:
+            console.print(Text("  it documents no promise", style="yellow"))
+        grid = Table.grid(padding=(0, 2), pad_edge=False)
+        grid.add_column(justify="right", no_wrap=True)
+        grid.add_column(overflow="fold")
+        for family, wording in FAMILIES.items():
+            group = [p for p in mine if p.promise.family == family]
+            if not group:
+                continue
+            broken = sum(p.status == "broken" for p in group)
+            excepted = sum(p.status == "excepted" for p in group)
+            text = wording + (f" ({excepted} by a documented exception)" if excepted else "")
+            if broken:
+                text += f"; {broken} broken"
+            grid.add_row(Text(f"{len(group) - broken} of {len(group)}", style="bold red" if broken else "green"),
+                         Text(text))
+        console.print(Padding(grid, (0, 0, 0, 2)))
+        console.print()
 
 
 def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
+def _checked(result: ScanResult) -> str:
+    docs = sum(result.document_counts.values())
+    return (f"{_plural(len(result.files), 'file')}, {_plural(docs, 'document')} and "
+            f"{_plural(result.workload_count, 'workload')} checked against {_plural(len(result.rules), 'rule')}")
+
+
 def _verdict(result: ScanResult) -> Text:
     active = result.active()
+    kept = [p for p in result.promises if p.status != "broken"]
+    excepted = sum(p.status == "excepted" for p in result.promises)
     if not active:
-        extra = f" ({_plural(len(result.suppressed()), 'documented exception')})" if result.suppressed() else ""
-        return Text(f"No findings{extra}.", style="bold green")
+        if not result.promises:
+            why = "no policy file applied" if result.policy_path is None else "the policy documents no promise"
+            return Text(f"No findings: {_checked(result)}; {why}, so no documented promise was checked.",
+                        style="bold yellow")
+        extra = f" ({excepted} by a documented exception)" if excepted else ""
+        return Text(f"No findings: {_plural(len(kept), 'documented promise')} kept{extra}; {_checked(result)}.",
+                    style="bold green")
     counts = {level: 0 for level in SEVERITIES}
     for finding in active:
         counts[_severity(result, finding)] += 1
@@ -226,24 +272,18 @@ def _verdict(result: ScanResult) -> Text:
     text = f"{_plural(len(active), 'finding')} ({parts}) in {_plural(files, 'file')}"
     if result.suppressed():
         text += f"; {len(result.suppressed())} suppressed by documented exceptions"
+    if result.promises:
+        text += f"; {len(result.promises) - len(kept)} of {_plural(len(result.promises), 'documented promise')} broken"
     return Text(text + ".", style="bold red" if counts["error"] else "bold yellow")
 
 
 def render_text(result: ScanResult, *, color: bool = False, width: int = 100) -> str:
     console, buffer = _console(color, max(40, width))
-    if not result.findings:
-        docs = sum(result.document_counts.values())
-        console.print(
-            Text(
-                f"No findings: {_plural(len(result.files), 'file')}, {_plural(docs, 'document')} and "
-                f"{_plural(result.workload_count, 'workload')} checked against {_plural(len(result.rules), 'rule')}.",
-                style="bold green",
-            )
-        )
-        return _finish(buffer.getvalue(), color)
-    _findings_by_file(console, result, _Sources())
-    _exceptions(console, result)
-    _summary(console, result)
+    if result.findings:
+        _findings_by_file(console, result, _Sources())
+        _exceptions(console, result)
+        _summary(console, result)
+    _promises(console, result)
     console.print(_verdict(result))
     return _finish(buffer.getvalue(), color)
 

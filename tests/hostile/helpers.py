@@ -50,15 +50,18 @@ def scan_tree(root: Path, policy: Policy = EMPTY_POLICY) -> ScanResult:
     import datetime as _dt
 
     result = run_scan(ScanOptions(paths=(root,), policy=policy, cwd=root, today=_dt.date(2026, 11, 26)))
-    _SCAN_ROOTS[id(result)] = root
+    _SCAN_ROOTS[id(result)] = (result, root)
     return result
 
 
-_SCAN_ROOTS: dict[int, Path] = {}
+# id -> (result, root): the result is kept alive so that its id is never reused by
+# another object (a plain id -> root map once sent render_all into a deleted directory).
+_SCAN_ROOTS: dict[int, tuple[ScanResult, Path]] = {}
 
 
 def scan_root_of(result: ScanResult) -> Path | None:
-    return _SCAN_ROOTS.get(id(result))
+    entry = _SCAN_ROOTS.get(id(result))
+    return entry[1] if entry is not None and entry[0] is result else None
 
 
 def render_all(result: ScanResult, root: Path | None = None) -> dict[str, str]:

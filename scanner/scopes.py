@@ -1,0 +1,147 @@
+"""Which policy file governs which scanned file.
+
+Like other linters' configuration discovery, a policy file named ``kubematrix.yaml`` (or
+``.yml``) governs its own directory and everything below it.  Without ``--policy``:
+
+* every ``kubematrix.yaml`` in the scanned tree governs its directory;
+* for a scanned directory no in-tree policy governs, the nearest ``kubematrix.yaml``
+  above it does (the search stops at a directory holding ``.git``, the repository root);
+* two policy files whose directories nest (or share one) are a usage error: which
+  promises apply would be ambiguous;
+* files no policy governs are still scanned, with the generic rules only.
+
+With ``--policy`` that file governs everything scanned, and every policy file in the
+tree that it displaces is reported (POL003) — as is any document that is a
+kubematrix policy but is not named so that discovery finds it.  Nothing is silently
+ignored: the report says which policy governed which files.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from .findings import Finding
+from .loader.documents import DocClass, LoadResult
+from .policy import (
+    EMPTY_POLICY,
+    Policy,
+    PolicyError,
+    is_policy_file_name,
+    load_policy,
+    policy_from_parsed,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A policy and the files it governs (display paths)."""
+
+    policy: Policy
+    files: frozenset[str]
+    directory: str  # display form of the governed directory, "" for "every scanned file"
+
+
+def _inside(path: Path, directory: Path) -> bool:
+    return path == directory or directory in path.parents
+
+
+def _nearest_above(root: Path) -> Path | None:
+    """The nearest policy file in a parent of ``root`` (for a file: from its own
+    directory up), stopping at the repository root (a directory holding ``.git``)."""
+    if root.is_dir() and (root / ".git").exists():
+        return None
+    for parent in root.parents:
+        for name in ("kubematrix.yaml", "kubematrix.yml"):
+            candidate = parent / name
+            if candidate.is_file() and not candidate.is_symlink():
+                return candidate
+        if (parent / ".git").exists():
+            return None
+    return None
+
+
+def _in_tree_policies(inputs: LoadResult) -> dict[str, Policy]:
+    """Display path -> Policy for every in-tree file named kubematrix.yaml/yml, typed
+    from the documents the loader already parsed (read once)."""
+    out: dict[str, Policy] = {}
+    for shown in inputs.files:
+        if not is_policy_file_name(PurePosixPath(shown).name):
+            continue
+        docs = [d.data for d in inputs.documents if d.path == shown and d.data is not None]
+        problems = [p for p in inputs.problems if p.loc.path == shown and p.rule_id == "INPUT001"]
+        real = Path(os.path.abspath(inputs.sources[shown]))
+        out[shown] = policy_from_parsed(docs, problems, shown, real.parent)
+    return out
+
+
+def _unnamed_policies(inputs: LoadResult, applied: set[str]) -> list[Finding]:
+    """POL003 for kubematrix policy documents that govern nothing."""
+    out = []
+    for doc in inputs.documents:
+        if doc.cls is not DocClass.KUBEMATRIX_POLICY or doc.path in applied:
+            continue
+        why = ("--policy names another policy file, which governs every scanned file"
+               if is_policy_file_name(PurePosixPath(doc.path).name)
+               else "discovery reads only files named kubematrix.yaml; rename it or pass --policy")
+        out.append(Finding("POL003", f"this kubematrix policy is not applied: {why}; none of its promises is "
+                           "checked", doc.loc, subject=doc.path, detail="not-applied"))
+    return out
+
+
+def _check_overlaps(policies: list[Policy]) -> None:
+    ordered = sorted(policies, key=lambda p: (len(str(p.directory)), p.path or ""))
+    for i, outer in enumerate(ordered):
+        for inner in ordered[i + 1:]:
+            if outer.directory is not None and inner.directory is not None and _inside(inner.directory, outer.directory):
+                raise PolicyError(
+                    f"{inner.path}:1:1: policy files {outer.path} and {inner.path} both govern "
+                    f"{inner.path.rsplit('/', 1)[0] if '/' in (inner.path or '') else '.'}: which promises apply would "
+                    "be ambiguous; keep one, scan the directories separately, or pass --policy")
+
+
+def plan(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Path) -> tuple[list[Scope], list[Finding]]:
+    """The scopes of one scan and the POL003 findings for policies not applied.
+    Raises PolicyError (a usage error) for an invalid or ambiguous policy file."""
+    every = frozenset(inputs.files)
+    if explicit is not None:
+        return [Scope(explicit, every, "")], _unnamed_policies(inputs, {explicit.path or ""})
+    found = _in_tree_policies(inputs)
+    policies = list(found.values())
+    for root in roots:
+        absolute = Path(os.path.abspath(root))
+        directory = absolute if absolute.is_dir() else absolute.parent
+        if any(p.directory is not None and _inside(directory, p.directory) for p in policies):
+            continue
+        above = _nearest_above(absolute)
+        if above is not None and not any(p.directory == above.parent for p in policies):
+            policies.append(load_policy(above, cwd))
+    _check_overlaps(policies)
+    scopes, governed = [], set()
+    for policy in sorted(policies, key=lambda p: p.path or ""):
+        files = frozenset(f for f in inputs.files
+                          if policy.directory is not None and _inside(Path(os.path.abspath(inputs.sources[f])),
+                                                                      policy.directory))
+        governed |= files
+        scopes.append(Scope(policy, files, _directory_text(policy)))
+    rest = every - governed
+    if rest or not scopes:
+        scopes.append(Scope(EMPTY_POLICY, frozenset(rest), ""))
+    return scopes, _unnamed_policies(inputs, set(found))
+
+
+def _directory_text(policy: Policy) -> str:
+    shown = policy.path or ""
+    return shown.rsplit("/", 1)[0] + "/" if "/" in shown else "./"
+
+
+def single_policy(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Path) -> Policy:
+    """The one policy for commands that evaluate one graph (graph, explain)."""
+    scopes, _ = plan(inputs, roots, explicit, cwd)
+    applied = [s.policy for s in scopes if s.policy.path is not None]
+    if len(applied) > 1:
+        raise PolicyError(f"{applied[1].path}:1:1: several policy files govern the scanned paths "
+                          f"({', '.join(p.path or '' for p in applied)}); scan one directory or pass --policy")
+    return applied[0] if applied else EMPTY_POLICY
+
