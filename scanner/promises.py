@@ -124,7 +124,7 @@ def _zero_trust(ctx: CheckContext) -> list[Promise]:
 
     traffic = ctx.traffic()
     out = []
-    for w in ctx.model.workloads:
+    for w in ctx.model.network_workloads:
         if w.namespace not in scope:
             continue
         wid = workload_id(traffic, w) or w.ref

@@ -333,7 +333,7 @@ def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
     if not scope or not _has_traffic(ctx):
         return
     traffic = ctx.traffic()
-    for workload in ctx.model.workloads:
+    for workload in ctx.model.network_workloads:
         if workload.namespace not in scope:
             continue
         wid = workload_id(traffic, workload)
@@ -378,7 +378,7 @@ def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
         return
     traffic = ctx.traffic()
     fqdn_nodes = [n for n in traffic.endpoints if n.startswith("fqdn:")]
-    for workload in ctx.model.workloads:
+    for workload in ctx.model.network_workloads:
         wid = workload_id(traffic, workload)
         if wid is None:
             continue

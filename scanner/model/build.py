@@ -15,6 +15,7 @@ from ..findings import Finding
 from ..loader.documents import KubeObject
 from ..loader.yamltext import describe_value
 from ..located import LList, LMap, Loc
+from .operators import GROUP, operated_workloads
 from .types import (
     Container,
     ContainerPort,
@@ -55,10 +56,18 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 @dataclass(slots=True)
 class Model:
-    workloads: list[Workload] = field(default_factory=list)
+    workloads: list[Workload] = field(default_factory=list)  # objects with a pod template: every check judges them
+    # Pods operators create from custom resources (model/operators.py): in the traffic
+    # graph and the matrix checks; their security contexts are the operator's own.
+    operated: list[Workload] = field(default_factory=list)
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+
+    @property
+    def network_workloads(self) -> list[Workload]:
+        """Every workload whose pods take part in the traffic graph."""
+        return sorted(self.workloads + self.operated, key=lambda w: (w.namespace, w.name, w.kind))
 
     def workload(self, ref: str) -> Workload | None:
         for w in self.workloads:
@@ -544,6 +553,8 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
             workload = build_workload(obj, namespace, problems, override)
             if workload is not None:
                 model.workloads.append(workload)
+        elif obj.group == GROUP:
+            model.operated.extend(operated_workloads(obj, namespace))
         elif obj.kind == "Service" and obj.api_version == "v1":
             service = _build_service(obj, namespace, problems)
             if service is not None:
@@ -553,6 +564,7 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
                 namespace, MappingProxyType({"kubernetes.io/metadata.name": namespace}), obj.loc, False
             )
     model.workloads.sort(key=lambda w: (w.namespace, w.name, w.kind))
+    model.operated.sort(key=lambda w: (w.namespace, w.name, w.kind))
     model.services.sort(key=lambda s: (s.namespace, s.name))
     model.namespaces = dict(sorted(model.namespaces.items()))
     return model

@@ -151,6 +151,7 @@ class Workload:
     annotation_locs: Mapping[str, Loc] = field(default_factory=lambda: EMPTY)  # where each annotation key is written
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # kind-specific facts (e.g. CronJob schedule), located
     selector: LabelSelector | None = None  # spec.selector of a controller; None for Pods, CronJobs, Jobs without one
+    generated_by: str | None = None  # the operator that creates these pods from a custom resource (model/operators.py)
 
     @property
     def ref(self) -> str:

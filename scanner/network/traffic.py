@@ -291,7 +291,7 @@ def build_traffic(
     # workloads: one node each; same namespace/name twice -> the first by file/line,
     # and different kinds with one name get a [Kind] suffix.
     by_ref: dict[str, list] = {}
-    for w in model.workloads:
+    for w in model.network_workloads:
         by_ref.setdefault(w.ref, []).append(w)
     for ref, ws in sorted(by_ref.items()):
         kinds = {w.kind for w in ws}
