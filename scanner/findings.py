@@ -37,6 +37,7 @@ class Finding:
     suppression: Suppression | None = None
     related: tuple[Loc, ...] = field(default=())
     promise: str = ""  # the documented promise it breaks (scanner/promises.py), if any
+    severity: str = ""  # set when the governing policy overrides the rule's severity (rules.<ID>.severity)
 
     def suppressed(self, suppression: Suppression) -> "Finding":
         return replace(self, suppression=suppression)

@@ -374,7 +374,7 @@ def test_ingestion_checker_catches_what_github_rejects(breakage, expected):
 
 
 def _sarif_of(path: Path, cwd: Path) -> dict:
-    return json.loads(render(scan_path(path, cwd=cwd), "sarif"))
+    return json.loads(render(scan_path(path, cwd=cwd, report_unused=True), "sarif"))  # POL005 only when asked
 
 
 def test_blog_system_sarif_is_valid_and_ingestible():
@@ -454,12 +454,13 @@ def test_synthetic_json_report_matches_its_schema():
         "bySeverity": {"error": 2, "warning": 1, "note": 2},
         "suppressed": 2,
         "files": 3,
+        "excluded": 0,
         "documents": {"kubernetes": 1, "kubematrix-policy": 1},
         "workloads": 1,
         "rulesChecked": 5,
         "promises": {"kept": 1, "broken": 2, "excepted": 0},
     }
-    assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3}]
+    assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3, "excluded": 0, "rules": {}}]
     assert [(p["key"], p["status"], p["findings"]) for p in report["promises"]] == [
         ("flow:shop/web -> shop/api on TCP 8080", "kept", 0), ("security-context:shop/web", "broken", 2),
         ("backup:db", "broken", 1)]

@@ -115,6 +115,8 @@ def scan(
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
     fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output even on a terminal."),
+    exclude: List[str] = typer.Option([], "--exclude", help="Glob of files not to scan, e.g. 'charts/**' (repeatable; counted in the report)."),
+    report_unused_exceptions: bool = typer.Option(False, "--report-unused-exceptions", help="Report documented exceptions that matched no finding (POL005)."),
 ) -> None:
     """Scan manifests and check them against the documented policy."""
     from ..report import render
@@ -126,7 +128,8 @@ def scan(
     cwd = Path.cwd()
     loaded = load_policy_option(policy, cwd)
     try:
-        result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd))
+        result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd,
+                                      exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions))
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     text = render(result, fmt.value, color=use_color(no_color, output))

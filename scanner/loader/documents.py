@@ -85,6 +85,7 @@ class LoadResult:
     objects: list[KubeObject] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)  # display path -> the file on disk
+    excluded: list[str] = field(default_factory=list)  # files left out on purpose (--exclude)
 
     def by_class(self, cls: DocClass) -> list[Document]:
         return [d for d in self.documents if d.cls is cls]
@@ -365,7 +366,7 @@ def _kustomize_patches(documents: list[Document]) -> dict[str, str]:
     return patches
 
 
-def load(paths: list[Path], cwd: Path) -> LoadResult:
+def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> LoadResult:
     """Discover, read, parse and classify everything under ``paths``.
 
     Loading allocates millions of small, acyclic objects; Python's cyclic garbage
@@ -375,15 +376,15 @@ def load(paths: list[Path], cwd: Path) -> LoadResult:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(paths, cwd)
+        return _load(paths, cwd, exclude)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _load(paths: list[Path], cwd: Path) -> LoadResult:
-    discovery = discover(paths, cwd)
-    result = LoadResult(problems=list(discovery.problems))
+def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> LoadResult:
+    discovery = discover(paths, cwd, exclude)
+    result = LoadResult(problems=list(discovery.problems), excluded=list(discovery.excluded))
     for file in discovery.files:
         result.files.append(file.display)
         result.sources[file.display] = file.real_path

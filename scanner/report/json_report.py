@@ -31,7 +31,7 @@ def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
     sup = finding.suppression
     return {
         "ruleId": finding.rule_id,
-        "severity": rule.severity,
+        "severity": finding.severity or rule.severity,
         "message": finding.message,
         **_where(finding.loc),
         "subject": finding.subject or None,
@@ -64,17 +64,25 @@ def _rule(rule: Rule) -> dict[str, Any]:
 def summary(result: ScanResult) -> dict[str, Any]:
     by_severity = {level: 0 for level in SEVERITIES}
     for finding in result.active():
-        by_severity[result.rules[finding.rule_id].severity] += 1
+        by_severity[result.level(finding)] += 1
     return {
         "findings": len(result.active()),
         "bySeverity": by_severity,
         "suppressed": len(result.suppressed()),
         "files": len(result.files),
+        "excluded": len(result.excluded),
         "documents": dict(result.document_counts),
         "workloads": result.workload_count,
         "rulesChecked": len(result.rules),
         "promises": {status: sum(p.status == status for p in result.promises) for status in ("kept", "broken", "excepted")},
     }
+
+
+def _scope(scope, result: ScanResult) -> dict[str, Any]:
+    rules = {rule: {"enabled": st.enabled, "severity": st.severity, "reason": st.reason or None}
+             for policy, rule, st in result.rule_settings if policy == scope.policy_path}
+    return {"path": scope.policy_path, "directory": scope.directory, "files": scope.files, "excluded": scope.excluded,
+            "rules": rules}
 
 
 def _promise(p: PromiseResult) -> dict[str, Any]:
@@ -88,7 +96,7 @@ def json_report(result: ScanResult) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__, "informationUri": INFORMATION_URI},
         "policy": result.policy_path,
-        "policies": [{"path": s.policy_path, "directory": s.directory, "files": s.files} for s in result.scopes],
+        "policies": [_scope(s, result) for s in result.scopes],
         "summary": summary(result),
         "promises": [_promise(p) for p in result.promises],
         "findings": [_finding(f, result.rules[f.rule_id]) for f in result.findings],

@@ -118,7 +118,7 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": index,
-        "level": rule.severity,
+        "level": finding.severity or rule.severity,
         "message": {"text": finding.message},
         "locations": [{"physicalLocation": physical(finding.loc)}],
         "partialFingerprints": {
@@ -153,6 +153,24 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[
     return result
 
 
+def _invocation(result: ScanResult, index: dict[str, int]) -> dict[str, Any]:
+    """Rule settings of the policies, as SARIF configuration overrides (the same rule
+    set differently by two policies appears once per setting)."""
+    out: dict[str, Any] = {"executionSuccessful": True}
+    overrides = []
+    for policy, rule, st in result.rule_settings:
+        if rule not in index:
+            continue
+        config: dict[str, Any] = {"enabled": st.enabled}
+        if st.severity:
+            config["level"] = st.severity
+        overrides.append({"descriptor": {"id": rule, "index": index[rule]}, "configuration": config,
+                          "properties": {"policy": policy, "reason": st.reason}})
+    if overrides:
+        out["ruleConfigurationOverrides"] = overrides
+    return out
+
+
 def sarif_log(result: ScanResult) -> dict[str, Any]:
     """The SARIF log as a Python object (``render_sarif`` serialises it)."""
     rules = list(result.rules.values())  # the whole catalogue, in id order
@@ -176,11 +194,13 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
         "originalUriBaseIds": {
             SRCROOT: {"description": {"text": "The directory kubematrix ran from (the repository root in CI)."}}
         },
-        "invocations": [{"executionSuccessful": True}],
+        "invocations": [_invocation(result, index)],
         # What a green run proved: which policy governed which files, and the promises' outcomes.
         "properties": {
             "kubematrix": {
-                "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files} for sc in result.scopes],
+                "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files,
+                              "excluded": sc.excluded} for sc in result.scopes],
+                "excludedFiles": len(result.excluded),
                 "promises": {status: sum(p.status == status for p in result.promises)
                              for status in ("kept", "broken", "excepted")},
             }

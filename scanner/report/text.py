@@ -118,7 +118,7 @@ def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
 
 
 def _severity(result: ScanResult, finding: Finding) -> str:
-    return result.rules[finding.rule_id].severity
+    return result.level(finding)
 
 
 def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | None:
@@ -202,12 +202,27 @@ def _summary(console: Console, result: ScanResult) -> None:
         table.add_row(Text(f"{level}s", style=SEVERITY_STYLE[level] if counts[level] else ""), str(counts[level]))
     table.add_row("suppressed (documented exceptions)", str(len(result.suppressed())))
     table.add_row("files scanned", str(len(result.files)))
+    if result.excluded:
+        table.add_row("files excluded on purpose", str(len(result.excluded)))
     for cls, count in result.document_counts.items():
         table.add_row(f"documents: {cls}", str(count))
     table.add_row("workloads", str(result.workload_count))
     table.add_row("rules checked", str(len(result.rules)))
     console.print(Padding(table, (0, 0, 0, 2)))
     console.print()
+
+
+def _scope_notes(result: ScanResult, scope) -> list[str]:
+    """What the policy itself turned off or down, and left out: always visible."""
+    notes = []
+    if scope.excluded:
+        notes.append(f"{_plural(scope.excluded, 'file')} left out by its exclude list")
+    for policy, rule, setting in result.rule_settings:
+        if policy != scope.policy_path:
+            continue
+        what = "turned off" if not setting.enabled else f"severity set to {setting.severity}"
+        notes.append(f"rule {rule} {what}" + (f" ({setting.reason})" if setting.reason else ""))
+    return notes
 
 
 def _promises(console: Console, result: ScanResult) -> None:
@@ -221,6 +236,8 @@ def _promises(console: Console, result: ScanResult) -> None:
             continue
         console.print(Text(clean(f"Policy {scope.policy_path} governs {scope.directory or 'every scanned file'} "
                                  f"({files})"), style="bold"))
+        for line in _scope_notes(result, scope):
+            console.print(Text(clean(f"  {line}"), style="yellow"))
         mine = [p for p in result.promises if p.policy == scope.policy_path]
         if not mine:
             console.print(Text("  it documents no promise", style="yellow"))
