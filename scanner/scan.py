@@ -9,7 +9,8 @@ import datetime as _dt
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from . import exceptions
+from . import baseline, exceptions
+from .baseline import Entry as BaselineEntry
 from .catalog import Rule, load_catalog, severity_rank
 from .checks import CheckContext, all_checks
 from .findings import Finding
@@ -29,6 +30,7 @@ class ScanOptions:
     today: _dt.date = field(default_factory=_dt.date.today)
     report_unused_exceptions: bool = False  # POL005 for exceptions that matched nothing
     exclude: tuple[str, ...] = ()  # --exclude globs: files not read at all
+    baseline: tuple[BaselineEntry, ...] | None = None  # --baseline: known findings do not fail the build
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +55,7 @@ class ScanResult:
     promises: tuple[PromiseResult, ...] = ()  # every documented promise and what the scan proved
     excluded: tuple[str, ...] = ()  # files left out on purpose (--exclude, a policy's exclude)
     rule_settings: tuple[tuple[str, str, RuleSetting], ...] = ()  # (policy, rule, setting) from policies' ``rules``
+    baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -64,7 +67,7 @@ class ScanResult:
         if fail_on == "never":
             return []
         threshold = severity_rank(fail_on)
-        return [f for f in self.active() if severity_rank(self.level(f)) >= threshold]
+        return [f for f in self.active() if not f.baseline and severity_rank(self.level(f)) >= threshold]
 
     def level(self, finding: Finding) -> str:
         """The finding's severity: the rule's, unless the governing policy overrides it."""
@@ -134,6 +137,9 @@ def run_scan(options: ScanOptions) -> ScanResult:
     findings += [f for f in pending if f.loc.path not in claimed]  # e.g. a directory that cannot be read
     findings = _dedupe(findings)
     findings.sort(key=lambda f: f.sort_key)
+    fixed = None
+    if options.baseline is not None:
+        findings, fixed = baseline.apply(findings, list(options.baseline))
     counts: dict[str, int] = {}
     for doc in inputs.documents:
         counts[doc.cls.value] = counts.get(doc.cls.value, 0) + 1
@@ -154,4 +160,5 @@ def run_scan(options: ScanOptions) -> ScanResult:
         promises=tuple(promises),
         excluded=tuple(sorted(inputs.excluded + [f for s in scopes for f in s.excluded])),
         rule_settings=tuple((s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()),
+        baseline_fixed=fixed,
     )

@@ -459,6 +459,7 @@ def test_synthetic_json_report_matches_its_schema():
         "workloads": 1,
         "rulesChecked": 5,
         "promises": {"kept": 1, "broken": 2, "excepted": 0},
+        "baseline": None,
     }
     assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3, "excluded": 0, "rules": {}}]
     assert [(p["key"], p["status"], p["findings"]) for p in report["promises"]] == [

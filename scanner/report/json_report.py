@@ -27,7 +27,7 @@ def _where(loc: Loc) -> dict[str, Any]:
     return {"path": loc.path, "line": loc.line, "column": loc.col}
 
 
-def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
+def _finding(finding: Finding, rule: Rule, baselined: bool = False) -> dict[str, Any]:
     sup = finding.suppression
     return {
         "ruleId": finding.rule_id,
@@ -44,7 +44,14 @@ def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
         else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source),
               "expires": sup.expires.isoformat() if sup.expires else None},
         "promise": finding.promise or None,
+        "baseline": _baseline_state(finding, baselined),
     }
+
+
+def _baseline_state(finding: Finding, baselined: bool) -> str | None:
+    if not baselined or finding.suppression is not None:
+        return None
+    return "unchanged" if finding.baseline else "new"
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
@@ -75,6 +82,10 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "workloads": result.workload_count,
         "rulesChecked": len(result.rules),
         "promises": {status: sum(p.status == status for p in result.promises) for status in ("kept", "broken", "excepted")},
+        "baseline": None if result.baseline_fixed is None else {
+            "known": sum(1 for f in result.active() if f.baseline),
+            "new": sum(1 for f in result.active() if not f.baseline),
+            "fixed": len(result.baseline_fixed)},
     }
 
 
@@ -99,7 +110,8 @@ def json_report(result: ScanResult) -> dict[str, Any]:
         "policies": [_scope(s, result) for s in result.scopes],
         "summary": summary(result),
         "promises": [_promise(p) for p in result.promises],
-        "findings": [_finding(f, result.rules[f.rule_id]) for f in result.findings],
+        "findings": [_finding(f, result.rules[f.rule_id], result.baseline_fixed is not None) for f in result.findings],
+        "baselineFixed": None if result.baseline_fixed is None else [e.to_json() for e in result.baseline_fixed],
         "rules": {rid: _rule(result.rules[rid]) for rid in used},
     }
 

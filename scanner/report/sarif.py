@@ -14,7 +14,6 @@ paths, sorted keys, so two runs on the same input are byte-identical.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -38,8 +37,8 @@ SECURITY_CATEGORIES = frozenset({"security-context", "pod-security", "network", 
 
 
 def identity_hash(finding: Finding) -> str:
-    """SHA-256 (hex) of the finding's line-independent identity."""
-    return hashlib.sha256(finding.identity.encode("utf-8")).hexdigest()
+    """SHA-256 (hex) of the finding's line-independent identity (owned by Finding)."""
+    return finding.fingerprint
 
 
 def fingerprints(findings: Iterable[Finding]) -> list[str]:
@@ -114,7 +113,7 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[str, Any]:
+def _result(finding: Finding, rule: Rule, index: int, fingerprint: str, baselined: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": index,
@@ -136,6 +135,8 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[
     }
     if properties:
         result["properties"] = properties
+    if baselined and finding.suppression is None:
+        result["baselineState"] = "unchanged" if finding.baseline else "new"
     if finding.suppression is not None:
         sup = finding.suppression
         where = {"physicalLocation": physical(sup.source), "message": {"text": "documented exception"}}
@@ -177,7 +178,7 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
     index = {rule.id: i for i, rule in enumerate(rules)}
     prints = fingerprints(result.findings)
     results = [
-        _result(finding, result.rules[finding.rule_id], index[finding.rule_id], fp)
+        _result(finding, result.rules[finding.rule_id], index[finding.rule_id], fp, result.baseline_fixed is not None)
         for finding, fp in zip(result.findings, prints)
     ]
     run: dict[str, Any] = {
@@ -201,6 +202,7 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
                 "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files,
                               "excluded": sc.excluded} for sc in result.scopes],
                 "excludedFiles": len(result.excluded),
+                "baselineFixed": None if result.baseline_fixed is None else len(result.baseline_fixed),
                 "promises": {status: sum(p.status == status for p in result.promises)
                              for status in ("kept", "broken", "excepted")},
             }

@@ -137,7 +137,7 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
 
 
 def _findings_by_file(console: Console, result: ScanResult, sources: _Sources) -> None:
-    active = result.active()
+    active = [f for f in result.active() if not f.baseline]
     if not active:
         return
     by_file: dict[str, list[Finding]] = {}
@@ -188,6 +188,27 @@ def _exceptions(console: Console, result: ScanResult) -> None:
         grid.add_row("", Text(clean(f"exception ({where}): {sup.source}"), style="dim"))
     console.print(Padding(grid, (0, 0, 0, 2)))
     console.print()
+
+
+def _baseline(console: Console, result: ScanResult) -> None:
+    """Known findings in one line per rule; what the baseline recorded and is now fixed."""
+    if result.baseline_fixed is None:
+        return
+    known = [f for f in result.active() if f.baseline]
+    if known:
+        per_rule: dict[str, int] = {}
+        for f in known:
+            per_rule[f.rule_id] = per_rule.get(f.rule_id, 0) + 1
+        console.print(Text(f"Known from the baseline ({len(known)}, not failing)", style="bold"))
+        console.print(Text("  " + ", ".join(f"{rule} x{n}" for rule, n in sorted(per_rule.items())), style="dim"))
+        console.print()
+    if result.baseline_fixed:
+        console.print(Text(f"Fixed since the baseline ({len(result.baseline_fixed)}): remove them from it", style="bold"))
+        for e in result.baseline_fixed[:20]:
+            console.print(Text(clean(f"  {e.rule_id}  {e.path}  {e.subject}"), style="green"))
+        if len(result.baseline_fixed) > 20:
+            console.print(Text(f"  ... and {len(result.baseline_fixed) - 20} more (--format json lists them)"))
+        console.print()
 
 
 def _summary(console: Console, result: ScanResult) -> None:
@@ -270,9 +291,13 @@ def _checked(result: ScanResult) -> str:
 
 
 def _verdict(result: ScanResult) -> Text:
-    active = result.active()
+    active = [f for f in result.active() if not f.baseline]
+    known = len(result.active()) - len(active)
     kept = [p for p in result.promises if p.status != "broken"]
     excepted = sum(p.status == "excepted" for p in result.promises)
+    if not active and known:
+        return Text(f"No new findings: {_plural(known, 'finding')} known from the baseline (not failing); "
+                    f"{_checked(result)}.", style="bold green")
     if not active:
         if not result.promises:
             why = "no policy file applied" if result.policy_path is None else "the policy documents no promise"
@@ -289,6 +314,8 @@ def _verdict(result: ScanResult) -> Text:
     text = f"{_plural(len(active), 'finding')} ({parts}) in {_plural(files, 'file')}"
     if result.suppressed():
         text += f"; {len(result.suppressed())} suppressed by documented exceptions"
+    if known:
+        text += f"; {known} more known from the baseline"
     if result.promises:
         text += f"; {len(result.promises) - len(kept)} of {_plural(len(result.promises), 'documented promise')} broken"
     return Text(text + ".", style="bold red" if counts["error"] else "bold yellow")
@@ -299,6 +326,8 @@ def render_text(result: ScanResult, *, color: bool = False, width: int = 100) ->
     if result.findings:
         _findings_by_file(console, result, _Sources())
         _exceptions(console, result)
+    _baseline(console, result)
+    if result.findings:
         _summary(console, result)
     _promises(console, result)
     console.print(_verdict(result))
