@@ -34,6 +34,12 @@ class CheckContext:
             )
         return self._memo["traffic"]
 
+    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A result several checks of this scan use (parsed policies ...), computed once."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
+
     def pss_level(self, namespace: str) -> str:
         """The Pod Security Standards level that applies to a namespace: its
         ``pod-security.kubernetes.io/enforce`` label, else the policy default."""
