@@ -17,7 +17,7 @@ from .base import CheckContext, CheckFn
 _MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix)
 
 # Rules whose findings come from the loader/model rather than a check function.
-INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004"})
+INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "INPUT005", "INPUT006"})
 
 
 def all_checks() -> Mapping[str, CheckFn]:

@@ -15,6 +15,7 @@ from ..findings import Finding
 from ..loader.documents import KubeObject
 from ..loader.yamltext import describe_value
 from ..located import LList, LMap, Loc
+from .duplicates import live_objects
 from .types import (
     Container,
     ContainerPort,
@@ -478,6 +479,9 @@ def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject]
 def build_model(objects: list[KubeObject], default_namespace: str = "default") -> Model:
     model = Model()
     problems = model.problems
+    # Objects defined twice: the last definition kubectl applies is the live one (INPUT006).
+    objects, duplicates = live_objects(objects, default_namespace)
+    problems.extend(duplicates)
 
     def ns_of(obj: KubeObject) -> str:
         return obj.namespace or default_namespace

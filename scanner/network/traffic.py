@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from ..loader.documents import KubeObject
 from ..model.build import Model
+from ..model.duplicates import apply_order
 from . import fqdn as fqdnlib
 from .actors import Actor
 from .cilium import ParseEnv, ServiceInfo, cidr_groups_from, parse_cilium_policy
@@ -70,11 +71,11 @@ def services_from(objects: Iterable[KubeObject], default_namespace: str) -> tupl
 def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, default_namespace: str = "default") -> ParsedPolicies:
     """Every CNP, CCNP and NetworkPolicy -> rules (and rejections, notes).
 
-    Objects with the same kind, namespace and name are one object in a cluster; the
-    first by file and line is used, so document order and duplicates never matter."""
+    Objects with the same kind, namespace and name are one object in a cluster: the
+    last one ``kubectl apply -f`` applies is live (``model.duplicates``, reported as
+    INPUT006), so the result does not depend on the order objects are passed in."""
     objects = list(objects)
     env = ParseEnv(settings, cidr_groups_from(objects), services_from(objects, default_namespace), default_namespace)
-    chosen: dict[tuple, KubeObject] = {}
     dupes: dict[tuple, list[KubeObject]] = {}
     for o in objects:
         if not _is_policy(o):
@@ -84,27 +85,15 @@ def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, def
         dupes.setdefault(key, []).append(o)
     out = ParsedPolicies()
     for key in sorted(dupes, key=lambda k: (k[0], k[1] or "", k[2])):
-        group = sorted(dupes[key], key=lambda o: (o.loc.path, o.loc.line, o.loc.col))
-        first = group[0]
-        chosen[key] = first
-        if len(group) > 1 and len({_fingerprint(o) for o in group}) > 1:
-            ns = f"{key[1]}/" if key[1] else ""
-            out.notes.append(Note(f"{key[0]} {ns}{key[2]}",
-                                  f"defined {len(group)} times with different content; only the first ({first.loc}) is used",
-                                  group[1].loc))
-        if first.kind == KNP:
-            parse_network_policy(first, env, out)
+        live = max(dupes[key], key=apply_order)
+        if live.kind == KNP:
+            parse_network_policy(live, env, out)
         else:
-            parse_cilium_policy(first, env, out)
+            parse_cilium_policy(live, env, out)
     out.rejections.sort()
     out.notes.sort()
+    out.pruned.sort()
     return out
-
-
-def _fingerprint(o: KubeObject) -> str:
-    import json
-
-    return json.dumps(o.body, sort_keys=True, default=str)
 
 
 # -- endpoint references ------------------------------------------------------------
