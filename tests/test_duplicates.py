@@ -107,3 +107,26 @@ def test_same_name_in_other_namespace_or_kind_is_not_a_duplicate(tmp_path):
     write(tmp_path, "b.yaml", DEPLOY.format(tier="x", nonroot="true").replace("namespace: shop", "namespace: blog"))
     write(tmp_path, "c.yaml", DEPLOY.format(tier="x", nonroot="true").replace("kind: Deployment", "kind: StatefulSet"))
     assert [f for f in scan_path(tmp_path).findings if f.rule_id == "INPUT006"] == []
+
+
+def test_misspelt_workload_field_is_reported_and_the_workload_is_checked_without_it(tmp_path):
+    """INPUT005: a typo in a securityContext is dropped by a lenient API server; the pod then
+    runs without runAsNonRoot, which the PSS finding says independently."""
+    write(tmp_path, "pod.yaml", """
+    apiVersion: v1
+    kind: Pod
+    metadata: {name: p, namespace: shop}
+    spec:
+      securityContext: {runAsNonroot: true}
+      containers: [{name: c, image: x}]
+    """)
+    write(tmp_path, "ns.yaml", """
+    apiVersion: v1
+    kind: Namespace
+    metadata: {name: shop, labels: {pod-security.kubernetes.io/enforce: restricted}}
+    """)
+    result = scan_path(tmp_path)
+    typo = [f for f in result.findings if f.rule_id == "INPUT005"]
+    assert [(f.loc.path, f.loc.line) for f in typo] == [("pod.yaml", 6)]
+    assert "did you mean 'runAsNonRoot'" in typo[0].message
+    assert any(f.rule_id == "PSS-runAsNonRoot" for f in result.findings)

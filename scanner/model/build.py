@@ -16,6 +16,7 @@ from ..loader.documents import KubeObject
 from ..loader.yamltext import describe_value
 from ..located import LList, LMap, Loc
 from .duplicates import live_objects
+from .fields import unknown_fields
 from .types import (
     Container,
     ContainerPort,
@@ -486,6 +487,9 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
     def ns_of(obj: KubeObject) -> str:
         return obj.namespace or default_namespace
 
+    for obj in objects:  # misspelt fields: dropped by a lenient API server, as the model ignores them (INPUT005)
+        problems.extend(unknown_fields(obj, f"{obj.kind} {ns_of(obj)}/{obj.name}" if _is_namespaced(obj)
+                                       else f"{obj.kind} {obj.name}"))
     by_key = {(o.kind, ns_of(o), o.name): o for o in objects}
     referenced: set[tuple[str, str, str]] = set()
     for obj in objects:
