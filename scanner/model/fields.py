@@ -21,7 +21,17 @@ from __future__ import annotations
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
-from ..loader.schema_fields import ANY, LABEL_SELECTOR, OBJECT_META, Arr, Obj, extend, obj, prune, top_level
+from ..loader.schema_fields import (
+    ANY,
+    LABEL_SELECTOR,
+    OBJECT_META,
+    Arr,
+    Obj,
+    extend,
+    obj,
+    prune,
+    top_level,
+)
 
 CAPABILITIES = obj("capabilities", add=ANY, drop=ANY)
 SECCOMP = obj("seccompProfile", type=ANY, localhostProfile=ANY)
