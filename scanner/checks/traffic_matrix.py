@@ -503,35 +503,43 @@ _TO_PORTS = re.compile(r"\.toPorts\[\d+\]$")
 
 
 def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
-    """NET005: toFQDNs rules that allow nothing because the pod's DNS traffic is not
-    inspected by Cilium's DNS proxy (no rules.dns pattern covering the name on an egress
-    rule of the same pod).  One finding per egress rule and workload, at the rule's first
-    ``toPorts`` item (or the rule itself without ``toPorts``)."""
+    """NET005: toFQDNs rules that allow nothing because the pod's DNS lookups do not pass
+    Cilium's DNS proxy: no egress rule of the pod with rules.dns both reaches the DNS
+    server (its peer selects kube-dns, on a port kube-dns serves, not denied, admitted by
+    kube-dns) and has a pattern covering the name.  One finding per egress rule and
+    workload, at the rule's first ``toPorts`` item (or the rule itself without ``toPorts``)."""
     if not _has_traffic(ctx) and not any(o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for o in ctx.inputs.objects):
         return
     traffic = ctx.traffic()
     fqdn_nodes = [n for n in traffic.endpoints if n.startswith("fqdn:")]
+    dns = traffic.endpoints.get("actor:kube-dns")
+    server = f"kube-dns (actor:kube-dns, {', '.join(dns.ports)})" if dns is not None and dns.ports else "kube-dns"
     for workload in ctx.model.workloads:
         wid = _workload_id(traffic, workload)
         if wid is None:
             continue
-        # (policy, egress rule path) -> (first location, names not visible)
-        blocked: dict[tuple[str, str], tuple[Loc, set[str]]] = {}
+        # (policy, egress rule path) -> (first location, names not visible, DNS rules that miss the server)
+        blocked: dict[tuple[str, str], tuple[Loc, set[str], set[str]]] = {}
         for node in fqdn_nodes:
             egress, _ = traffic.sides(wid, node)
             for entry in egress.fqdn_without_dns:
                 key = (entry.origin.policy, _TO_PORTS.sub("", entry.origin.path))
-                loc, names = blocked.get(key, (entry.origin.loc, set()))
+                loc, names, missing = blocked.get(key, (entry.origin.loc, set(), set()))
                 names.add(node[len("fqdn:"):])
-                blocked[key] = (min(loc, entry.origin.loc), names)
-        for (policy, path), (loc, names) in sorted(blocked.items()):
+                missing.update(e.origin.text() for e in egress.dns_not_reaching)
+                blocked[key] = (min(loc, entry.origin.loc), names, missing)
+        for (policy, path), (loc, names, missing) in sorted(blocked.items()):
             listed = ", ".join(sorted(names))
             one = len(names) == 1
+            why = (f"; its DNS rule {'; '.join(sorted(missing))} does not reach {server} (its peer does not select "
+                   "it, its ports miss the DNS port, or a deny rule or kube-dns's own policy removes it)"
+                   if missing else "")
             yield Finding(
                 "NET005",
                 f"{policy} {path} ({loc.path}:{loc.line}) allows {workload.subject} to reach {listed} by name, but no "
-                f"egress rule of the pod with rules.dns (DNS proxy) covers {'that name' if one else 'these names'}, "
-                f"so Cilium never learns {'its' if one else 'their'} addresses and the toFQDNs rule allows nothing there",
+                f"egress rule of the pod with rules.dns (DNS proxy) both reaches {server} and covers "
+                f"{'that name' if one else 'these names'}{why}, so Cilium never learns "
+                f"{'its' if one else 'their'} addresses and the toFQDNs rule allows nothing there",
                 loc, subject=workload.subject, detail=f"{policy} {path}", workload=workload.ref,
             )
 

@@ -20,7 +20,10 @@ and for one side (``subject``, ``peer``, ``direction``):
 * traffic from the local host (``reserved:host``) is always allowed on ingress
   (``allow-localhost=always`` in Kubernetes mode);
 * ``toFQDNs`` allows only names the pod's own DNS proxy rules (``rules.dns`` on an
-  egress rule selecting the pod) let it resolve (docs: "DNS-based" policy).
+  egress rule selecting the pod) let it resolve (docs: "DNS-based" policy), and such a
+  rule counts only if it actually lets the pod query the DNS server: its peer selects
+  kube-dns, its ports include one kube-dns serves, no deny rule removes that, and
+  kube-dns's ingress admits it (the proxy only sees queries that are allowed).
 
 Everything is computed on identity classes with bit masks: a rule's subject selector
 and each entry's peer selectors are evaluated once against all classes.
@@ -29,7 +32,7 @@ and each entry's peer selectors are evaluated once against all classes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .fqdn import FqdnSelector
 from .identities import IdentityClass
@@ -70,6 +73,9 @@ class SideResult:
     l7: tuple[L7Restriction, ...]
     localhost: bool = False
     fqdn_without_dns: tuple[Entry, ...] = ()
+    # rules.dns entries of the subject that do not reach the DNS server (wrong peer, port,
+    # or denied), so they give no DNS visibility: the reason behind fqdn_without_dns
+    dns_not_reaching: tuple[Entry, ...] = ()
 
 
 @dataclass(slots=True)
@@ -83,6 +89,7 @@ class DirectionPolicy:
     deny_union: int
     fqdn_blocked: list[tuple[Entry, int]] = field(default_factory=list)
     blocked_union: int = 0
+    dns_not_reaching: tuple[Entry, ...] = ()
     memo: dict = field(default_factory=dict)  # side results by signature (matching entries, dest ports)
     allow_masks: tuple[int, ...] = ()
     deny_masks: tuple[int, ...] = ()
@@ -93,8 +100,12 @@ class Engine:
     """Evaluates policy sides for identity classes.  Holds only caches of pure
     results; building it twice from the same inputs gives the same answers."""
 
-    def __init__(self, classes: list[IdentityClass], rules: list[PolicyRule], settings: NetworkSettings) -> None:
+    def __init__(self, classes: list[IdentityClass], rules: list[PolicyRule], settings: NetworkSettings,
+                 dns_servers: Mapping[int, PortSet] | None = None) -> None:
         self.classes = classes
+        # class index -> the ports the DNS server (actor kube-dns) serves.  Without any
+        # (an engine built without actors) every rules.dns entry counts, as before.
+        self.dns_servers = dict(dns_servers or {})
         self.rules = rules
         self.settings = settings
         self.index = SelectorIndex.build([c.identity for c in classes])
@@ -172,16 +183,7 @@ class Engine:
             else:
                 req_allow += r.requires_egress
                 req_deny += r.requires_egress_deny
-        dns_rules: list[FqdnSelector] = []
-        if direction == "egress":
-            for r in rules:
-                for e in r.entries:
-                    if e.direction == "egress" and not e.deny and e.l7 is not None and e.l7.kind == "dns":
-                        dns_rules.extend(e.l7.dns)
-        allows: list[tuple[Entry, int]] = []
-        denies: list[tuple[Entry, int]] = []
-        blocked: list[tuple[Entry, int]] = []
-        au = du = 0
+        base: list[tuple[Entry, int]] = []
         for r in rules:
             for e in r.entries:
                 if e.direction != direction:
@@ -190,30 +192,67 @@ class Engine:
                 reqs = req_deny if e.deny else req_allow
                 if reqs and ep:
                     ep &= self._req_mask(tuple(sorted(set(reqs))))
-                m = ep | other
-                if e.fqdns:
-                    wanted = self._fqdn_mask(e.fqdns)
-                    visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules else 0
-                    m |= wanted & visible
-                    if wanted & ~visible:
-                        blocked.append((e, wanted & ~visible))
-                if not m:
-                    continue
-                if e.deny:
-                    denies.append((e, m))
-                    du |= m
-                else:
-                    allows.append((e, m))
-                    au |= m
+                base.append((e, ep | other))
+        dns_rules: list[FqdnSelector] = []
+        dns_missing: list[Entry] = []
+        if direction == "egress":
+            dns_rules, dns_missing = self._dns_visibility(ci, base)
+        allows: list[tuple[Entry, int]] = []
+        denies: list[tuple[Entry, int]] = []
+        blocked: list[tuple[Entry, int]] = []
+        au = du = 0
+        for e, m in base:
+            if e.fqdns:
+                wanted = self._fqdn_mask(e.fqdns)
+                visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules else 0
+                m |= wanted & visible
+                if wanted & ~visible:
+                    blocked.append((e, wanted & ~visible))
+            if not m:
+                continue
+            if e.deny:
+                denies.append((e, m))
+                du |= m
+            else:
+                allows.append((e, m))
+                au |= m
         bu = 0
         for _, m in blocked:
             bu |= m
-        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu)
+        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu, tuple(dns_missing))
         dp.allow_masks = tuple(m for _, m in allows)
         dp.deny_masks = tuple(m for _, m in denies)
         dp.any_named_egress = direction == "egress" and any(e.named for e, _ in allows + denies)
         self._dirs[direction][ci] = dp
         return dp
+
+    def _dns_visibility(self, ci: int, base: list[tuple[Entry, int]]) -> tuple[list[FqdnSelector], list[Entry]]:
+        """(the DNS patterns the pod's DNS proxy rules let it resolve, the rules.dns
+        entries that do not reach the DNS server and so give no visibility)."""
+        candidates = [(e, m) for e, m in base if not e.deny and e.l7 is not None and e.l7.kind == "dns"]
+        if not self.dns_servers:
+            return [d for e, _ in candidates for d in e.l7.dns], []
+        patterns: list[FqdnSelector] = []
+        missing: list[Entry] = []
+        for e, m in candidates:
+            if any(self._reaches(ci, e, m, c, served, base) for c, served in sorted(self.dns_servers.items())):
+                patterns.extend(e.l7.dns)
+            else:
+                missing.append(e)
+        return patterns, missing
+
+    def _reaches(self, ci: int, e: Entry, mask: int, server: int, served: PortSet,
+                 base: list[tuple[Entry, int]]) -> bool:
+        """Whether the allow entry ``e`` lets class ``ci`` query DNS server ``server``."""
+        if not mask & (1 << server):
+            return False
+        ports = self.entry_ports(e, server).intersect(served)
+        for d, dm in base:
+            if d.deny and dm & (1 << server):
+                ports = ports.subtract(self.entry_ports(d, server))
+        if not ports:
+            return False
+        return bool(ports.intersect(self.side(server, "ingress", ci).allowed))
 
     def entry_ports(self, entry: Entry, dest: int) -> PortSet:
         """Ports of an entry for one destination class (named ports resolve there)."""
@@ -302,7 +341,8 @@ class Engine:
                 restrictions.append(L7Restriction(kind, group_ports, () if any_request else http, dns, tuple(c.entry for c in group)))
         blocked = tuple(dp.fqdn_blocked[i][0] for i in bi)
         return SideResult(
-            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked
+            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked,
+            dp.dns_not_reaching if blocked else (),
         )
 
 

@@ -37,7 +37,7 @@ from .identities import (
 )
 from .k8s_netpol import parse_network_policy
 from .labelfilter import DEFAULT_PREFIXES, LabelFilter
-from .ports import PortSet
+from .ports import PortSet, port_range_set
 from .rules import CCNP, CNP, KNP, Note, ParsedPolicies, PolicyRule, Rejection
 from .selectors import CIDR
 from .settings import NetworkSettings
@@ -326,9 +326,24 @@ def build_traffic(
         endpoints[ep.id] = ep
 
     classes, class_of = group_classes(endpoints.values())
-    engine = Engine(classes, parsed.rules, settings)
+    engine = Engine(classes, parsed.rules, settings, _dns_servers(endpoints, class_of))
     return Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
                    tuple(model.services))
+
+
+def _dns_servers(endpoints: Mapping[str, Endpoint], class_of: Mapping[str, int]) -> dict[int, PortSet]:
+    """The DNS server the pods query: the kube-dns actor (built in, or declared in the
+    policy file), with the ports it serves (``53/UDP``, ``53/TCP`` ...)."""
+    ep = endpoints.get("actor:kube-dns")
+    if ep is None:
+        return {}
+    served = PortSet()
+    for text in ep.ports:
+        number, _, protocol = str(text).partition("/")
+        low, _, high = number.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            served = served.union(port_range_set((protocol or "TCP").upper(), int(low), int(high or low)))
+    return {class_of[ep.id]: served}
 
 
 def flow_endpoints(traffic_section: Any) -> list[str]:
