@@ -6,8 +6,11 @@ Kustomizations, S3 lifecycle JSON, CI workflows, the policy file) is kept for
 the checks that consume it.  What cannot be used is said, never dropped
 silently:
 
-* an unrendered Helm template (``{{ .Values.x }}``) is one ``INPUT001``
-  finding that says "render it first", and the file is not scanned;
+* an unrendered Helm template (``{{ .Values.x }}``, quoted or not, or a
+  template line that breaks YAML) is one ``INPUT001`` finding per document that
+  names the placeholder and says "render it first"; that document is not judged,
+  the other documents of the file are (a file under a chart's ``templates/`` is
+  not scanned at all);
 * files named by a Kustomization's ``patches``/``patchesStrategicMerge``/
   ``patchesJson6902`` are partial objects: they are classified
   ``kustomize-patch`` and not checked as if they were complete workloads;
@@ -284,6 +287,18 @@ def _template_finding(shown_path: str, where: Loc) -> Finding:
     )
 
 
+def _template_document_finding(shown_path: str, doc: ParsedDocument) -> Finding:
+    hit = doc.template
+    assert hit is not None
+    return Finding(
+        "INPUT001",
+        f"document {doc.index + 1} is an unrendered Helm template ({hit.placeholder} at line {hit.loc.line}): render "
+        "it first (helm template RELEASE CHART > rendered.yaml) and scan the output; this document is not checked",
+        Loc(shown_path, hit.loc.line, hit.loc.col),
+        detail=f"template:doc:{doc.index}",
+    )
+
+
 def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
     """Read and parse one file.  Never raises for bad input."""
     text, problem = read_text(file)
@@ -294,8 +309,6 @@ def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
     shown_path = file.display
     is_json = shown_path.lower().endswith(".json")
     result = parse_yaml_text(text, shown_path, json_mode=is_json)
-    if result.template is not None:
-        return [], [_template_finding(shown_path, result.template)]
     if "{{" in text and _chart_template(file):
         line = text.count("\n", 0, text.index("{{")) + 1
         return [], [_template_finding(shown_path, Loc(shown_path, line, 1))]
@@ -380,7 +393,15 @@ def _load(paths: list[Path], cwd: Path) -> LoadResult:
         if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
             result.documents.append(Document(file.display, 0, Loc(file.display), None, DocClass.EMPTY))
         for p in parsed:
-            result.documents.append(Document(file.display, p.index, p.loc, p.data, classify(file.display, p.data)))
+            cls = classify(file.display, p.data)
+            if p.template is not None and cls not in (DocClass.HELM_VALUES, DocClass.HELM_CHART):
+                # One finding per unrendered document; its content is not judged.
+                result.problems.append(_template_document_finding(file.display, p))
+                continue
+            result.problems.extend(p.held)  # values files may legitimately hold '{{ }}' strings
+            if p.data is None and p.template is not None:
+                continue
+            result.documents.append(Document(file.display, p.index, p.loc, p.data, cls))
     patches = _kustomize_patches(result.documents)
     for i, doc in enumerate(result.documents):
         if doc.path in patches and doc.cls in (DocClass.KUBERNETES, DocClass.OTHER):
