@@ -14,6 +14,7 @@ from ..findings import Finding
 from ..located import LMap, Loc
 from ..model.types import Workload
 from .base import CheckContext, workload_finding
+from .unread import may_be_there
 from .cron import CronError, parse_cron
 
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
@@ -51,7 +52,8 @@ def check_missing(ctx: CheckContext) -> Iterator[Finding]:
             ref = entry.get("cronJob")
             yield Finding(
                 "BAK001",
-                f"documented backup '{entry.get('name')}' names CronJob {ref}, which is not in the scanned manifests",
+                f"documented backup '{entry.get('name')}' names CronJob {ref}, which is not in the scanned manifests"
+                f"{may_be_there(ctx)}",
                 entry.loc_of("cronJob"),
                 subject=f"CronJob {ref}",
                 detail="missing",

@@ -38,6 +38,7 @@ from ..model.build import effective
 from ..model.types import Container, Setting, Workload
 from ..policy import SecurityExpectation, WorkloadSecurity
 from .base import CheckContext, workload_finding
+from .unread import may_be_there
 
 _UNSET = object()
 
@@ -305,7 +306,7 @@ def check_sec007(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 rule_id="SEC007",
                 message=f"the SecurityContext table documents workload '{ref}', but no workload of that "
-                "namespace and name is in the scanned manifests",
+                f"namespace and name is in the scanned manifests{may_be_there(ctx)}",
                 loc=entry.loc,
                 subject=f"SecurityContext table row {ref}",
                 detail="missing-workload",

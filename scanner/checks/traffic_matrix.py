@@ -44,6 +44,7 @@ from ..network.ports import L4_PROTOCOLS, PortSet, port_range_set
 from ..network.selectors import CIDR, RESERVED, Label
 from ..network.traffic import EndpointError
 from .base import CheckContext
+from .unread import may_be_there
 
 GROUPS = ("entity:all", "entity:cluster")
 GROUP_ENTITIES = ("all", "cluster")
@@ -561,18 +562,27 @@ def _unknown_endpoint_text(traffic, ref: str, problem: str) -> str:
 
 
 def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
-    """NET006: a documented flow names an endpoint that exists nowhere."""
+    """NET006: a documented flow names an endpoint that exists nowhere.  One finding per
+    unknown reference, at its first use; it says when unreadable input may hold it."""
     if not _has_traffic(ctx):
         return
     traffic = ctx.traffic()
+    uses: dict[str, list[tuple[Loc, Flow]]] = {}
     for flow in documented_flows(ctx):
         for ref, loc in ((flow.src, flow.src_loc), (flow.dst, flow.dst_loc)):
-            problem = _endpoint_problem(traffic, ref)
-            if problem:
-                yield Finding(
-                    "NET006", _unknown_endpoint_text(traffic, ref, problem),
-                    loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref,
-                )
+            if _endpoint_problem(traffic, ref):
+                uses.setdefault(ref, []).append((loc, flow))
+    for ref, found in uses.items():
+        loc, flow = min(found, key=lambda u: u[0])
+        text = _unknown_endpoint_text(traffic, ref, _endpoint_problem(traffic, ref) or "")
+        flows = {id(f) for _, f in found}
+        if len(flows) > 1:
+            lines = ", ".join(str(line) for line in sorted({u.line for u, _ in found}))
+            text += f" (used by {len(flows)} documented flows, lines {lines})"
+        yield Finding(
+            "NET006", text + may_be_there(ctx),
+            loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref,
+        )
 
 
 CHECKS = {
