@@ -8,6 +8,7 @@ from typing import Any, Callable, Iterable
 
 from ..findings import Finding
 from ..loader.documents import LoadResult
+from ..located import LMap
 from ..model.build import Model
 from ..model.types import Container, Workload
 from ..policy import Policy
@@ -43,15 +44,47 @@ class CheckContext:
     def pss_level(self, namespace: str) -> str:
         """The Pod Security Standards level that applies to a namespace: its
         ``pod-security.kubernetes.io/enforce`` label, else the policy default."""
+        return self.pss_level_of(namespace).level
+
+    def pss_level_of(self, namespace: str) -> PssLevel:
+        """The level that applies to a namespace and where it comes from."""
         ns = self.model.namespaces.get(namespace)
         label = ns.label("pod-security.kubernetes.io/enforce") if ns else None
         if label is None:
-            return self.policy.settings.pod_security_default
+            return PssLevel(self.policy.settings.pod_security_default, False, self._default_level_text(namespace))
+        where = f" ({ns.loc.path}:{ns.loc.line})" if ns is not None and ns.declared else ""
         if label in ("privileged", "baseline", "restricted"):
-            return label
+            return PssLevel(label, True, f"namespace '{namespace}' enforces Pod Security '{label}' (label "
+                            f"pod-security.kubernetes.io/enforce={label}{where})")
         # An unparsable label is enforced as restricted:latest
         # (k8s.io/pod-security-admission api/helpers.go, PolicyToEvaluate).
-        return "restricted"
+        return PssLevel("restricted", True, f"namespace '{namespace}' has the label "
+                        f"pod-security.kubernetes.io/enforce={label!r}{where}, which is not a level, so admission "
+                        "enforces 'restricted'")
+
+    def _default_level_text(self, namespace: str) -> str:
+        level = self.policy.settings.pod_security_default
+        settings = self.policy.section("settings")
+        pss = settings.get("podSecurity") if isinstance(settings, dict) else None
+        if isinstance(pss, LMap) and "defaultLevel" in pss:
+            loc = pss.loc_of("defaultLevel")
+            origin = f"settings.podSecurity.defaultLevel = {level} ({loc.path}:{loc.line})"
+        else:
+            origin = f"settings.podSecurity.defaultLevel = {level}, kubematrix's default"
+        # pod-security-admission's own default (AdmissionConfiguration defaults.enforce)
+        # is privileged: without a label, Kubernetes itself admits the pod.
+        return (f"namespace '{namespace}' has no pod-security.kubernetes.io/enforce label, so Kubernetes enforces "
+                f"its default 'privileged' and admits the pod unless the cluster's admission configuration says "
+                f"otherwise; this scan holds it to '{level}' ({origin})")
+
+
+@dataclass(frozen=True, slots=True)
+class PssLevel:
+    """The Pod Security Standards level a namespace is held to, and why."""
+
+    level: str
+    labelled: bool  # from the namespace's enforce label (admission enforces it), else the scan's default
+    text: str  # where the level comes from, for messages
 
 
 CheckFn = Callable[[CheckContext], Iterable[Finding]]
