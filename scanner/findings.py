@@ -34,6 +34,9 @@ class Finding:
     container: str = ""  # container name when it concerns one container
     suppression: Suppression | None = None
     related: tuple[Loc, ...] = field(default=())
+    # The line it points at may hold a secret value (inside a Secret, a ConfigMap, a
+    # values file, an env entry): reporters show the line with its value masked.
+    sensitive: bool = False
 
     def suppressed(self, suppression: Suppression) -> "Finding":
         return replace(self, suppression=suppression)

@@ -599,3 +599,27 @@ def test_text_escapes_control_characters_from_scanned_content(tmp_path, monkeypa
         assert "\x1b[2J" not in out and "\x07" not in out and "\x1b]0" not in out and "why\x1b[31m" not in out
         assert "\\x1b[2J" in out
     assert "is odd second line" in render(result, "text", color=False)
+
+
+# -- the code frame masks secret values only (issue 8) ---------------------------------
+
+
+def test_code_frame_shows_values_that_are_not_secrets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
+        "  replicas: 2\n  replicas: 3\n  template:\n    spec:\n      containers: [{name: c, image: x}]\n",
+        encoding="utf-8")
+    out = render(scan_path(tmp_path), "text")
+    assert "6 |   replicas: 3" in out
+    assert MASK not in out
+
+
+def test_code_frame_masks_input_findings_inside_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\nstringData:\n"
+        "  dbpass: first-value\n  dbpass: hunter2-second\n", encoding="utf-8")
+    out = render(scan_path(tmp_path), "text")
+    assert "hunter2-second" not in out and "first-value" not in out
+    assert f"6 |   dbpass: {MASK}" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from ..findings import Finding
+from ..loader.yamltext import SENSITIVE_PATH
 from ..network import NetworkSettings, parse_policies
 from ..network.rules import API_SERVER, ParsedPolicies
 from .base import CheckContext
@@ -51,6 +52,7 @@ def unknown_policy_fields(ctx: CheckContext) -> Iterable[Finding]:
             loc=p.loc,
             subject=p.policy,
             detail=p.path,
+            sensitive=bool(SENSITIVE_PATH.search(p.path)),
         )
 
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 import gc
 import json
 import posixpath
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -299,11 +300,31 @@ def _template_document_finding(shown_path: str, doc: ParsedDocument) -> Finding:
     )
 
 
+# Kinds whose data may hold secrets (a ConfigMap often does, see SECRET002).
+_SECRET_HOLDERS = re.compile(r"^kind:\s*[\"']?(?:Secret|ConfigMap)[\"']?\s*(?:#.*)?$", re.MULTILINE)
+
+
+def _may_hold_secrets(shown_path: str, text: str) -> bool:
+    """Whether a problem's line in this file may show a secret value: the file defines
+    a Secret or ConfigMap, or is a Helm values file."""
+    return bool(_SECRET_HOLDERS.search(text)) or _is_values_file(PurePosixPath(shown_path).name)
+
+
 def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
-    """Read and parse one file.  Never raises for bad input."""
+    """Read and parse one file.  Never raises for bad input.  Problems in a file that
+    may hold secrets are marked ``sensitive`` (reports mask their line's value)."""
     text, problem = read_text(file)
     if text is None:
         return [], [problem] if problem else []
+    documents, problems = _parse_text(file, text)
+    if _may_hold_secrets(file.display, text):
+        problems = [replace(p, sensitive=True) for p in problems]
+        documents = [replace(d, held=tuple(replace(h, sensitive=True) for h in d.held)) if d.held else d
+                     for d in documents]
+    return documents, problems
+
+
+def _parse_text(file: InputFile, text: str) -> tuple[list[ParsedDocument], list[Finding]]:
     if not text.strip():
         return [], []
     shown_path = file.display

@@ -133,6 +133,11 @@ def without_surrogates(text: str) -> str:
     return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
 
 
+# Field paths whose values may be secrets (env values, annotations, secret-like keys,
+# HTTP header matches): a message never shows them and a report masks their line.
+SENSITIVE_PATH = re.compile(r"(?i)(env|annotation|secret|password|passwd|token|key|credential|auth|header)")
+
+
 def describe_value(value: Any) -> str:
     """What a value is, without ever echoing it (it may be a password)."""
     if value is None:

@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
-from ..loader.yamltext import describe_value
+from ..loader.yamltext import SENSITIVE_PATH, describe_value
 from ..located import LList, LMap, Loc
 from .duplicates import live_objects
 from .fields import unknown_fields
@@ -91,6 +91,7 @@ class _Reader:
                 where,
                 subject=self.subject,
                 detail=path,
+                sensitive=bool(_SENSITIVE_PATH.search(path)),
             )
         )
 
@@ -98,7 +99,7 @@ class _Reader:
         self.problems.append(
             Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range: {self._rejected}, "
                     "and this scan checks the rest of it without this value", where,
-                    subject=self.subject, detail=path)
+                    subject=self.subject, detail=path, sensitive=bool(_SENSITIVE_PATH.search(path)))
         )
 
     def missing(self, where: Loc, path: str, consequence: str) -> None:
@@ -167,7 +168,7 @@ def _label_text(value: Any) -> str:
 # Values that are plainly not secrets: booleans and numbers written as text, null words.
 _HARMLESS = re.compile(r"(?i:true|false|yes|no|on|off|null|none|~)|-?[0-9]{1,10}")
 # Paths whose values may be secrets: never shown, whatever they look like.
-_SENSITIVE_PATH = re.compile(r"(?i)(env|annotation|secret|password|passwd|token|key|credential|auth)")
+_SENSITIVE_PATH = SENSITIVE_PATH
 
 
 def _shown_value(path: str, value: Any, choices: tuple[str, ...] = ()) -> str:

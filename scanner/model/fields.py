@@ -32,6 +32,7 @@ from ..loader.schema_fields import (
     prune,
     top_level,
 )
+from ..loader.yamltext import SENSITIVE_PATH
 
 CAPABILITIES = obj("capabilities", add=ANY, drop=ANY)
 SECCOMP = obj("seccompProfile", type=ANY, localhostProfile=ANY)
@@ -144,7 +145,7 @@ def unknown_fields(obj_: KubeObject, subject: str) -> list[Finding]:
             f"{subject}: '{u.path}' is not a field of a {u.holder}{meant}. kubectl apply (strict field validation, "
             f"the default) rejects the {obj_.kind}; with validation off the API server drops the field, and this "
             "scan checks the object without it",
-            u.loc, subject=subject, detail=u.path,
+            u.loc, subject=subject, detail=u.path, sensitive=bool(SENSITIVE_PATH.search(u.path)),
         ))
     return out
 
