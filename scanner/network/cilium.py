@@ -229,10 +229,11 @@ def parse_cilium_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) -> 
     out.entities.update(ctx.entities)
 
 
-def _would_select(rules_raw: list, namespace: str | None) -> tuple[Selector, ...]:
+def _would_select(rules_raw: list, namespace: str | None) -> tuple[Selector, ...] | None:
     """The endpoint selectors a rejected policy would have applied to, read leniently:
     ``explain`` lists a rejection only for the pairs it would have concerned.  A rule
-    whose selector cannot be read makes the answer unknown (empty)."""
+    whose selector cannot be read makes the answer unknown (None); host policies
+    (nodeSelector) select no pod."""
     out = []
     for raw in rules_raw:
         es = raw.get("endpointSelector") if isinstance(raw, dict) else None
@@ -241,7 +242,7 @@ def _would_select(rules_raw: list, namespace: str | None) -> tuple[Selector, ...
         try:
             out.append(_subject_selector(es, namespace, _Ctx("", None, ""), Loc("")))
         except SelectorError:
-            return ()
+            return None
     return tuple(out)
 
 

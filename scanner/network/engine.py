@@ -76,6 +76,9 @@ class SideResult:
     # rules.dns entries of the subject that do not reach the DNS server (wrong peer, port,
     # or denied), so they give no DNS visibility: the reason behind fqdn_without_dns
     dns_not_reaching: tuple[Entry, ...] = ()
+    # fromRequires/toRequires conditions ANDed into every endpoint peer of this side:
+    # (the rule that states it, its requirements, whether it applies to deny entries)
+    requires: tuple[tuple[Origin, tuple[Requirement, ...], bool], ...] = ()
 
 
 @dataclass(slots=True)
@@ -90,6 +93,7 @@ class DirectionPolicy:
     fqdn_blocked: list[tuple[Entry, int]] = field(default_factory=list)
     blocked_union: int = 0
     dns_not_reaching: tuple[Entry, ...] = ()
+    requires: tuple[tuple[Origin, tuple[Requirement, ...], bool], ...] = ()
     memo: dict = field(default_factory=dict)  # side results by signature (matching entries, dest ports)
     allow_masks: tuple[int, ...] = ()
     deny_masks: tuple[int, ...] = ()
@@ -176,13 +180,13 @@ class Engine:
         isolated = enforced and (mode == "always" or bool(isolating))
         req_allow: list[Requirement] = []
         req_deny: list[Requirement] = []
+        conditions: list[tuple[Origin, tuple[Requirement, ...], bool]] = []
         for r in rules:
-            if direction == "ingress":
-                req_allow += r.requires_ingress
-                req_deny += r.requires_ingress_deny
-            else:
-                req_allow += r.requires_egress
-                req_deny += r.requires_egress_deny
+            allow_reqs = r.requires_ingress if direction == "ingress" else r.requires_egress
+            deny_reqs = r.requires_ingress_deny if direction == "ingress" else r.requires_egress_deny
+            req_allow += allow_reqs
+            req_deny += deny_reqs
+            conditions += [(r.origin, reqs, deny) for reqs, deny in ((allow_reqs, False), (deny_reqs, True)) if reqs]
         base: list[tuple[Entry, int]] = []
         for r in rules:
             for e in r.entries:
@@ -219,7 +223,8 @@ class Engine:
         bu = 0
         for _, m in blocked:
             bu |= m
-        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu, tuple(dns_missing))
+        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu, tuple(dns_missing),
+                             tuple(conditions))
         dp.allow_masks = tuple(m for _, m in allows)
         dp.deny_masks = tuple(m for _, m in denies)
         dp.any_named_egress = direction == "egress" and any(e.named for e, _ in allows + denies)
@@ -299,7 +304,8 @@ class Engine:
     def _compute_side(self, subject: int, direction: str, peer: int, dp: DirectionPolicy, localhost: bool, sig) -> SideResult:
         dest = peer if direction == "egress" else subject
         if sig is None:
-            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else FULL, (), (), ())
+            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else FULL, (), (), (),
+                              requires=dp.requires)
         ai, di, bi = sig[0], sig[1], sig[2]
         allows = tuple(Contribution(dp.allows[i][0], p) for i in ai for p in (self.entry_ports(dp.allows[i][0], dest),) if p)
         denies = tuple(Contribution(dp.denies[i][0], p) for i in di for p in (self.entry_ports(dp.denies[i][0], dest),) if p)
@@ -342,7 +348,7 @@ class Engine:
         blocked = tuple(dp.fqdn_blocked[i][0] for i in bi)
         return SideResult(
             direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked,
-            dp.dns_not_reaching if blocked else (),
+            dp.dns_not_reaching if blocked else (), dp.requires,
         )
 
 

@@ -212,8 +212,13 @@ class Rejection:
     path: str = ""
     by: str = CILIUM_AGENT  # API_SERVER or CILIUM_AGENT
     # What the policy would have selected (its subject selectors), for ``explain`` to
-    # tell whether the rejection matters for a pair; empty when unknown.
-    subjects: tuple[Selector, ...] = field(default=(), compare=False)
+    # tell whether the rejection matters for a pair; None when unknown.
+    subjects: tuple[Selector, ...] | None = field(default=None, compare=False)
+
+    def concerns(self, identity: frozenset) -> bool:
+        """Whether the rejected policy would have applied to an endpoint with ``identity``
+        (True when that cannot be told)."""
+        return self.subjects is None or any(s.matches(identity) for s in self.subjects)
 
     @property
     def policy(self) -> str:
