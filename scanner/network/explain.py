@@ -94,6 +94,18 @@ def _conditions(side: SideResult, peer: str, identity: frozenset | None) -> list
     return out
 
 
+def _relevant_notes(traffic: Traffic, v: Verdict) -> list:
+    """The engine's remarks (a namespace overwritten, a section Cilium enforces although
+    policyTypes omits it, a peer that cannot be resolved offline ...) about the
+    policies that decided this verdict."""
+    policies: set[str] = set()
+    for side in (v.egress, v.ingress):
+        policies |= {o.policy for o in side.isolating}
+        policies |= {c.entry.origin.policy for c in side.allows + side.denies}
+        policies |= {o.policy for o, _, _ in side.requires}
+    return [n for n in traffic.notes if n.policy in policies]
+
+
 def _relevant_rejections(traffic: Traffic, v: Verdict) -> list:
     """Rejected policies that would have applied to the source or the destination."""
     ids = [traffic.endpoints[e].identity for e in (v.src, v.dst) if e in traffic.endpoints]
@@ -114,6 +126,11 @@ def explain_verdict(traffic: Traffic, v: Verdict) -> str:
     out += explain_side(v.ingress, v.dst, v.src, v.protocol, v.port, identity.get(v.src))
     out.append("")
     out.append(f"allowed from {v.src} to {v.dst} in total: {v.ports.describe()}")
+    notes = _relevant_notes(traffic, v)
+    if notes:
+        out.append("")
+        out.append("remarks on the policies behind this verdict:")
+        out += [f"  {n.policy} ({n.loc.path}:{n.loc.line}): {n.message}" for n in notes]
     relevant = _relevant_rejections(traffic, v)
     if relevant:
         out.append("")

@@ -65,3 +65,13 @@ def test_explain_names_the_dns_rule_that_misses_kube_dns():
     text, ok = explain(t, "a/web", "fqdn:api.example.com", "TCP", 443)
     assert not ok
     assert "does not reach kube-dns" in text and "spec.egress[1].toPorts[0]" in text
+
+
+def test_explain_shows_the_engines_remarks_on_the_deciding_policies():
+    t = traffic(BASE + cnp("overwrite", "a", """
+endpointSelector: {matchLabels: {app: api, "k8s:io.kubernetes.pod.namespace": b}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: web}}]
+"""))
+    text, ok = explain(t, "a/web", "a/api", "TCP", 8080)
+    assert ok and "remarks on the policies behind this verdict" in text and "overwrites" in text
