@@ -31,9 +31,17 @@ class CheckContext:
             from ..network import build_traffic_for_policy
 
             self._memo["traffic"] = build_traffic_for_policy(
-                self.model, self.inputs.objects, self.policy, default_namespace=self.default_namespace
+                self.model, self.inputs.objects, self.policy, default_namespace=self.default_namespace,
+                parsed=self.parsed_policies(),
             )
         return self._memo["traffic"]
+
+    def parsed_policies(self) -> Any:
+        """Every network policy of this scan parsed once (NET007, NET008 and the graph)."""
+        from ..network import NetworkSettings, parse_policies
+
+        return self.shared("parsed_policies", lambda: parse_policies(
+            self.inputs.objects, NetworkSettings.from_mapping(self.policy.settings.cilium), self.default_namespace))
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """A result several checks of this scan use (parsed policies ...), computed once."""

@@ -6,16 +6,13 @@ from collections.abc import Iterable
 
 from ..findings import Finding
 from ..loader.yamltext import SENSITIVE_PATH
-from ..network import NetworkSettings, parse_policies
 from ..network.rules import API_SERVER, ParsedPolicies
 from .base import CheckContext
 
 
 def _parsed(ctx: CheckContext) -> ParsedPolicies:
-    """The policies of this scan, parsed once and shared by NET007 and NET008."""
-    settings = NetworkSettings.from_mapping(ctx.policy.settings.cilium)
-    return ctx.shared("parsed_policies",
-                      lambda: parse_policies(ctx.inputs.objects, settings, ctx.default_namespace))
+    """The policies of this scan, parsed once and shared by NET007, NET008 and the graph."""
+    return ctx.parsed_policies()
 
 
 def policy_rejected(ctx: CheckContext) -> Iterable[Finding]:

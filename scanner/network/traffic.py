@@ -267,13 +267,17 @@ def build_traffic(
     actors: Iterable[Actor] = (),
     extra_endpoints: Iterable[str] = (),
     default_namespace: str = "default",
+    parsed: ParsedPolicies | None = None,
 ) -> Traffic:
     """Build the traffic model.  ``extra_endpoints`` adds graph nodes for references
-    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``)."""
+    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``);
+    ``parsed`` is ``parse_policies`` of the same objects, settings and namespace when the
+    caller has it already."""
     if not isinstance(settings, NetworkSettings):
         settings = NetworkSettings.from_mapping(settings)
     objects = list(objects)
-    parsed = parse_policies(objects, settings, default_namespace)
+    if parsed is None:
+        parsed = parse_policies(objects, settings, default_namespace)
     label_filter = LabelFilter.parse(DEFAULT_PREFIXES, tuple(settings.label_prefixes))
     endpoints: dict[str, Endpoint] = {}
 
@@ -364,7 +368,7 @@ def flow_endpoints(traffic_section: Any) -> list[str]:
 
 
 def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy, extra_endpoints: Iterable[str] = (),
-                             default_namespace: str | None = None) -> Traffic:
+                             default_namespace: str | None = None, parsed: ParsedPolicies | None = None) -> Traffic:
     """Convenience: settings, actors and documented flow endpoints from a ``Policy``."""
     from .actors import actors_from_policy
 
@@ -376,6 +380,7 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
         actors_from_policy(section),
         list(flow_endpoints(section)) + list(extra_endpoints),
         default_namespace or policy.settings.default_namespace,
+        parsed,
     )
 
 
