@@ -98,12 +98,24 @@ def _relevant_notes(traffic: Traffic, v: Verdict) -> list:
     """The engine's remarks (a namespace overwritten, a section Cilium enforces although
     policyTypes omits it, a peer that cannot be resolved offline ...) about the
     policies that decided this verdict."""
+    policies = _deciding_policies(v)
+    return [n for n in traffic.notes if n.policy in policies]
+
+
+def _deciding_policies(v: Verdict) -> set[str]:
     policies: set[str] = set()
     for side in (v.egress, v.ingress):
         policies |= {o.policy for o in side.isolating}
         policies |= {c.entry.origin.policy for c in side.allows + side.denies}
         policies |= {o.policy for o, _, _ in side.requires}
-    return [n for n in traffic.notes if n.policy in policies]
+    return policies
+
+
+def _relevant_pruned(traffic: Traffic, v: Verdict) -> list:
+    """Unknown fields (NET008) of the policies that decided this verdict: the verdict
+    assumes they were dropped."""
+    policies = _deciding_policies(v)
+    return [p for p in traffic.parsed.pruned if p.policy in policies]
 
 
 def _relevant_rejections(traffic: Traffic, v: Verdict) -> list:
@@ -127,10 +139,14 @@ def explain_verdict(traffic: Traffic, v: Verdict) -> str:
     out.append("")
     out.append(f"allowed from {v.src} to {v.dst} in total: {v.ports.describe()}")
     notes = _relevant_notes(traffic, v)
-    if notes:
+    pruned = _relevant_pruned(traffic, v)
+    if notes or pruned:
         out.append("")
         out.append("remarks on the policies behind this verdict:")
         out += [f"  {n.policy} ({n.loc.path}:{n.loc.line}): {n.message}" for n in notes]
+        out += [f"  {p.policy} ({p.loc.path}:{p.loc.line}): unknown field '{p.path}' (NET008) is assumed dropped, as "
+                f"the API server does with validation off, so {p.effect}; kubectl's strict validation would reject "
+                "the whole policy instead" for p in pruned]
     relevant = _relevant_rejections(traffic, v)
     if relevant:
         out.append("")

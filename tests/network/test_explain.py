@@ -75,3 +75,17 @@ ingress:
 """))
     text, ok = explain(t, "a/web", "a/api", "TCP", 8080)
     assert ok and "remarks on the policies behind this verdict" in text and "overwrites" in text
+
+
+def test_explain_says_the_verdict_assumes_a_misspelt_field_dropped():
+    t = traffic(BASE + cnp("typo", "a", """
+endpointSelector: {matchLabels: {app: api}}
+ingress:
+- fromEndpoints: [{matchLabels: {app: web}}]
+  toPorts:
+  - ports: [{port: "8080", protocol: TCP}]
+    rules: {HTTP: [{method: GET}]}
+"""))
+    text, ok = explain(t, "a/web", "a/api", "TCP", 8080)
+    assert ok
+    assert "rules.HTTP' (NET008) is assumed dropped" in text and "strict validation would reject" in text
