@@ -39,8 +39,8 @@ class NetworkSettings:
     # (remote-node: they are assumed to run on another node than their peer).  "pod":
     # treat them like ordinary pods, as analyzers of the Kubernetes specification do.
     host_network_pods: str = "node"
-    # Reject rules that have none of ingress/ingressDeny/egress/egressDeny (current
-    # main, rule_validation.go Validate; #35558).
+    # Reject rules that have none of ingress/ingressDeny/egress/egressDeny (Cilium >= 1.17,
+    # rule_validation.go Validate; #35558, PR #35904).
     reject_empty_rules: bool = True
     # toServices combined with toPorts: rejected up to the release that lifted it
     # (issue #20067); current main accepts it.
