@@ -120,3 +120,12 @@ def test_a_syntax_error_costs_only_its_document(tmp_path):
     result = load([tmp_path], tmp_path)
     assert [(p.detail, p.loc.line) for p in result.problems] == [("parse", 9)]
     assert kinds(result) == [("ConfigMap", "first"), ("ConfigMap", "last")]
+
+
+def test_a_file_with_too_many_syntax_errors_says_where_reading_stopped(tmp_path):
+    broken = "a: [1\n---\nb: 2\n---\n"
+    (tmp_path / "many.yaml").write_text(broken * 120, encoding="utf-8")
+    result = load([tmp_path], tmp_path)
+    last = result.problems[-1]
+    assert "more than 100 syntax errors" in last.message and "is not read" in last.message
+    assert len([p for p in result.problems if p.detail == "parse"]) == 102

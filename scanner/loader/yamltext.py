@@ -271,6 +271,8 @@ class _Composer:
         self.doc_problems = 0  # len(self.problems) when the current document started
         self.doc_start = Loc(path, 1, 1)
         self.braces: set[Loc] = set()  # non-Helm '{{' read as mappings (reported once, at the value)
+        self.budget = MAX_VALUES_PER_FILE  # values the rest of the file may hold
+        self.first_line = 1  # line of the file where the text being parsed starts
         self.index = -1
         self.written_total = 0  # values written in the file so far
         self.expanded_total = 0  # values of the accepted documents, aliases expanded
@@ -289,7 +291,8 @@ class _Composer:
         root_loc: Loc | None = None
         refused: Finding | None = None
         doc_start = make_loc(path, 1, 1)
-        budget = MAX_VALUES_PER_FILE  # values this file may still hold
+        budget = self.budget  # values this file may still hold (kept across recoveries)
+        first_line = self.first_line  # the text parsed starts at this line of the file
         while check_event():
             event = get_event()
             kind = event.__class__
@@ -299,13 +302,14 @@ class _Composer:
                     stack, anchors, open_anchors = [], {}, set()
                     written, root, root_size, root_loc, refused = 0, None, 0, None, None
                     mark = event.start_mark
-                    doc_start = make_loc(path, mark.line + 1, mark.column + 1)
+                    doc_start = make_loc(path, mark.line + first_line, mark.column + 1)
                     self.doc_start, self.hit, self.doc_problems = doc_start, None, len(self.problems)
                     continue
                 if kind is DocumentEndEvent:
                     where = root_loc if root_loc is not None and root is not None else doc_start
                     self._end_document(refused, root, root_size, where, written)
                     budget -= written
+                    self.budget = budget
                     stack, anchors, open_anchors = [], {}, set()
                     written, root, root_size, root_loc, refused = 0, None, 0, None, None
                     continue
@@ -320,7 +324,7 @@ class _Composer:
                     )
                     return
                 mark = event.start_mark
-                where = make_loc(path, mark.line + 1, mark.column + 1)
+                where = make_loc(path, mark.line + first_line, mark.column + 1)
                 merge_key = False
                 if kind is ScalarEvent:
                     tag, value = event.tag, event.value
@@ -684,16 +688,18 @@ def parse_yaml_text(text: str, path: str, *, json_mode: bool = False) -> ParseRe
     if too_deep is not None:
         return ParseResult([], [too_deep])
     composer = _Composer(path, json_mode, text)
-    chunk, chunk_line = text, 1
-    for _ in range(MAX_RECOVERIES):
+    chunk = text
+    for _ in range(MAX_RECOVERIES + 1):
         loader = None
+        resume = None
         try:
             loader = _Loader(chunk)  # the pure-Python reader already checks characters here
             composer.run(loader)
             break
         except yaml.YAMLError as exc:
-            where = _error_loc(path, exc, chunk)
-            resume = _next_document_line(text, max(where.line, chunk_line + 1))
+            err = _error_loc(path, exc, chunk)
+            where = Loc(path, err.line + composer.first_line - 1, err.col)
+            resume = _next_document_line(text, max(where.line, composer.first_line + 1))
             composer.failed(f"cannot parse YAML: {describe_yaml_error(exc)}", where, resume)
         except (ValueError, UnicodeError, RecursionError) as exc:  # parser internals; never expected
             composer.problems.append(
@@ -705,8 +711,12 @@ def parse_yaml_text(text: str, path: str, *, json_mode: bool = False) -> ParseRe
                 loader.dispose()
         if resume is None:
             break
-        # Blank lines keep every mark's line number true to the whole file.
-        chunk, chunk_line = "\n" * (resume - 1) + text[_offset_of_line(text, resume):], resume
+        chunk, composer.first_line = text[_offset_of_line(text, resume):], resume
+    else:
+        composer.problems.append(
+            Finding("INPUT001", f"more than {MAX_RECOVERIES} syntax errors: the rest of the file, from line "
+                    f"{composer.first_line}, is not read", Loc(path, composer.first_line, 1), detail="parse")
+        )
     composer.finish()
     return ParseResult(composer.documents, composer.problems)
 
@@ -720,13 +730,19 @@ def _next_document_line(text: str, line: int) -> int | None:
     return text.count("\n", 0, match.start()) + 1 if match else None
 
 
+_LINE_STARTS: dict[int, tuple[str, list[int]]] = {}
+
+
 def _offset_of_line(text: str, line: int) -> int:
-    offset = 0
-    for _ in range(line - 1):
-        offset = text.find("\n", offset) + 1
-        if offset == 0:
-            return -1
-    return offset
+    """Offset where ``line`` (1-based) starts in ``text``; -1 past the end.  Line starts
+    are computed once per text (a file with many syntax errors asks many times)."""
+    cached = _LINE_STARTS.get(id(text))
+    if cached is None or cached[0] is not text:
+        starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        _LINE_STARTS.clear()  # only the file being parsed is ever asked about
+        _LINE_STARTS[id(text)] = cached = (text, starts)
+    starts = cached[1]
+    return starts[line - 1] if 1 <= line <= len(starts) else -1
 
 
 def loader_name() -> str:
