@@ -291,12 +291,16 @@ def _template_finding(shown_path: str, where: Loc) -> Finding:
 def _template_document_finding(shown_path: str, doc: ParsedDocument) -> Finding:
     hit = doc.template
     assert hit is not None
+    # Its line may hold a secret if the document is a Secret or ConfigMap, or could not be read at all.
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    sensitive = doc.data is None or kind in ("Secret", "ConfigMap") or any(h.sensitive for h in doc.held)
     return Finding(
         "INPUT001",
         f"document {doc.index + 1} is an unrendered Helm template ({hit.placeholder} at line {hit.loc.line}): render "
         "it first (helm template RELEASE CHART > rendered.yaml) and scan the output; this document is not checked",
         Loc(shown_path, hit.loc.line, hit.loc.col),
         detail=f"template:doc:{doc.index}",
+        sensitive=sensitive,
     )
 
 
