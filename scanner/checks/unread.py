@@ -27,8 +27,9 @@ def _lost(f: Finding) -> bool:
 
 def unread_inputs(ctx: CheckContext) -> list[Finding]:
     """The loader's findings about input (files, documents) that was not read, sorted."""
+    # Files that could not be read or parsed first, then unrendered template documents.
     return ctx.shared("unread_inputs", lambda: sorted((f for f in ctx.inputs.problems if _lost(f)),
-                                                       key=lambda f: f.sort_key))
+                                                       key=lambda f: (f.detail.startswith("template"), f.sort_key)))
 
 
 def may_be_there(ctx: CheckContext) -> str:
