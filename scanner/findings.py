@@ -37,9 +37,12 @@ class Finding:
     container: str = ""  # container name when it concerns one container
     suppression: Suppression | None = None
     related: tuple[Loc, ...] = field(default=())
-    promise: str = ""  # the documented promise it breaks (scanner/promises.py), if any
+    promises: tuple[str, ...] = ()  # keys of the documented promises it breaks (scanner/promises.py)
     severity: str = ""  # set when the governing policy overrides the rule's severity (rules.<ID>.severity)
     baseline: bool = False  # known from the --baseline file: reported, but does not fail the build
+    # The line it points at may hold a secret value (inside a Secret, a ConfigMap, a
+    # values file, an env entry): reporters show the line with its value masked.
+    sensitive: bool = False
 
     def suppressed(self, suppression: Suppression) -> Finding:
         return replace(self, suppression=suppression)

@@ -196,19 +196,19 @@ def synthetic_result(shift: int = 0) -> ScanResult:
         Finding("SEC001", "container 'nginx' of Deployment shop/web: runAsNonRoot is false [red]not markup[/red]",
                 Loc(web, 16 + shift, 13), subject="Deployment shop/web", detail="runAsNonRoot",
                 workload="shop/web", container="nginx", related=(Loc("kubematrix.yaml", 12 + shift, 5),),
-                promise="security-context:shop/web"),
+                promises=("security-context:shop/web",)),
         Finding("SEC001", "container 'nginx' of Deployment shop/web: privileged", Loc(web, 17 + shift, 13),
                 subject="Deployment shop/web", detail="privileged", workload="shop/web", container="nginx",
                 suppression=Suppression("legacy image; OPS-1", Loc("kubematrix.yaml", 20 + shift, 11), "external",
                                         _dt.date(2027, 1, 31)),
-                promise="security-context:shop/web"),
+                promises=("security-context:shop/web",)),
         Finding("PSS-runAsNonRoot", "container 'nginx' runs as root", Loc(web, 16 + shift, 13),
                 subject="Deployment shop/web", workload="shop/web", container="nginx",
                 suppression=Suppression("annotated", Loc(web, 4 + shift, 3), "inSource")),
         Finding("SECRET002", "env var DB_PASSWORD carries a literal secret value (not shown)",
                 Loc(web, 14 + shift, 22), subject="Deployment shop/web", detail="DB_PASSWORD"),
         Finding("BAK001", "documented backup 'db' names CronJob shop/backup, which is not in the manifests",
-                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db", promise="backup:db"),
+                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db", promises=("backup:db",)),
         # Two findings with the same identity: distinct fingerprints all the same.
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 2 + shift, 1), detail="parse"),
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 9 + shift, 1), detail="parse"),
@@ -471,7 +471,7 @@ def test_synthetic_json_report_matches_its_schema():
     sup = next(f for f in report["findings"] if f["ruleId"] == "SEC001" and f["suppressed"])
     assert sup["suppressed"] == {"reason": "legacy image; OPS-1", "kind": "external", "path": "kubematrix.yaml", "line": 20,
                                  "column": 11, "expires": "2027-01-31"}
-    assert sup["promise"] == "security-context:shop/web"
+    assert sup["promises"] == ["security-context:shop/web"]
     bak = next(f for f in report["findings"] if f["ruleId"] == "BAK001")
     assert bak["workload"] is None and bak["container"] is None and bak["suppressed"] is None
 
@@ -641,3 +641,27 @@ def test_text_escapes_control_characters_from_scanned_content(tmp_path, monkeypa
         assert "\x1b[2J" not in out and "\x07" not in out and "\x1b]0" not in out and "why\x1b[31m" not in out
         assert "\\x1b[2J" in out
     assert "is odd second line" in render(result, "text", color=False)
+
+
+# -- the code frame masks secret values only (issue 8) ---------------------------------
+
+
+def test_code_frame_shows_values_that_are_not_secrets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
+        "  replicas: 2\n  replicas: 3\n  template:\n    spec:\n      containers: [{name: c, image: x}]\n",
+        encoding="utf-8")
+    out = render(scan_path(tmp_path), "text")
+    assert "6 |   replicas: 3" in out
+    assert MASK not in out
+
+
+def test_code_frame_masks_input_findings_inside_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\nstringData:\n"
+        "  dbpass: first-value\n  dbpass: hunter2-second\n", encoding="utf-8")
+    out = render(scan_path(tmp_path), "text")
+    assert "hunter2-second" not in out and "first-value" not in out
+    assert f"6 |   dbpass: {MASK}" in out

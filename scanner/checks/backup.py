@@ -18,6 +18,7 @@ from ..model.types import Workload
 from ..names import did_you_mean
 from ..promises import backup_key
 from .base import CheckContext, workload_finding
+from .unread import may_be_there
 from .cron import CronError, parse_cron
 
 _UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
@@ -56,7 +57,8 @@ def check_missing(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "BAK001",
                 f"documented backup '{entry.get('name')}' names CronJob {ref}, which is not in the scanned manifests"
-                f"{did_you_mean(str(ref), [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}",
+                f"{did_you_mean(str(ref), [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}"
+                f"{may_be_there(ctx)}",
                 entry.loc_of("cronJob"),
                 subject=f"CronJob {ref}",
                 detail="missing",
@@ -186,7 +188,7 @@ def _promised(check):
     def run(ctx: CheckContext) -> Iterator[Finding]:
         keys = {f"CronJob {entry.get('cronJob')}": backup_key(str(entry.get("name"))) for entry, _ in _entries(ctx)}
         for f in check(ctx):
-            yield replace(f, promise=keys.get(f.subject, ""))
+            yield replace(f, promises=(keys[f.subject],) if f.subject in keys else ())
 
     run.__doc__ = check.__doc__
     return run

@@ -43,7 +43,7 @@ def _finding(finding: Finding, rule: Rule, baselined: bool = False) -> dict[str,
         if sup is None
         else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source),
               "expires": sup.expires.isoformat() if sup.expires else None},
-        "promise": finding.promise or None,
+        "promises": list(finding.promises),
         "baseline": _baseline_state(finding, baselined),
     }
 

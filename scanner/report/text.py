@@ -125,9 +125,10 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
     raw = sources.line(finding.loc.path, finding.loc.line)
     if raw is None or not raw.strip():
         return None
-    # Secret rules and input rules (a duplicate or malformed key can sit inside a
-    # Secret's data) never show what follows the colon.
-    always = result.rules[finding.rule_id].category in ("secrets", "input")
+    # Secret rules never show what follows the colon, nor do findings whose line may
+    # hold a secret (a duplicate key inside a Secret's data, an env entry ...); any
+    # other line shows its values, except those of secret-looking keys.
+    always = result.rules[finding.rule_id].category == "secrets" or finding.sensitive
     shown = clean(mask_secrets(raw.rstrip(), always=always))
     text = Text(f"{finding.loc.line} | ", style="dim")
     text.append(shown)
