@@ -503,10 +503,13 @@ def test_text_plain_has_no_ansi_and_everything_in_place(synthetic_tree):
     out = render(synthetic_result(), "text", color=False, width=100)
     assert not ANSI.search(out)
     lines = out.splitlines()
-    assert lines[0] == "k8s/broken.yaml"  # grouped by file, in scan order
-    assert "k8s/web app.yaml" in lines and "kubematrix.yaml" in lines
+    assert lines[0] == "k8s/broken.yaml:2:1  note  INPUT001"  # grouped by file, in scan order; path:line:col
+    assert "k8s/web app.yaml:16:13  error  SEC001" in lines and "kubematrix.yaml:30:14  warning  BAK001" in lines
     assert "[red]not markup[/red]" in out, "messages are printed literally, never as rich markup"
-    assert re.search(r"16:13\s+error\s+SEC001\s+container 'nginx'", out)
+    after = lines[lines.index("k8s/web app.yaml:16:13  error  SEC001") + 1]
+    assert after.startswith("    container 'nginx'")
+    assert "    fix: " + SYNTH_RULES["SEC001"].remediation.split(". ")[0] in out  # the rule's one-line fix
+    assert "can be documented as an exception with a reason (kubematrix rules BAK001 shows how)" in " ".join(out.split())
     # the offending line is shown under its finding
     assert "16 |             runAsNonRoot: false" in out
     # unreadable file (k8s/broken.yaml does not exist): no snippet, no complaint

@@ -8,6 +8,7 @@ missing path, invalid policy file); 3 internal error (one line, no traceback).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from enum import Enum
@@ -41,7 +42,7 @@ app = typer.Typer(
     name="kubematrix",
     help="Prove documented Kubernetes security promises (traffic matrix, SecurityContext table, "
     "backups, retention, secrets) against manifests.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -162,14 +163,44 @@ def scan(
     raise typer.Exit(EXIT_FINDINGS if result.failing(fail_on.value) else EXIT_OK)
 
 
+class RulesFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 @app.command("rules")
 def rules_command(
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text (a table) or json."),
+    rule_id: str | None = typer.Argument(None, metavar="[RULE]", help="One rule id, to print that rule in full."),
+    fmt: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
-    """List the rule catalogue."""
-    from .rules_table import render_rules
+    """List the rule catalogue, or print one rule in full."""
+    from .rules_table import render_rule, render_rules
 
-    write_output(render_rules(fmt.value), None)
+    if rule_id is None:
+        write_output(render_rules(fmt.value), None)
+        return
+    text = render_rule(rule_id, fmt.value)
+    if text is None:
+        from ..catalog import load_catalog
+        from ..names import did_you_mean
+
+        raise UsageError(f"no rule {rule_id!r}{did_you_mean(rule_id, load_catalog())} (kubematrix rules lists them)")
+    write_output(text, None)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"kubematrix {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _global(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Prove documented Kubernetes security promises (traffic matrix, SecurityContext table,
+    backups, retention, secrets) against manifests."""
 
 
 @app.command()
@@ -178,15 +209,9 @@ def version() -> None:
     print(f"kubematrix {__version__}")
 
 
-def _register_optional_commands() -> None:
-    # graph/explain live in their own module so the network engine can evolve separately.
-    try:
-        from . import graph as _graph  # noqa: F401
-    except ImportError:
-        pass
-
-
-_register_optional_commands()
+# graph and explain live in their own module; importing it registers them.  A broken
+# import must fail loudly, never hide a command.
+from . import graph as _graph  # noqa: F401
 
 
 def _run(argv: list[str], prog: str) -> int:
@@ -215,10 +240,23 @@ def _run(argv: list[str], prog: str) -> int:
             return EXIT_USAGE
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             # click's (or typer's vendored click's) usage errors: unknown option, bad value.
-            sys.stderr.write(f"{prog}: error: {exc.format_message()}\n")
+            sys.stderr.write(f"{prog}: error: {plain_usage(exc.format_message())}\n")
             return EXIT_USAGE
         sys.stderr.write(f"{prog}: internal error: {type(exc).__name__}: {exc} (please report this)\n")
         return EXIT_INTERNAL
+
+
+_CHOICE = re.compile(r"Invalid value for '(?P<opt>--[\w-]+)'(?: / '-\w')?: (?:Value error, )?'(?P<got>[^']*)' is not "
+                     r"one of (?P<choices>.+?)\.?$")
+
+
+def plain_usage(message: str) -> str:
+    """click's wording in plain words: '--format must be one of text, sarif, json (got 'xml')'."""
+    match = _CHOICE.match(message.strip())
+    if match is None:
+        return message
+    choices = ", ".join(c.strip(" '") for c in match["choices"].split(","))
+    return f"{match['opt']} must be one of {choices} (got '{match['got']}')"
 
 
 def main() -> None:

@@ -137,36 +137,44 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
     return text
 
 
+def _fix(result: ScanResult, finding: Finding) -> str:
+    """The rule's remediation, first sentence: the one-line fix."""
+    text = " ".join(result.rules[finding.rule_id].remediation.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
 def _findings_by_file(console: Console, result: ScanResult, sources: _Sources) -> None:
+    """Each finding as ``path:line:col  severity  RULE`` (clickable in terminals and
+    editors), then its message, the offending line and the rule's one-line fix."""
     active = [f for f in result.active() if not f.baseline]
     if not active:
         return
     by_file: dict[str, list[Finding]] = {}
     for finding in active:
         by_file.setdefault(finding.loc.path, []).append(finding)
-    # The same column widths for every file, so the report reads as one table.
-    pos_width = max(len(f"{f.loc.line}:{f.loc.col}") for f in active)
-    rule_width = max(len(f.rule_id) for f in active)
-    for path, findings in by_file.items():
-        console.print(Text(clean(path), style="bold underline"))
-        grid = Table.grid(padding=(0, 2), pad_edge=False)
-        grid.add_column(no_wrap=True, justify="right", min_width=pos_width)
-        grid.add_column(no_wrap=True, min_width=max(map(len, SEVERITIES)))
-        grid.add_column(no_wrap=True, min_width=rule_width)
-        grid.add_column(overflow="fold")
+    for findings in by_file.values():
         for finding in findings:
             level = _severity(result, finding)
-            grid.add_row(
-                Text(f"{finding.loc.line}:{finding.loc.col}"),
-                Text(level, style=SEVERITY_STYLE[level]),
-                Text(finding.rule_id, style="bold"),
-                Text(clean(finding.message)),
-            )
+            head = Text(clean(str(finding.loc)), style="bold")
+            head.append("  ")
+            head.append(level, style=SEVERITY_STYLE[level])
+            head.append("  ")
+            head.append(finding.rule_id, style="bold")
+            console.print(head)
+            body = Table.grid(pad_edge=False)
+            body.add_column(overflow="fold")
+            body.add_row(Text(clean(finding.message)))
             snippet = _snippet(sources, result, finding)
             if snippet is not None:
-                grid.add_row("", "", "", snippet)
-        console.print(Padding(grid, (0, 0, 0, 2)))
+                body.add_row(snippet)
+            body.add_row(Text(clean(f"fix: {_fix(result, finding)}"), style="dim"))
+            console.print(Padding(body, (0, 0, 0, 4)))
         console.print()
+    rules = sorted({f.rule_id for f in active})
+    console.print(Text(clean(f"A finding that does not apply here can be documented as an exception with a reason "
+                             f"(kubematrix rules {rules[0]} shows how)."), style="dim"))
+    console.print()
 
 
 def _exceptions(console: Console, result: ScanResult) -> None:
