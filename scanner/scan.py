@@ -14,7 +14,7 @@ from .baseline import Entry as BaselineEntry
 from .catalog import Rule, load_catalog, severity_rank
 from .checks import CheckContext, all_checks
 from .findings import Finding
-from .loader.documents import DocClass, LoadResult, load
+from .loader.documents import DocClass, LoadResult, Stream, load
 from .model.build import Model, build_model
 from .policy import Policy, RuleSetting
 from .promises import PromiseResult, documented, evaluate
@@ -31,6 +31,7 @@ class ScanOptions:
     report_unused_exceptions: bool = False  # POL005 for exceptions that matched nothing
     exclude: tuple[str, ...] = ()  # --exclude globs: files not read at all
     baseline: tuple[BaselineEntry, ...] | None = None  # --baseline: known findings do not fail the build
+    streams: tuple[Stream, ...] = ()  # manifests from stdin or a renderer (scan -, --render)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class ScanResult:
     excluded: tuple[str, ...] = ()  # files left out on purpose (--exclude, a policy's exclude)
     rule_settings: tuple[tuple[str, str, RuleSetting], ...] = ()  # (policy, rule, setting) from policies' ``rules``
     baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
+    rendered: frozenset[str] = frozenset()  # paths whose line numbers are lines of rendered output
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -121,7 +123,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     """Load once, split the files by governing policy, check each part, merge.  Raises
     PolicyError for an invalid or ambiguous policy file (a usage error)."""
     catalog = load_catalog()
-    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude)
+    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams)
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
     pending: list[Finding] = list(inputs.problems) + unapplied
     findings: list[Finding] = []
@@ -161,4 +163,5 @@ def run_scan(options: ScanOptions) -> ScanResult:
         excluded=tuple(sorted(inputs.excluded + [f for s in scopes for f in s.excluded])),
         rule_settings=tuple((s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()),
         baseline_fixed=fixed,
+        rendered=frozenset(inputs.rendered),
     )

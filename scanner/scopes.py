@@ -111,7 +111,9 @@ def plan(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Pa
         return [_excluding(Scope(explicit, every, ""), inputs)], _unnamed_policies(inputs, {explicit.path or ""})
     found = _in_tree_policies(inputs)
     policies = list(found.values())
-    for root in roots:
+    # Rendered documents (stdin, --render) live where their template lives.
+    virtual = [Path(os.path.abspath(inputs.sources[f])) for f in sorted(inputs.rendered)]
+    for root in [*roots, *virtual]:
         absolute = Path(os.path.abspath(root))
         directory = absolute if absolute.is_dir() else absolute.parent
         if any(p.directory is not None and _inside(directory, p.directory) for p in policies):

@@ -80,10 +80,31 @@ def write_output(text: str, output: Path | None) -> None:
         raise
 
 
+STDIN = Path("-")
+
+
 def check_paths(paths: list[Path]) -> None:
     for path in paths:
-        if not path.exists():
+        if path != STDIN and not path.exists():
             raise UsageError(f"path '{path}' does not exist")
+
+
+def read_stdin(paths: list[Path], source_root: str | None) -> tuple:
+    """``-`` among the paths: the manifest stream on stdin, with Helm's ``# Source:``
+    comments mapping each document to its template (``--source-root`` prefixes them)."""
+    from ..loader.documents import Stream
+    from ..loader.files import MAX_FILE_BYTES, decode
+    from ..loader.rendered import helm_sources
+
+    if STDIN not in paths:
+        return ()
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"stdin holds more than {MAX_FILE_BYTES:,} bytes; write it to a file and scan that")
+    text, problem = decode(data, "stdin")
+    if text is None:
+        raise UsageError(f"stdin: {problem.message if problem else 'not text'}")
+    return (Stream("stdin", text, tuple(helm_sources(text, {}, source_root or ""))),)
 
 
 def load_policy_option(policy: Path | None, cwd: Path):
@@ -124,7 +145,7 @@ def use_color(no_color: bool, output: Path | None) -> bool:
 
 @app.command()
 def scan(
-    paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False, metavar="PATH"),
+    paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively); '-' reads a manifest stream from stdin (helm template ... | scan -).", show_default=False, metavar="PATH"),
     policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
@@ -135,6 +156,7 @@ def scan(
     report_unused_exceptions: bool = typer.Option(False, "--report-unused-exceptions", help="Report documented exceptions that matched no finding (POL005)."),
     baseline_file: Path | None = typer.Option(None, "--baseline", help="Findings recorded in this baseline are reported but do not fail the build."),
     write_baseline: Path | None = typer.Option(None, "--write-baseline", help="Record today's findings in this file (exit 0), for --baseline later."),
+    source_root: str | None = typer.Option(None, "--source-root", help="With '-' (stdin): the directory holding the charts whose '# Source:' paths Helm printed, so findings point at repository files."),
 ) -> None:
     """Scan manifests and check them against the documented policy."""
     from ..policy import PolicyError
@@ -145,10 +167,11 @@ def scan(
     cwd = Path.cwd()
     loaded = load_policy_option(policy, cwd)
     known = read_baseline(baseline_file)
+    streams = read_stdin(paths, source_root)
     try:
-        result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd,
-                                      exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions,
-                                      baseline=known))
+        result = run_scan(ScanOptions(paths=tuple(p for p in paths if p != STDIN), policy=loaded, namespace=namespace,
+                                      cwd=cwd, exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions,
+                                      baseline=known, streams=streams))
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     if write_baseline is not None:

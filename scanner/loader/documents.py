@@ -34,9 +34,8 @@ from typing import Any
 from ..findings import Finding
 from ..located import LList, LMap, Loc
 from .files import InputFile, discover, read_text
-from .yamltext import MAX_DEPTH, ParsedDocument, parse_yaml_text
+from .yamltext import MAX_DEPTH, ParsedDocument, parse_yaml_text, without_surrogates
 from .yamltext import describe_value as _what
-from .yamltext import without_surrogates
 
 
 class DocClass(str, Enum):
@@ -90,11 +89,12 @@ class LoadResult:
     problems: list[Finding] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)  # display path -> the file on disk
     excluded: list[str] = field(default_factory=list)  # files left out on purpose (--exclude)
+    rendered: set[str] = field(default_factory=set)  # paths whose lines are lines of rendered output (no snippet)
 
     def by_class(self, cls: DocClass) -> list[Document]:
         return [d for d in self.documents if d.cls is cls]
 
-    def subset(self, files: set[str]) -> "LoadResult":
+    def subset(self, files: set[str]) -> LoadResult:
         """The part of this result that comes from ``files`` (display paths).  Its
         problems are context for the checks (what could not be read); the scan reports
         the whole result's problems once."""
@@ -406,7 +406,7 @@ def _kustomize_patches(documents: list[Document]) -> dict[str, str]:
     return patches
 
 
-def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> LoadResult:
+def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = ()) -> LoadResult:
     """Discover, read, parse and classify everything under ``paths``.
 
     Loading allocates millions of small, acyclic objects; Python's cyclic garbage
@@ -416,32 +416,22 @@ def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> LoadRes
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(paths, cwd, exclude)
+        return _load(paths, cwd, exclude, streams)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> LoadResult:
+def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = ()) -> LoadResult:
     discovery = discover(paths, cwd, exclude)
     result = LoadResult(problems=list(discovery.problems), excluded=list(discovery.excluded))
     for file in discovery.files:
         result.files.append(file.display)
         result.sources[file.display] = file.real_path
         parsed, problems = parse_file(file)
-        result.problems.extend(problems)
-        if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
-            result.documents.append(Document(file.display, 0, Loc(file.display), None, DocClass.EMPTY))
-        for p in parsed:
-            cls = classify(file.display, p.data)
-            if p.template is not None and cls not in (DocClass.HELM_VALUES, DocClass.HELM_CHART):
-                # One finding per unrendered document; its content is not judged.
-                result.problems.append(_template_document_finding(file.display, p))
-                continue
-            result.problems.extend(p.held)  # values files may legitimately hold '{{ }}' strings
-            if p.data is None and p.template is not None:
-                continue
-            result.documents.append(Document(file.display, p.index, p.loc, p.data, cls))
+        _add_parsed(result, file.display, parsed, problems)
+    for stream in streams:
+        _add_stream(result, stream, cwd)
     patches = _kustomize_patches(result.documents)
     for i, doc in enumerate(result.documents):
         if doc.path in patches and doc.cls in (DocClass.KUBERNETES, DocClass.OTHER):
@@ -449,6 +439,48 @@ def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> LoadRe
             result.documents[i] = doc
         _objects_of(doc, result)
     return result
+
+
+def _add_parsed(result: LoadResult, shown: str, parsed: list[ParsedDocument], problems: list[Finding]) -> None:
+    result.problems.extend(problems)
+    if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
+        result.documents.append(Document(shown, 0, Loc(shown), None, DocClass.EMPTY))
+    for p in parsed:
+        path = p.loc.path or shown  # a rendered stream's documents carry their template's path
+        cls = classify(path, p.data)
+        if p.template is not None and cls not in (DocClass.HELM_VALUES, DocClass.HELM_CHART):
+            # One finding per unrendered document; its content is not judged.
+            result.problems.append(_template_document_finding(path, p))
+            continue
+        result.problems.extend(p.held)  # values files may legitimately hold '{{ }}' strings
+        if p.data is None and p.template is not None:
+            continue
+        result.documents.append(Document(path, p.index, p.loc, p.data, cls))
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """Manifests that are not files of the tree: stdin (``scan -``) or the output of
+    ``helm template`` / ``kubectl kustomize`` (``--render``).  ``marks`` move each
+    document to the file it was rendered from (loader/rendered.py)."""
+
+    display: str  # "stdin", or what was rendered ("charts/blog (helm template)")
+    text: str
+    marks: tuple = ()
+
+
+def _add_stream(result: LoadResult, stream: Stream, cwd: Path) -> None:
+    from .rendered import relocate
+
+    parsed, problems = _parse_text(InputFile(Path(stream.display), stream.display), stream.text)
+    parsed, problems = relocate(parsed, problems, list(stream.marks))
+    paths = sorted({p.loc.path for p in parsed} | {p.loc.path for p in problems} | ({stream.display} if not parsed else set()))
+    for path in paths:
+        if path not in result.sources:
+            result.files.append(path)
+            result.sources[path] = cwd / path  # where it would live: policy discovery goes by directory
+        result.rendered.add(path)
+    _add_parsed(result, stream.display, parsed, problems)
 
 
 def _objects_of(doc: Document, result: LoadResult) -> None:

@@ -122,6 +122,8 @@ def _severity(result: ScanResult, finding: Finding) -> str:
 
 
 def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | None:
+    if finding.loc.path in result.rendered:
+        return None  # its lines are those of rendered output, not of the file on disk
     raw = sources.line(finding.loc.path, finding.loc.line)
     if raw is None or not raw.strip():
         return None
