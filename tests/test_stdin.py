@@ -61,7 +61,7 @@ def test_a_policy_above_the_templates_governs_rendered_documents(tmp_path, monke
     monkeypatch.chdir(tmp_path)
     code, out = run(monkeypatch, capsys, RENDERED, "--source-root", "charts", "--format", "json")
     report = json.loads(out)
-    assert [f["ruleId"] for f in report["findings"]] == ["PSS-hostNamespaces"]
+    assert code == 1 and [f["ruleId"] for f in report["findings"]] == ["PSS-hostNamespaces"]
     assert report["policies"][0]["path"] == "kubematrix.yaml"
 
 
