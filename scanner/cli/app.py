@@ -232,6 +232,23 @@ def version() -> None:
     print(f"kubematrix {__version__}")
 
 
+@app.command("init")
+def init_command(
+    paths: list[Path] = typer.Argument(..., help="The tree to draft a policy file for.", show_default=False, metavar="PATH"),
+    output: Path = typer.Option(Path("kubematrix.yaml"), "--output", "-o", help="Where to write the draft."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Draft a policy file from what the tree does today (review it, then commit it)."""
+    from ..init import draft_policy
+
+    check_paths(paths)
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists: review it, or pass --force to replace it with a new draft")
+    text = draft_policy(list(paths), Path.cwd(), output)
+    write_output(text, output)
+    sys.stderr.write(f"wrote {output}: review every entry, then scan with it\n")
+
+
 # graph and explain live in their own module; importing it registers them.  A broken
 # import must fail loudly, never hide a command.
 from . import graph as _graph  # noqa: F401
