@@ -7,7 +7,6 @@ mention promises nothing.
 
 from __future__ import annotations
 
-import zoneinfo
 from collections.abc import Iterator
 from dataclasses import replace
 from typing import Any
@@ -18,9 +17,9 @@ from ..model.types import Workload
 from ..names import did_you_mean
 from ..promises import backup_key
 from .base import CheckContext, workload_finding
-from .cron import CronError, parse_cron
+from .cron import CronError, Every, Schedule, parse_cron, time_zone_error
+from .cron_instants import compare
 
-_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
 _JOB_FIELDS = ("concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit")
 # What the CronJob controller uses when a field is not written (batch/v1 defaults).
 _DEFAULTS: dict[str, Any] = {"concurrencyPolicy": "Allow", "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1}
@@ -63,59 +62,71 @@ def check_missing(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _valid_zone(name: str) -> bool:
+def _schedule_of(text: object, whose: str) -> tuple[Schedule | Every | None, str | None]:
+    """(parsed schedule, problem) for a schedule string from the manifest or the policy."""
+    if not isinstance(text, str):
+        return None, f"{whose} schedule is missing or not a string"
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+        return parse_cron(text), None
+    except CronError as exc:
+        return None, f"invalid schedule '{text}': {exc}"
+
+
+def _zone_of(value: object, whose: str) -> tuple[str | None, str | None]:
+    """(zone name or None for the controller's, problem)."""
+    if value is None:
+        return None, None
+    if not isinstance(value, str):
+        return None, f"{whose} time zone must be a string"
+    problem = time_zone_error(value)
+    return (None, f"{whose} {problem}") if problem else (value, None)
+
+
+def _shown(schedule: str, zone: str | None) -> str:
+    return f"'{schedule}' " + (f"in {zone}" if zone else "(no time zone: the controller's, UTC)")
 
 
 def check_schedule(ctx: CheckContext) -> Iterator[Finding]:
+    """BAK002: valid as Kubernetes reads it, and firing at the documented instants."""
     for entry, workload in _entries(ctx):
         if workload is None:
             continue
         spec = _spec(workload)
-        schedule = spec.get("schedule")
-        actual = None
-        if not isinstance(schedule, str):
-            yield workload_finding("BAK002", workload, "spec.schedule is missing or not a string", spec.loc_of("schedule"), detail="schedule")
-        else:
-            try:
-                actual = parse_cron(schedule)
-            except CronError as exc:
-                yield workload_finding("BAK002", workload, f"invalid schedule '{schedule}': {exc}", spec.loc_of("schedule"), detail="schedule")
-        zone = spec.get("timeZone")
-        if zone is not None and (not isinstance(zone, str) or not _valid_zone(zone)):
-            yield workload_finding("BAK002", workload, f"unknown time zone {zone!r} (not an IANA zone name)", spec.loc_of("timeZone"), detail="timeZone")
-            zone = None
-        documented = entry.get("schedule")
-        if isinstance(documented, str) and actual is not None:
-            try:
-                expected = parse_cron(documented)
-            except CronError as exc:
-                yield Finding("BAK002", f"the documented schedule '{documented}' is invalid: {exc}", entry.loc_of("schedule"), subject=workload.subject, detail="documented")
-                expected = None
-            if expected is not None and expected.key() != actual.key():
-                yield workload_finding(
-                    "BAK002", workload,
-                    f"schedule '{schedule}' does not fire when the document says ('{documented}')",
-                    spec.loc_of("schedule"), detail="schedule",
-                )
-        documented_zone = entry.get("timeZone")
-        if isinstance(documented_zone, str):
-            if (zone or "UTC") not in ({documented_zone} | (_UTC_NAMES if documented_zone in _UTC_NAMES else set())):
-                yield workload_finding(
-                    "BAK002", workload,
-                    f"time zone is {zone or 'not set (the controller: usually UTC)'}, the document says {documented_zone}",
-                    spec.loc_of("timeZone") if zone else spec.loc_of("schedule"), detail="timeZone",
-                )
-        elif isinstance(zone, str) and zone not in _UTC_NAMES and isinstance(documented, str):
-            yield workload_finding(
-                "BAK002", workload,
-                f"schedule is evaluated in {zone}, but the documented schedule '{documented}' has no time zone (UTC)",
-                spec.loc_of("timeZone"), detail="timeZone",
-            )
+        schedule, zone_value = spec.get("schedule"), spec.get("timeZone")
+        actual, problem = _schedule_of(schedule, "spec.schedule:")
+        if problem:
+            yield workload_finding("BAK002", workload, problem.removeprefix("spec.schedule: "), spec.loc_of("schedule"), detail="schedule")
+        zone, problem = _zone_of(zone_value, "spec.timeZone:")
+        if problem:
+            yield workload_finding("BAK002", workload, problem, spec.loc_of("timeZone"), detail="timeZone")
+            continue
+        documented, documented_zone = entry.get("schedule"), entry.get("timeZone")
+        if not isinstance(documented, str):
+            continue  # the entry promises no schedule
+        expected, problem = _schedule_of(documented, "documented")
+        if problem:
+            yield Finding("BAK002", f"the documented schedule is invalid: {problem}", entry.loc_of("schedule"),
+                          subject=workload.subject, detail="documented")
+            continue
+        documented_zone, problem = _zone_of(documented_zone, "the documented")
+        if problem:
+            yield Finding("BAK002", f"{problem}; the schedule cannot be compared", entry.loc_of("timeZone"),
+                          subject=workload.subject, detail="documented-timeZone")
+            continue
+        if actual is None:
+            continue
+        verdict = compare(actual, zone, expected, documented_zone, ctx.today, ("the CronJob", "the document"))
+        if verdict.same:
+            continue
+        # The culprit is the time zone when the schedule alone would have matched.
+        by_zone = actual.key() == expected.key() and "timeZone" in spec
+        why = ("does not fire at the documented instants" if verdict.same is False
+               else "cannot be proven to fire at the documented instants")
+        yield workload_finding(
+            "BAK002", workload,
+            f"schedule {_shown(schedule, zone)} {why}: the document says {_shown(documented, documented_zone)}; {verdict.detail}",
+            spec.loc_of("timeZone") if by_zone else spec.loc_of("schedule"), detail="timeZone" if by_zone else "schedule",
+        )
 
 
 def check_job_controls(ctx: CheckContext) -> Iterator[Finding]:
