@@ -47,7 +47,16 @@ from ..promises import backup_part_key
 from .base import CheckContext, workload_finding
 from .retention import LifecycleRule, lifecycle_rule
 from .secrets import looks_secret
-from .shell import Command, Pattern, Pipeline, Script, Unknown, Word, parse_script
+from .shell import (
+    Command,
+    Pattern,
+    Pipeline,
+    Script,
+    Unknown,
+    Word,
+    locate,
+    parse_script,
+)
 
 _SHELLS = frozenset({"sh", "bash", "ash", "dash", "zsh", "ksh"})
 # Dump tools and the options that name their output file.
@@ -130,35 +139,11 @@ def _sources(container: Container) -> list[_Source]:
     return [_Source(container, Script((Pipeline((Command(words, ()),), ""),), ()), None, items)]
 
 
-def _source_lines(ctx: CheckContext, path: str) -> list[str]:
-    cache = ctx._memo.setdefault("source-lines", {})
-    if path not in cache:
-        disk = ctx.inputs.sources.get(path)
-        try:
-            cache[path] = disk.read_text(encoding="utf-8-sig", errors="replace").splitlines() if disk else []
-        except OSError:
-            cache[path] = []
-    return cache[path]
-
-
 def word_loc(ctx: CheckContext, source: _Source, word: Word) -> Loc:
     """The file line a word of a container command is written on."""
     if source.item is None:
         return source.items[word.offset].loc if word.offset < len(source.items) else source.container.loc
-    item = source.item
-    lines = _source_lines(ctx, item.loc.path)
-    needle = word.raw.split("\n")[0].split("\\\n")[0]
-    if not lines or not needle or item.loc.line > len(lines):
-        return item.loc
-    at = item.loc.line
-    if lines[at - 1][item.loc.col - 1:].startswith("|"):  # literal block: value line k is file line at+1+k
-        n = at + 1 + item.text.count("\n", 0, word.offset)
-        if n <= len(lines) and needle in lines[n - 1]:
-            return Loc(item.loc.path, n, lines[n - 1].index(needle) + 1)
-    for n in range(at, min(len(lines), at + item.text.count("\n") + 2) + 1):
-        if needle in lines[n - 1]:
-            return Loc(item.loc.path, n, lines[n - 1].index(needle) + 1)
-    return item.loc
+    return locate(ctx, source.item.loc, source.item.text, word)
 
 
 def _option_value(argv: tuple[Word, ...], names: tuple[str, ...]) -> Word | None:

@@ -18,6 +18,12 @@ import posixpath
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..located import Loc
+
+if TYPE_CHECKING:
+    from .base import CheckContext
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +108,7 @@ _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL = "@*#?-$!0123456789"
 _OPERATORS = ("&&", "||", ";;", "|&", "|", ";", "&", "(", ")")
+_REDIRECTION = re.compile(r"([0-9]*)(&>>|&>|>>|>\||>&|<&|<<<|>|<)")
 
 
 def _is_assignment(word: Word) -> bool:
@@ -193,7 +200,7 @@ class _Lexer:
                 yield "word", self._word()
 
     def _redirection(self) -> str | None:
-        m = re.compile(r"([0-9]*)(&>>|&>|>>|>\||>&|<&|<<<|>|<)").match(self.text, self.i)
+        m = _REDIRECTION.match(self.text, self.i)
         if not m:
             return None
         self.i = m.end()
@@ -365,3 +372,34 @@ def _assign(command: Command, env: dict[str, Pattern]) -> None:
         assert isinstance(first, str)
         name, _, rest = first.partition("=")
         env[name] = Pattern.of((rest,) + w.parts[1:])
+
+
+def source_lines(ctx: CheckContext, path: str) -> list[str]:
+    """The lines of a scanned file (read once per scan), for placing words inside a
+    multi-line string; empty when the file cannot be read again."""
+    cache = ctx._memo.setdefault("source-lines", {})
+    if path not in cache:
+        disk = ctx.inputs.sources.get(path)
+        try:
+            cache[path] = disk.read_text(encoding="utf-8-sig", errors="replace").splitlines() if disk else []
+        except OSError:
+            cache[path] = []
+    return cache[path]
+
+
+def locate(ctx: CheckContext, loc: Loc, text: str, word: Word) -> Loc:
+    """Where ``word`` of the script ``text`` is written, the string starting at ``loc``.
+    A literal block (``|``) keeps lines, so value line k is file line loc+1+k; other
+    styles are searched line by line over the string's extent."""
+    lines = source_lines(ctx, loc.path)
+    needle = word.raw.split("\n")[0].split("\\\n")[0]
+    if not lines or not needle or loc.line > len(lines):
+        return loc
+    if lines[loc.line - 1][loc.col - 1:].startswith("|"):
+        n = loc.line + 1 + text.count("\n", 0, word.offset)
+        if n <= len(lines) and needle in lines[n - 1]:
+            return Loc(loc.path, n, lines[n - 1].index(needle) + 1)
+    for n in range(loc.line, min(len(lines), loc.line + text.count("\n") + 2) + 1):
+        if needle in lines[n - 1]:
+            return Loc(loc.path, n, lines[n - 1].index(needle) + 1)
+    return loc
