@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 
 import jsonschema
 
+from . import exceptions
 from .catalog import load_json_schema
+from .exceptions import Exception_
 from .loader.documents import parse_file
 from .loader.files import InputFile, display_path
 from .located import LList, LMap, Loc
@@ -29,22 +32,6 @@ POLICY_FILE_NAMES = ("kubematrix.yaml", "kubematrix.yml")
 
 class PolicyError(Exception):
     """The policy file is unusable; the message names file, line and path."""
-
-
-@dataclass(frozen=True, slots=True)
-class Exception_:
-    rules: tuple[str, ...]
-    reason: str
-    loc: Loc
-    containers: tuple[str, ...] = ()
-    expires: _dt.date | None = None
-
-    def covers(self, rule_id: str, container: str | None, today: _dt.date) -> bool:
-        if self.expires is not None and today > self.expires:
-            return False
-        if rule_id not in self.rules:
-            return False
-        return not self.containers or container is None or container in self.containers
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,6 +153,21 @@ class Policy:
     traffic: TrafficSection = TrafficSection()
     raw: LMap | None = None
     directory: Path | None = None  # the directory it governs (its own), absolute
+    exceptions: tuple[Exception_, ...] = ()  # the top-level section (table rows keep their own)
+    rules: Mapping[str, RuleSetting] = field(default_factory=lambda: MappingProxyType({}))
+    exclude: tuple[str, ...] = ()  # path globs, relative to the policy file's directory
+
+    @property
+    def all_exceptions(self) -> tuple[Exception_, ...]:
+        return tuple(e for row in self.security.workloads.values() for e in row.exceptions) + self.exceptions
+
+    def enabled(self, rule_id: str) -> bool:
+        setting = self.rules.get(rule_id)
+        return setting is None or setting.enabled
+
+    def severity(self, rule_id: str) -> str | None:
+        setting = self.rules.get(rule_id)
+        return setting.severity if setting is not None else None
 
     @property
     def loc(self) -> Loc:
@@ -196,22 +198,36 @@ def _expectation(data: Any) -> SecurityExpectation:
     return SecurityExpectation(**values, locs=MappingProxyType(locs))
 
 
-def _exceptions(data: Any) -> tuple[Exception_, ...]:
+def _exceptions(data: Any, ref: str) -> tuple[Exception_, ...]:
+    """A table row's exceptions: that workload, optionally some of its containers."""
     out = []
     for i, item in enumerate(data or []):
         expires = item.get("expires")
-        if isinstance(expires, str):
-            expires = _dt.date.fromisoformat(expires)
-        out.append(
-            Exception_(
-                rules=tuple(item["rules"]),
-                reason=str(item["reason"]),
-                loc=data.loc_of(i),
-                containers=tuple(item.get("containers", ())),
-                expires=expires,
-            )
-        )
+        out.append(Exception_(
+            rules=tuple(item["rules"]), reason=str(item["reason"]), loc=data.loc_of(i),
+            expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
+            workload=ref, containers=tuple(item.get("containers", ())),
+        ))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetting:
+    """``rules.<ID>`` of a policy file: off, or another severity, for its files."""
+
+    enabled: bool = True
+    severity: str | None = None
+    reason: str = ""
+    loc: Loc | None = None
+
+
+def _rule_settings(section: Any) -> Mapping[str, RuleSetting]:
+    if not isinstance(section, LMap):
+        return MappingProxyType({})
+    out = {str(rule): RuleSetting(value.get("enabled", True) is not False, value.get("severity"),
+                                  str(value.get("reason", "")), section.key_loc(rule))
+           for rule, value in section.items() if isinstance(value, LMap)}
+    return MappingProxyType(dict(sorted(out.items())))
 
 
 def _security(section: Any) -> SecuritySection:
@@ -231,7 +247,7 @@ def _security(section: Any) -> SecuritySection:
                 loc=table.key_loc(ref),
                 expectation=expectation,
                 containers=MappingProxyType(containers),
-                exceptions=_exceptions(entry.get("exceptions")),
+                exceptions=_exceptions(entry.get("exceptions"), str(ref)),
                 documented=bool(inherit) or bool(own.locs),
                 note=str(entry.get("note", "")),
             )
@@ -335,6 +351,9 @@ def policy_from_parsed(documents: list[Any], problems: list, shown: str, directo
         traffic=_traffic(data.get("traffic"), settings),
         raw=data,
         directory=directory,
+        exceptions=exceptions.from_policy(data.get("exceptions"), posixpath.dirname(shown)),
+        rules=_rule_settings(data.get("rules")),
+        exclude=tuple(str(g) for g in data.get("exclude") or ()),
     )
 
 

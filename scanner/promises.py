@@ -3,7 +3,7 @@
 "No findings" must never be mistaken for "nothing was checked".  Every promise the
 policy makes is listed (a documented flow, a zero-trust direction of a workload, a
 SecurityContext table row, a backup, a retention setting ...) with a stable key; checks
-tag the findings that break a promise with its key (``Finding.promise``).  A promise
+tag the findings that break a promise with its key (``Finding.promises``).  A promise
 with an active finding is *broken*, one whose findings are all covered by documented
 exceptions is *excepted*, any other was *kept* — proven by the checks of its family.
 This module owns the keys, so checks and reports cannot disagree about them.
@@ -92,7 +92,7 @@ def tag(key: str, findings: Iterable[Finding]) -> Iterator[Finding]:
     from dataclasses import replace
 
     for f in findings:
-        yield replace(f, promise=key)
+        yield replace(f, promises=(key,))
 
 
 def documented(ctx: CheckContext) -> list[Promise]:
@@ -167,7 +167,7 @@ def _zero_trust(ctx: CheckContext) -> list[Promise]:
 
     traffic = ctx.traffic()
     out = []
-    for w in ctx.model.workloads:
+    for w in ctx.model.network_workloads:
         if w.namespace not in scope:
             continue
         wid = workload_id(traffic, w) or w.ref
@@ -180,9 +180,9 @@ def evaluate(promises: list[Promise], findings: Iterable[Finding], policy: str |
     active: dict[str, int] = {}
     suppressed: dict[str, int] = {}
     for f in findings:
-        if f.promise:
-            counts = active if f.suppression is None else suppressed
-            counts[f.promise] = counts.get(f.promise, 0) + 1
+        counts = active if f.suppression is None else suppressed
+        for key in f.promises:
+            counts[key] = counts.get(key, 0) + 1
     out = []
     for p in promises:
         a, s = active.get(p.key, 0), suppressed.get(p.key, 0)

@@ -127,3 +127,37 @@ def test_secret_values_never_reach_a_report(fmt):
     text = "\n".join(outputs)
     for canary in canaries:
         assert canary not in text
+
+
+# -- placeholders and subject names (issue 8) -----------------------------------------
+
+
+@pytest.mark.parametrize("name, value", [
+    ("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
+    ("API_TOKEN", "api-token"),
+    ("DB_PASSWORD", "<your-password>"),
+    ("DB_PASSWORD", "REPLACE_ME"),
+    ("DB_PASSWORD", "your-db-password"),
+    ("SECRET_KEY", "{{ secret_key }}"),
+    ("SECRET_KEY", "TODO"),
+])
+def test_obvious_placeholders_are_not_secrets(name, value):
+    assert not looks_secret(name, value)
+
+
+@pytest.mark.parametrize("name, value", [("GOOGLE_API_KEY", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
+                                         ("DB_PASSWORD", "Tr0ub4dor&3")])
+def test_real_looking_values_still_are(name, value):
+    assert looks_secret(name, value)
+
+
+def test_secret_subjects_are_written_one_way(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {token: abc}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: y, namespace: default}\nstringData: {token: abc}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {API_TOKEN: s3cr3t-v4lu3-here}\n",
+        encoding="utf-8")
+    result = scan_path(tmp_path)
+    subjects = sorted(f.subject for f in result.findings if f.rule_id.startswith("SECRET"))
+    assert subjects == ["ConfigMap default/c", "Secret default/x", "Secret default/y"]
+    assert not any("(default namespace)" in f.message for f in result.findings)

@@ -132,6 +132,13 @@ def test_two_documents_are_rejected(tmp_path):
         load_policy(path, tmp_path)
 
 
+def finding(rule: str, workload: str = "shop/api", container: str = ""):
+    from scanner.findings import Finding
+    from scanner.located import Loc
+
+    return Finding(rule, "m", Loc("x.yaml", 1, 1), subject=f"Deployment {workload}", workload=workload, container=container)
+
+
 def test_exception_expiry_is_honoured(tmp_path):
     path = write(
         tmp_path,
@@ -139,9 +146,8 @@ def test_exception_expiry_is_honoured(tmp_path):
         "      exceptions:\n        - {rules: [SEC001], reason: migrating to non-root, expires: 2026-12-31}\n",
     )
     exception = load_policy(path, tmp_path).security.workloads["shop/api"].exceptions[0]
-    assert exception.covers("SEC001", None, _dt.date(2026, 12, 31))
-    assert not exception.covers("SEC001", None, _dt.date(2027, 1, 1))
-    assert not exception.covers("SEC002", None, _dt.date(2026, 1, 1))
+    assert not exception.lapsed(_dt.date(2026, 12, 31)) and exception.lapsed(_dt.date(2027, 1, 1))
+    assert exception.matches(finding("SEC001")) and not exception.matches(finding("SEC002"))
 
 
 def test_container_scoped_exception(tmp_path):
@@ -151,9 +157,9 @@ def test_container_scoped_exception(tmp_path):
         "      exceptions:\n        - {rules: [SEC003], reason: sidecar needs NET_ADMIN, containers: [istio-proxy]}\n",
     )
     exception = load_policy(path, tmp_path).security.workloads["shop/api"].exceptions[0]
-    today = _dt.date(2026, 1, 1)
-    assert exception.covers("SEC003", "istio-proxy", today)
-    assert not exception.covers("SEC003", "app", today)
+    assert exception.matches(finding("SEC003", container="istio-proxy"))
+    assert not exception.matches(finding("SEC003", container="app"))
+    assert not exception.matches(finding("SEC003", workload="shop/web", container="istio-proxy"))
 
 
 def test_per_container_expectations_override_workload_ones(tmp_path):
@@ -166,3 +172,36 @@ def test_per_container_expectations_override_workload_ones(tmp_path):
     assert entry.for_container("migrate").run_as_user == 2000
     assert entry.for_container("migrate").run_as_non_root is True
     assert entry.for_container("app").run_as_user == 1000
+
+
+def test_overlapping_policies_exit_2_with_one_line(tmp_path, capsys, monkeypatch):
+    from scanner.cli.app import _run
+
+    root = repo(tmp_path, {"kubematrix.yaml": GHOST_ROW, "k8s/kubematrix.yaml": GHOST_ROW})
+    monkeypatch.chdir(root)
+    assert _run(["scan", "."], "scan") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("scan: error: k8s/kubematrix.yaml:1:1: policy files kubematrix.yaml")
+
+
+def test_a_lapsed_exception_is_reported_and_its_findings_count_again(tmp_path):
+    policy = """apiVersion: kubematrix.dev/v1alpha1
+kind: Policy
+securityContext:
+  workloads:
+    shop/api:
+      runAsNonRoot: true
+      exceptions:
+        - rules: [SEC001]
+          reason: "until the image is rebuilt"
+          expires: "EXPIRES"
+"""
+    root = repo(tmp_path, {"k8s/kubematrix.yaml": policy.replace("EXPIRES", "2026-11-25")})
+    result = scan_path(root / "k8s", cwd=root)
+    assert [f.rule_id for f in result.active() if f.rule_id in ("SEC001", "POL002")] == ["POL002", "SEC001"]
+    lapse = next(f for f in result.active() if f.rule_id == "POL002")
+    assert "expired on 2026-11-25, 1 day ago" in lapse.message and "until the image is rebuilt" in lapse.message
+    (root / "k8s" / "kubematrix.yaml").write_text(policy.replace("EXPIRES", "2026-11-26"), encoding="utf-8")
+    still = scan_path(root / "k8s", cwd=root)  # the last day it applies is its expiry date
+    assert [f.rule_id for f in still.findings if f.rule_id in ("SEC001", "POL002")] == ["SEC001"]
+    assert still.suppressed()[0].suppression.expires.isoformat() == "2026-11-26"

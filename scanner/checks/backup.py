@@ -23,6 +23,8 @@ from .backup_objects import check_objects, upload_loc, uploads_of
 from .base import CheckContext, workload_finding
 from .cron import CronError, Every, Schedule, parse_cron, time_zone_error
 from .cron_instants import compare
+from .secrets import looks_secret
+from .unread import may_be_there
 
 _JOB_FIELDS = ("concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit")
 
@@ -45,7 +47,8 @@ def check_missing(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "BAK001",
                 f"documented backup '{entry.name}' names CronJob {entry.cron_job}, which is not in the scanned manifests"
-                f"{did_you_mean(entry.cron_job, [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}",
+                f"{did_you_mean(entry.cron_job, [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}"
+                f"{may_be_there(ctx)}",
                 entry.where("cronJob"),
                 subject=f"CronJob {entry.cron_job}",
                 detail="missing",
@@ -189,7 +192,9 @@ def check_command(ctx: CheckContext) -> Iterator[Finding]:
                                if e.source == "literal" and e.name.upper().endswith("REGION")), None)
             yield workload_finding("BAK005", workload, f"the documented region {entry.region} is set neither in a command "
                                                        "nor in an AWS_*REGION variable"
-                                                       + (f" ({region_var.name} is {region_var.value})" if region_var else ""),
+                                                       + (f" ({region_var.name} is {region_var.value})"
+                                                          if region_var and not looks_secret(region_var.name, region_var.value)
+                                                          else ""),
                                    region_var.loc if region_var else anchor, detail="region")
 
 
@@ -224,14 +229,14 @@ def check_staging_volume(ctx: CheckContext) -> Iterator[Finding]:
                 f"the pod template has no volume '{staging.name}', the documented {staging.source} staging volume"
                 f"{did_you_mean(staging.name, names)} (volumes: {', '.join(names) or 'none'})",
                 # at the volumes (the first one's line), else the pod spec
-                next((v.key_loc or v.loc for v in workload.volumes), workload.spec_loc), detail="missing"), promise=key)
+                next((v.key_loc or v.loc for v in workload.volumes), workload.spec_loc), detail="missing"), promises=(key,))
         elif volume.source != staging.source:
             why = f" ({staging.description})" if staging.description else ""
             yield replace(workload_finding(
                 "BAK007", workload,
                 f"volume '{volume.name}' is a {volume.source or 'volume without a source'}, the document says "
                 f"{staging.source}{why}",
-                volume.key_loc or volume.loc, detail="source"), promise=key)
+                volume.key_loc or volume.loc, detail="source"), promises=(key,))
 
 
 def _promised(check: Callable[[CheckContext], Iterator[Finding]]) -> Callable[[CheckContext], Iterator[Finding]]:
@@ -241,7 +246,7 @@ def _promised(check: Callable[[CheckContext], Iterator[Finding]]) -> Callable[[C
     def run(ctx: CheckContext) -> Iterator[Finding]:
         keys = {f"CronJob {entry.cron_job}": backup_key(entry.name) for entry, _ in entries(ctx)}
         for f in check(ctx):
-            yield f if f.promise else replace(f, promise=keys.get(f.subject, ""))
+            yield f if f.promises else replace(f, promises=(keys[f.subject],) if f.subject in keys else ())
 
     run.__doc__ = check.__doc__
     return run

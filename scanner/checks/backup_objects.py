@@ -43,7 +43,7 @@ from ..located import Loc
 from ..model.types import CommandItem, Container, Workload
 from ..names import did_you_mean
 from ..policy import BackupEntry, LifecycleEntry, backup_entries, lifecycle_entries
-from ..promises import backup_part_key
+from ..promises import backup_part_key, retention_key
 from .base import CheckContext, workload_finding
 from .retention import LifecycleRule, lifecycle_rule
 from .secrets import looks_secret
@@ -515,7 +515,8 @@ def _lifecycles(ctx: CheckContext) -> Iterator[Finding | tuple[BackupEntry, Life
         if not linked:
             yield Finding("BAK006", f"the lifecycle entry for {lc.file} names bucket {lc.bucket}, which no documented "
                                     f"backup uploads to, so nothing is cross-checked{did_you_mean(lc.bucket, buckets)}",
-                          lc.where("bucket"), subject=f"lifecycle {lc.file}", detail=f"bucket:{lc.bucket}")
+                          lc.where("bucket"), subject=f"lifecycle {lc.file}", detail=f"bucket:{lc.bucket}",
+                          promises=(retention_key("s3Lifecycle", lc.file),))  # the entry's own row
         for b in linked:
             yield b, lc
 
@@ -532,7 +533,7 @@ def check_objects(ctx: CheckContext) -> Iterator[Finding]:
             continue  # BAK001
         key = backup_part_key(entry.name, f"lifecycle:{lc.file}")
         for f in _check_pair(ctx, entry, lc, workload):
-            yield replace(f, promise=key)
+            yield replace(f, promises=(key,))
 
 
 def _check_pair(ctx: CheckContext, entry: BackupEntry, lc: LifecycleEntry, workload: Workload) -> Iterator[Finding]:

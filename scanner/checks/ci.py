@@ -387,7 +387,7 @@ def _workflow(ctx: CheckContext, gate: CiGate) -> _GateView:
 
 def _finding(rule: str, gate: CiGate, message: str, loc: Loc, detail: str) -> Finding:
     return Finding(rule, f"CI gate '{gate.name}': {message}", loc, subject=f"CI gate {gate.name}", detail=detail,
-                   promise=ci_gate_key(gate.name))
+                   promises=(ci_gate_key(gate.name),))
 
 
 def _views(ctx: CheckContext) -> Iterator[_GateView]:

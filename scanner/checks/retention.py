@@ -209,7 +209,7 @@ def _promised(check, key: str):
                  for e in _section_entries(ctx, key)}
         for f in check(ctx):
             owner = next((k for path, k in files.items() if f.subject == path or f.subject.startswith(path + " ")), "")
-            yield replace(f, promise=owner)
+            yield replace(f, promises=(owner,) if owner else ())
 
     run.__doc__ = check.__doc__
     return run

@@ -129,7 +129,7 @@ class DocumentedPeers:
         ep = self.traffic.endpoints[eid]
         if not ep.managed:  # a hostNetwork pod carries the node's identity
             return P.PeerSet(entities=frozenset({"host", "remote-node"}))
-        workload = next((w for w in self.ctx.model.workloads
+        workload = next((w for w in self.ctx.model.network_workloads
                          if w.ref == f"{ep.namespace}/{ep.name}" and w.kind == ep.workload_kind), None)
         if workload is None:
             return P.NOTHING
@@ -358,7 +358,7 @@ def _excess_finding(side: Side, entry: Entry, excess: Excess, cluster: str) -> F
         f"{origin.policy} {origin.path} lets {side.wid} {verb} the documented matrix does not list: {prep} "
         f"{_peer_text(entry, cluster)} on {ports}; {example}{known}",
         origin.loc, subject=side.wid, detail=f"{side.direction}:{origin.policy} {origin.path}", workload=w.ref,
-        promise=isolation_key(side.wid, side.direction),
+        promises=(isolation_key(side.wid, side.direction),),
     )
 
 
@@ -370,7 +370,7 @@ def check_zero_trust(ctx: CheckContext) -> Iterator[Finding]:
     traffic = ctx.traffic()
     universe = universe_of(ctx, traffic)
     docs = DocumentedPeers(ctx, traffic, universe)
-    for workload in ctx.model.workloads:
+    for workload in ctx.model.network_workloads:
         if workload.namespace not in scope:
             continue
         wid = workload_id(traffic, workload)

@@ -7,15 +7,19 @@ value is treated as absent, so one bad field never hides the rest of a scan.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
-from ..loader.yamltext import describe_value
+from ..loader.yamltext import SENSITIVE_PATH, describe_value
 from ..located import LList, LMap, Loc
 from .cronjob import read_cronjob
+from .duplicates import live_objects
+from .fields import unknown_fields
+from .operators import GROUP, operated_workloads
 from .types import (
     CommandItem,
     Container,
@@ -58,10 +62,18 @@ PROTOCOLS = ("TCP", "UDP", "SCTP")
 
 @dataclass(slots=True)
 class Model:
-    workloads: list[Workload] = field(default_factory=list)
+    workloads: list[Workload] = field(default_factory=list)  # objects with a pod template: every check judges them
+    # Pods operators create from custom resources (model/operators.py): in the traffic
+    # graph and the matrix checks; their security contexts are the operator's own.
+    operated: list[Workload] = field(default_factory=list)
     namespaces: dict[str, Namespace] = field(default_factory=dict)
     services: list[Service] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
+
+    @property
+    def network_workloads(self) -> list[Workload]:
+        """Every workload whose pods take part in the traffic graph."""
+        return sorted(self.workloads + self.operated, key=lambda w: (w.namespace, w.name, w.kind))
 
     def workload(self, ref: str) -> Workload | None:
         for w in self.workloads:
@@ -77,21 +89,30 @@ class _Reader:
         self.subject = subject
         self.problems = problems
 
-    def wrong(self, where: Loc, path: str, expected: str, got: Any) -> None:
+    @property
+    def _rejected(self) -> str:
+        """What Kubernetes does with an object whose field has the wrong type or value:
+        the API server refuses it (decoding or validation), so it is not deployed."""
+        return f"the API server rejects the {self.subject.split(' ', 1)[0]}"
+
+    def wrong(self, where: Loc, path: str, expected: str, got: Any, choices: tuple[str, ...] = ()) -> None:
         self.problems.append(
             Finding(
                 "INPUT002",
-                f"{self.subject}: '{path}' must be {expected}, got {_describe(got)}; it is ignored",
+                f"{self.subject}: '{path}' must be {expected}, got {_shown_value(path, got, choices)}; "
+                f"{self._rejected}, and this scan checks the rest of it without this value",
                 where,
                 subject=self.subject,
                 detail=path,
+                sensitive=bool(_SENSITIVE_PATH.search(path)),
             )
         )
 
     def out_of_range(self, where: Loc, path: str, expected: str) -> None:
         self.problems.append(
-            Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range and ignored", where,
-                    subject=self.subject, detail=path)
+            Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range: {self._rejected}, "
+                    "and this scan checks the rest of it without this value", where,
+                    subject=self.subject, detail=path, sensitive=bool(_SENSITIVE_PATH.search(path)))
         )
 
     def missing(self, where: Loc, path: str, consequence: str) -> None:
@@ -155,6 +176,34 @@ def _label_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# Values that are plainly not secrets: booleans and numbers written as text, null words.
+_HARMLESS = re.compile(r"(?i:true|false|yes|no|on|off|null|none|~)|-?[0-9]{1,10}")
+# Paths whose values may be secrets: never shown, whatever they look like.
+_SENSITIVE_PATH = SENSITIVE_PATH
+
+
+def _shown_value(path: str, value: Any, choices: tuple[str, ...] = ()) -> str:
+    """A wrong value as the message shows it: the value itself when it cannot be a
+    secret (a number, a boolean word, or an allowed value in the wrong case, e.g.
+    protocol ``tcp``), else only its type and size."""
+    if _SENSITIVE_PATH.search(path):
+        return _describe(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if not isinstance(value, str):
+        return _describe(value)
+    wrong_case = value.upper() in {c.upper() for c in choices}
+    if wrong_case:
+        return f"the string {value!r} (values are case-sensitive)"
+    if _HARMLESS.fullmatch(value):
+        return f"the string {value!r}"
+    return _describe(value)
 
 
 def _describe(value: Any) -> str:
@@ -242,7 +291,7 @@ def read_ports(r: _Reader, container: LMap, path: str) -> tuple[ContainerPort, .
             number = None
         protocol = r.str(port, "protocol", f"{ppath}.protocol") or "TCP"
         if protocol not in PROTOCOLS:
-            r.wrong(port.loc_of("protocol"), f"{ppath}.protocol", "TCP, UDP or SCTP", protocol)
+            r.wrong(port.loc_of("protocol"), f"{ppath}.protocol", "TCP, UDP or SCTP", protocol, PROTOCOLS)
             protocol = "TCP"
         out.append(
             ContainerPort(
@@ -540,10 +589,16 @@ def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject]
 def build_model(objects: list[KubeObject], default_namespace: str = "default") -> Model:
     model = Model()
     problems = model.problems
+    # Objects defined twice: the last definition kubectl applies is the live one (INPUT006).
+    objects, duplicates = live_objects(objects, default_namespace)
+    problems.extend(duplicates)
 
     def ns_of(obj: KubeObject) -> str:
         return obj.namespace or default_namespace
 
+    for obj in objects:  # misspelt fields: dropped by a lenient API server, as the model ignores them (INPUT005)
+        problems.extend(unknown_fields(obj, f"{obj.kind} {ns_of(obj)}/{obj.name}" if _is_namespaced(obj)
+                                       else f"{obj.kind} {obj.name}"))
     by_key = {(o.kind, ns_of(o), o.name): o for o in objects}
     referenced: set[tuple[str, str, str]] = set()
     for obj in objects:
@@ -575,6 +630,8 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
             workload = build_workload(obj, namespace, problems, override)
             if workload is not None:
                 model.workloads.append(workload)
+        elif obj.group == GROUP:
+            model.operated.extend(operated_workloads(obj, namespace))
         elif obj.kind == "Service" and obj.api_version == "v1":
             service = _build_service(obj, namespace, problems)
             if service is not None:
@@ -584,6 +641,7 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
                 namespace, MappingProxyType({"kubernetes.io/metadata.name": namespace}), obj.loc, False
             )
     model.workloads.sort(key=lambda w: (w.namespace, w.name, w.kind))
+    model.operated.sort(key=lambda w: (w.namespace, w.name, w.kind))
     model.services.sort(key=lambda s: (s.namespace, s.name))
     model.namespaces = dict(sorted(model.namespaces.items()))
     return model
@@ -625,7 +683,7 @@ def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> 
             target = port
         protocol = r.str(p, "protocol", f"spec.ports[{i}].protocol") or "TCP"
         if protocol not in PROTOCOLS:
-            r.wrong(p.loc_of("protocol"), f"spec.ports[{i}].protocol", "TCP, UDP or SCTP", protocol)
+            r.wrong(p.loc_of("protocol"), f"spec.ports[{i}].protocol", "TCP, UDP or SCTP", protocol, PROTOCOLS)
             protocol = "TCP"
         ports.append(ServicePort(port, target, protocol, r.str(p, "name", f"spec.ports[{i}].name")))
     return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc)

@@ -176,6 +176,7 @@ class Workload:
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # kind-specific facts (e.g. CronJob schedule), located
     selector: LabelSelector | None = None  # spec.selector of a controller; None for Pods, CronJobs, Jobs without one
     cronjob: CronJobSpec | None = None  # a CronJob's own spec and jobTemplate.spec, typed
+    generated_by: str | None = None  # the operator that creates these pods from a custom resource (model/operators.py)
 
     @property
     def ref(self) -> str:

@@ -258,3 +258,36 @@ def _known_witnesses_are_admitted_by_the_graph(root: Path, result) -> int:
             assert any(c.entry.origin.loc.line == f.loc.line for c in side.allows), (f.message, peer)
             checked += 1
     return checked
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_every_rule_the_graph_shows_admitting_a_known_peer_is_reported_when_nothing_is_documented(data):
+    """The converse of the graph-agreement law: with no documented flow, every allow
+    entry through which an isolated zero-trust side admits a known endpoint (other than
+    the always-admitted local host) is a NET002 at that entry."""
+    from conftest import FIXED_TODAY
+    from tree_strategies import cluster_manifests
+
+    from scanner.checks.base import CheckContext
+    from scanner.loader.documents import load
+    from scanner.model.build import build_model
+    from scanner.policy import load_policy
+
+    manifests = data.draw(cluster_manifests())
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        result = _scan(root, manifests, [])
+        inputs = load([root], root)
+        ctx = CheckContext(model=build_model(inputs.objects), inputs=inputs,
+                           policy=load_policy(root / "kubematrix.yaml", root), today=FIXED_TODAY)
+        graph = ctx.traffic().graph
+        expected = set()
+        for src, dst, edge in graph.edges(data=True):
+            for subject, side in ((dst, edge["ingress"]), (src, edge["egress"])):
+                if not subject.startswith("zt/") or not side.isolated or src == "entity:host":
+                    continue
+                expected |= {(c.entry.origin.loc.line, subject) for c in side.allows if c.ports}
+        event("decided edges" if expected else "no decided edge")
+        reported = {(f.loc.line, f.subject) for f in result.active() if f.rule_id == "NET002"}
+        assert expected <= reported
