@@ -159,7 +159,8 @@ class Policy:
 
     @property
     def all_exceptions(self) -> tuple[Exception_, ...]:
-        return tuple(e for row in self.security.workloads.values() for e in row.exceptions) + self.exceptions
+        return (tuple(e for row in self.security.workloads.values() for e in row.exceptions) + self.exceptions
+                + ci_gate_exceptions(self))
 
     def enabled(self, rule_id: str) -> bool:
         setting = self.rules.get(rule_id)
@@ -497,3 +498,18 @@ def ci_gates(policy: Policy) -> tuple[CiGate, ...]:
             loc=items.loc_of(i), locs=MappingProxyType({str(k): g.loc_of(k) for k in g}),
         ))
     return tuple(out)
+
+
+GATE_KIND = "CiGate"  # how CI findings name their gate as an object (subject "CiGate <name>")
+
+
+def ci_gate_exceptions(policy: Policy) -> tuple[Exception_, ...]:
+    """A gate documented as report-only (``exitCode: 0`` with a reason) is an exception
+    for its own CI002 findings (the exit code lets vulnerabilities pass) and nothing else:
+    continue-on-error, --soft-fail and the like (CI005) still fail.  Applied, shown,
+    lapsed (POL002) and reported unused (POL005) like every documented exception."""
+    return tuple(
+        Exception_(rules=("CI002",), reason=g.reason, loc=g.where("reason"), expires=g.expires,
+                   object_kind=GATE_KIND, name=g.name)
+        for g in ci_gates(policy) if g.exit_code == 0 and g.reason
+    )

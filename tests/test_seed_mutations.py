@@ -81,11 +81,11 @@ MUTATIONS = {
     "Trivy silenced with continue-on-error": (
         [(WORKFLOW, "      uses: aquasecurity/trivy-action@0.28.0\n",
           "      uses: aquasecurity/trivy-action@0.28.0\n      continue-on-error: true\n")],
-        {("CI002", WORKFLOW, "continue-on-error: true")}),
+        {("CI005", WORKFLOW, "continue-on-error: true")}),
     "Trivy as a command with || true": (
         [(WORKFLOW, TRIVY_STEP, ('    - name: Trivy image scan\n'
                                  '      run: trivy image --exit-code 1 "${IMAGE}:${{ github.sha }}" || true\n'))],
-        {("CI002", WORKFLOW, "|| true")}),
+        {("CI005", WORKFLOW, "|| true")}),
     "Trivy disabled with if: false": (
         [(WORKFLOW, "      uses: aquasecurity/trivy-action@0.28.0\n",
           "      uses: aquasecurity/trivy-action@0.28.0\n      if: false\n")],
@@ -99,6 +99,9 @@ MUTATIONS = {
     "Trivy exit-code dropped (still report-only, as documented)": (
         [(WORKFLOW, "        exit-code: '0'\n", "")],
         set()),
+    "the documented report-only decision expired": (
+        [("kubematrix.yaml", "    reason: \"§6 P1:", "    expires: \"2026-06-30\"\n    reason: \"§6 P1:")],
+        {("CI002", WORKFLOW, "exit-code: '0'"), ("POL002", "kubematrix.yaml", "reason: \"§6 P1:")}),
     "Trivy made blocking": (
         [(WORKFLOW, "exit-code: '0'", "exit-code: '1'")],
         set()),

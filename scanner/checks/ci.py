@@ -1,10 +1,11 @@
-"""CI001-CI004: the documented CI gates (``ciGates``) against the GitHub Actions workflows.
+"""CI001-CI005: the documented CI gates (``ciGates``) against the GitHub Actions workflows.
 
 A gate says which workflow (and job) must scan which images, at which severities, and
 whether a finding fails the build.  The seed's Trivy step runs with ``exit-code: 0`` on
-purpose ("warnings only", document §6); its policy documents that with a reason, so the
-report shows it as a documented exception instead of a silent pass.  Any other way of
-making the scan unable to fail the build is a finding.
+purpose ("warnings only", document §6); its policy documents that with a reason
+(``exitCode: 0``), which ``policy.ci_gate_exceptions`` turns into a documented exception
+for that gate's CI002 findings, applied by ``scanner/exceptions.py`` like every other.
+Any other way of making the scan unable to fail the build (CI005) is still a finding.
 
 How a scan step is read (nothing is run):
 
@@ -30,17 +31,16 @@ builds and the manifests deploy a released tag of it.
 
 from __future__ import annotations
 
-import datetime as _dt
 import posixpath
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 
-from ..findings import Finding, Suppression
+from ..findings import Finding
 from ..loader.documents import DocClass, Document
 from ..located import LList, LMap, Loc
 from ..names import did_you_mean
-from ..policy import CiGate, ci_gates
+from ..policy import GATE_KIND, CiGate, ci_gates
 from ..promises import ci_gate_key
 from .base import CheckContext
 from .shell import Command, Pattern, Script, Unknown, Word, locate, parse_script
@@ -68,7 +68,7 @@ _TRUE = ("true", True)
 class _Weak:
     """A reason the scan cannot fail the build."""
 
-    how: str  # exit-code | continue-on-error | soft-fail | or | pipe | unknown
+    how: str  # exit-code | unknown (the exit code) -> CI002; continue-on-error(?) | soft-fail | or | pipe -> CI005
     text: str
     loc: Loc
 
@@ -161,7 +161,7 @@ def _continue_on_error(holder: LMap, what: str) -> list[_Weak]:
     if value in _TRUE:
         return [_Weak("continue-on-error", f"continue-on-error: true on the {what}", holder.loc_of("continue-on-error"))]
     if isinstance(value, str) and "${{" in value:
-        return [_Weak("unknown", f"continue-on-error: {value} on the {what} may be true",
+        return [_Weak("continue-on-error?", f"continue-on-error: {value} on the {what} may be true",
                       holder.loc_of("continue-on-error"))]
     return []
 
@@ -386,7 +386,9 @@ def _workflow(ctx: CheckContext, gate: CiGate) -> _GateView:
 
 
 def _finding(rule: str, gate: CiGate, message: str, loc: Loc, detail: str) -> Finding:
-    return Finding(rule, f"CI gate '{gate.name}': {message}", loc, subject=f"CI gate {gate.name}", detail=detail,
+    # The subject reads as an object (kind CiGate, the gate's name), so documented
+    # exceptions can name one gate (scanner/exceptions.py finding_object).
+    return Finding(rule, f"CI gate '{gate.name}': {message}", loc, subject=f"{GATE_KIND} {gate.name}", detail=detail,
                    promises=(ci_gate_key(gate.name),))
 
 
@@ -439,27 +441,29 @@ def _matching_scans(ctx: CheckContext, view: _GateView) -> list[_Scan]:
     return [s for s in _scans(ctx, view.document.data, view.jobs, _job_ids(view)) if any(s.scans(r) for r in repos)]
 
 
-def _documented_exception(gate: CiGate, today: _dt.date) -> tuple[Suppression | None, str]:
-    if gate.exit_code != 0 or gate.reason is None:
-        return None, ""
-    if gate.expires is not None and today > gate.expires:
-        return None, f" (the documented report-only exception expired on {gate.expires.isoformat()})"
-    return Suppression(gate.reason, gate.where("reason"), "external", gate.expires), ""
+_EXIT_CODE = ("exit-code", "unknown")  # CI002; every other weakness swallows a failure: CI005
 
 
-def check_gate_blocks(ctx: CheckContext) -> Iterator[Finding]:
-    """CI002: a scan of a documented image can never fail the build."""
+def _weaknesses(ctx: CheckContext, rule: str) -> Iterator[Finding]:
     for view in _views(ctx):
-        gate = view.gate
-        suppression, lapsed = _documented_exception(gate, ctx.today)
         for scan in _matching_scans(ctx, view):
             for weak in scan.weak:
-                documented = weak.how == "exit-code" and suppression is not None
-                message = (f"step '{scan.step_name}' of job {scan.job} can never fail the build: {weak.text}"
-                           + (" -- documented as report-only" if documented else
-                              lapsed if weak.how == "exit-code" else ""))
-                finding = _finding("CI002", gate, message, weak.loc, f"{scan.job}:{scan.step_name}:{weak.how}")
-                yield finding.suppressed(suppression) if documented else finding
+                if (weak.how in _EXIT_CODE) == (rule == "CI002"):
+                    yield _finding(rule, view.gate, f"step '{scan.step_name}' of job {scan.job} can never fail the "
+                                                    f"build: {weak.text}", weak.loc, f"{scan.job}:{scan.step_name}:{weak.how}")
+
+
+def check_exit_code(ctx: CheckContext) -> Iterator[Finding]:
+    """CI002: the scan's exit code lets vulnerabilities pass (0, unset, or not provable).
+    A gate documented as report-only (exitCode 0 with a reason) excepts exactly these
+    findings, through the policy's exceptions (``policy.ci_gate_exceptions``)."""
+    yield from _weaknesses(ctx, "CI002")
+
+
+def check_silenced(ctx: CheckContext) -> Iterator[Finding]:
+    """CI005: the scan's failure is swallowed: continue-on-error, --soft-fail, ``|| ...``,
+    a pipe without pipefail.  A report-only gate does not cover these."""
+    yield from _weaknesses(ctx, "CI005")
 
 
 def check_gate_strength(ctx: CheckContext) -> Iterator[Finding]:
@@ -520,7 +524,8 @@ def check_gate_images(ctx: CheckContext) -> Iterator[Finding]:
 
 CHECKS = {
     "CI001": check_gate_present,
-    "CI002": check_gate_blocks,
+    "CI002": check_exit_code,
     "CI003": check_gate_strength,
     "CI004": check_gate_images,
+    "CI005": check_silenced,
 }
