@@ -20,7 +20,7 @@ from .located import LMap, Loc
 
 if TYPE_CHECKING:
     from .checks.base import CheckContext
-    from .policy import Flow
+    from .policy import Flow, Policy
 
 # Families, in report order, with how a kept promise reads.
 FAMILIES = {
@@ -57,6 +57,15 @@ def backup_key(name: str) -> str:
 
 def retention_key(kind: str, file: str) -> str:
     return f"retention:{kind}:{file}"
+
+
+def backup_part_key(name: str, part: str) -> str:
+    """A setting of a documented backup that is its own row: ``staging-volume``, ``lifecycle:<file>``."""
+    return f"backup:{name}:{part}"
+
+
+def ci_gate_key(name: str) -> str:
+    return f"ci-gate:{name}"
 
 
 SECRETS_KEY = "secrets"
@@ -104,6 +113,8 @@ def documented(ctx: CheckContext) -> list[Promise]:
         for kind in ("s3Lifecycle", "loki"):
             out += _listed(retention.get(kind), "retention", lambda e, k=kind: retention_key(k, str(e.get("file"))),
                            lambda e, k=kind: f"{k} {e.get('file')}")
+    out += _backup_parts(policy)
+    out += _ci_gates(policy)
     secrets = policy.section("secrets")
     if isinstance(secrets, LMap):
         out.append(Promise("secrets", "no committed Secret objects or literal secret values", secrets.loc, SECRETS_KEY))
@@ -114,6 +125,38 @@ def _listed(items: Any, family: str, key, text) -> list[Promise]:
     if not isinstance(items, list):
         return []
     return [Promise(family, text(e), items.loc_of(i), key(e)) for i, e in enumerate(items) if isinstance(e, LMap)]
+
+
+def _backup_parts(policy: Policy) -> list[Promise]:
+    """A backup's staging volume, and (when a lifecycle entry names its bucket) that its
+    objects fall under the lifecycle rule: rows of their own, proven by BAK007 and BAK006."""
+    from .policy import backup_entries, lifecycle_entries
+
+    out = []
+    lifecycles = lifecycle_entries(policy)
+    for b in backup_entries(policy):
+        if b.staging_volume is not None:
+            v = b.staging_volume
+            out.append(Promise("backups", f"{b.name}: staging volume {v.name} is {v.source}", v.loc,
+                               backup_part_key(b.name, "staging-volume")))
+        for lc in lifecycles:
+            if b.bucket is not None and lc.bucket == b.bucket:
+                out.append(Promise("backups", f"{b.name}: objects in s3://{b.bucket} fall under the lifecycle rule of "
+                                              f"{lc.file}", lc.where("bucket"),
+                                   backup_part_key(b.name, f"lifecycle:{lc.file}")))
+    return out
+
+
+def _ci_gates(policy: Policy) -> list[Promise]:
+    from .policy import ci_gates
+
+    out = []
+    for g in ci_gates(policy):
+        where = f"{g.workflow}" + (f" job {g.job}" if g.job else "")
+        images = ", ".join(image for image, _ in g.images)
+        how = f"exit-code {g.exit_code}" + (f", {','.join(g.severity)}" if g.severity else "")
+        out.append(Promise("ci-gates", f"{g.name}: {where} scans {images} ({how})", g.loc, ci_gate_key(g.name)))
+    return out
 
 
 def _zero_trust(ctx: CheckContext) -> list[Promise]:

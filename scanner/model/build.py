@@ -16,10 +16,12 @@ from ..findings import Finding
 from ..loader.documents import KubeObject
 from ..loader.yamltext import SENSITIVE_PATH, describe_value
 from ..located import LList, LMap, Loc
+from .cronjob import read_cronjob
 from .duplicates import live_objects
 from .fields import unknown_fields
 from .operators import GROUP, operated_workloads
 from .types import (
+    CommandItem,
     Container,
     ContainerPort,
     EnvVar,
@@ -31,6 +33,7 @@ from .types import (
     ServicePort,
     Setting,
     Volume,
+    VolumeMount,
     Workload,
 )
 
@@ -328,6 +331,29 @@ def read_command(container: LMap) -> tuple[str, ...]:
     return tuple(words)
 
 
+def read_command_items(container: LMap) -> tuple[CommandItem, ...]:
+    out = []
+    for key in ("command", "args"):
+        value = container.get(key)
+        if isinstance(value, LList):
+            out += [CommandItem(str(v), value.loc_of(i), key) for i, v in enumerate(value) if isinstance(v, (str, int, float))]
+    return tuple(out)
+
+
+def read_mounts(r: _Reader, container: LMap, path: str) -> tuple[VolumeMount, ...]:
+    items = r.list(container, "volumeMounts", f"{path}.volumeMounts")
+    out = []
+    for i, item in enumerate(items or ()):
+        where = f"{path}.volumeMounts[{i}]"
+        if not isinstance(item, LMap) or not isinstance(item.get("name"), str) or not isinstance(item.get("mountPath"), str):
+            r.wrong(items.loc_of(i), where, "a mapping with a name and a mountPath", item)
+            continue
+        out.append(VolumeMount(item["name"], item["mountPath"], item.loc_of("mountPath"),
+                               r.str(item, "subPath", f"{where}.subPath") or "",
+                               bool(r.bool(item, "readOnly", f"{where}.readOnly"))))
+    return tuple(out)
+
+
 def read_env(r: _Reader, container: LMap, path: str) -> tuple[EnvVar, ...]:
     items = r.list(container, "env", f"{path}.env")
     if items is None:
@@ -378,6 +404,8 @@ def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, 
                     command=read_command(item),
                     command_loc=item.loc_of("command") if "command" in item else (item.loc_of("args") if "args" in item else None),
                     env=read_env(r, item, path),
+                    mounts=read_mounts(r, item, path),
+                    command_items=read_command_items(item),
                 )
             )
     return tuple(out)
@@ -469,8 +497,10 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
     os_map = r.map(spec, "os", f"{spec_path}.os")
     extra: dict[str, Any] = {}
     selector = _controller_selector(r, obj)
+    cronjob = None
     if obj.kind == "CronJob":
         extra["cronjob"] = obj.body.get("spec")
+        cronjob = read_cronjob(r, obj.body, obj.loc)
     return Workload(
         kind=obj.kind,
         api_version=obj.api_version,
@@ -492,6 +522,7 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
         annotation_locs=MappingProxyType(annotation_locs),
         extra=MappingProxyType(extra),
         selector=selector,
+        cronjob=cronjob,
     )
 
 
