@@ -16,8 +16,6 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-import jsonschema
-
 from . import exceptions
 from .catalog import load_json_schema
 from .exceptions import Exception_
@@ -315,6 +313,8 @@ def _path_text(path: list[Any]) -> str:
 
 
 def validate_policy_data(data: Any, shown: str) -> None:
+    import jsonschema  # only a scan with a policy file needs it (a tenth of a second to import)
+
     schema = load_json_schema("policy.schema.json")
     validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))

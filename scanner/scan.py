@@ -6,6 +6,7 @@ Data flows one way.  Reporters receive the ``ScanResult`` and only format it.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -121,7 +122,22 @@ def _with_settings(finding: Finding, policy: Policy) -> Finding:
 
 def run_scan(options: ScanOptions) -> ScanResult:
     """Load once, split the files by governing policy, check each part, merge.  Raises
-    PolicyError for an invalid or ambiguous policy file (a usage error)."""
+    PolicyError for an invalid or ambiguous policy file (a usage error).
+
+    A scan allocates millions of small objects that live until it ends and form almost
+    no cycles; the cyclic garbage collector would walk all of them again and again for
+    nothing (a third of a large scan's time), so it is paused for the scan and
+    restored afterwards (reference counting still frees everything acyclic)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        return _run_scan(options)
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _run_scan(options: ScanOptions) -> ScanResult:
     catalog = load_catalog()
     inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams)
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)

@@ -546,3 +546,26 @@ def test_pyyaml_never_composes_nor_constructs_anything(monkeypatch):
     result = load([REPO / "fixtures" / "blog-system", REPO / "fixtures" / "rules" / "INPUT001" / "fail"], REPO)
     assert len(result.objects) > 10
     assert any("never constructed" in p.message for p in result.problems)
+
+
+def test_parsing_in_worker_processes_gives_the_same_result(monkeypatch):
+    """Large trees are parsed partly in forked workers (loader/documents.py parse_files):
+    the same documents, problems and objects, in the same order, as in one process."""
+    from scanner.loader import documents
+
+    tree = [REPO / "fixtures" / "blog-system", REPO / "fixtures" / "rules"]
+    monkeypatch.setenv("KUBEMATRIX_JOBS", "1")
+    alone = documents.load(tree, REPO)
+    monkeypatch.setenv("KUBEMATRIX_JOBS", "3")
+    monkeypatch.setattr(documents, "PARALLEL_MIN_FILES", 1)
+    if documents._workers() == 0:
+        pytest.skip("this platform or machine offers no second process to parse in")
+    shared = documents.load(tree, REPO)
+    assert len(alone.files) > 100
+    assert shared.files == alone.files
+    assert [(d.path, d.index, d.loc, d.cls, d.data) for d in shared.documents] == \
+        [(d.path, d.index, d.loc, d.cls, d.data) for d in alone.documents]
+    assert shared.problems == alone.problems
+    assert [(o.kind, o.name, o.loc) for o in shared.objects] == [(o.kind, o.name, o.loc) for o in alone.objects]
+    assert [d.data.value_locs for d in shared.documents if isinstance(d.data, dict)] == \
+        [d.data.value_locs for d in alone.documents if isinstance(d.data, dict)]

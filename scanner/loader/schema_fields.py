@@ -116,51 +116,73 @@ def prune(value: Any, shape: Shape, path: str = "") -> tuple[Any, list[UnknownFi
     ``shape``.  The original is never modified; unchanged subtrees are shared.
     Values of the wrong type are returned as they are (the consumers report those)."""
     found: list[UnknownField] = []
-    result = _prune(value, shape, path, found)
+    result = _prune(value, shape, path or None, found)
     found.sort(key=lambda u: (u.loc, u.path))
     return result, found
 
 
-def _prune(value: Any, shape: Shape, path: str, found: list[UnknownField]) -> Any:
-    if isinstance(shape, Arr):
-        if not isinstance(value, LList):
+# Paths are built only for the rare unknown field: a walk passes (parent, key) pairs.
+_Path = Any  # None | str (the root's) | tuple[_Path, str | int]
+
+
+def _path_text(path: _Path) -> str:
+    parts: list[str] = []
+    while isinstance(path, tuple):
+        path, key = path
+        parts.append(f"[{key}]" if isinstance(key, int) else key)
+    if isinstance(path, str):
+        parts.append(path)
+    text = ""
+    for part in reversed(parts):
+        text += part if part.startswith("[") or not text else f".{part}"
+    return text
+
+
+def _prune(value: Any, shape: Shape, path: _Path, found: list[UnknownField]) -> Any:
+    """The hot path of reading policies and workloads: no path strings, no sets, no
+    copies unless something is unknown."""
+    cls = shape.__class__
+    if cls is Arr:
+        item_shape = shape.item
+        if value.__class__ is not LList or item_shape.__class__ is Any_:
             return value
-        items = [_prune(item, shape.item, f"{path}[{i}]", found) for i, item in enumerate(value)]
+        items = [_prune(item, item_shape, (path, i), found) for i, item in enumerate(value)]
         if all(new is old for new, old in zip(items, value)):
             return value
         out = LList(value.loc)
         out.extend(items)
         out.item_locs = list(value.item_locs)
         return out
-    if not isinstance(shape, Obj) or not isinstance(value, LMap):
+    if cls is not Obj or value.__class__ is not LMap:
         return value
-    unknown = [k for k in value if _key_text(k) not in shape.fields]
-    kept = frozenset(_key_text(k) for k in value if _key_text(k) in shape.fields)
-    for k in unknown:
-        text = _key_text(k)
-        found.append(UnknownField(text, path, value.key_loc(k), shape.name, suggest(text, shape.fields), kept))
-    changed = bool(unknown)
-    children: dict[Any, Any] = {}
+    fields = shape.fields
+    changed = False
+    children: list[tuple[Any, Any]] = []
     for k, v in value.items():
-        text = _key_text(k)
-        if text not in shape.fields:
+        text = k if k.__class__ is str else _key_text(k)
+        sub = fields.get(text)
+        if sub is None:
+            changed = True
             continue
-        child = _prune(v, shape.fields[text], f"{path}.{text}" if path else text, found)
-        children[k] = child
+        child = v if sub.__class__ is Any_ else _prune(v, sub, (path, text), found)
+        children.append((k, child))
         changed = changed or child is not v
     if not changed:
         return value
+    kept = frozenset(_key_text(k) for k, _ in children)
+    parent = _path_text(path)
+    for k in value:
+        text = _key_text(k)
+        if text not in fields:
+            found.append(UnknownField(text, parent, value.key_loc(k), shape.name, suggest(text, fields), kept))
     out = LMap(value.loc)
-    for k, child in children.items():
+    for k, child in children:
         out[k] = child
         out.key_locs[k] = value.key_loc(k)
         out.value_locs[k] = value.loc_of(k)
     return out
 
 
-# -- shapes shared by every API object ------------------------------------------------
-
-# k8s.io/apimachinery pkg/apis/meta/v1 types.go ObjectMeta (json names).
 OBJECT_META = obj(
     "object metadata",
     name=ANY, generateName=ANY, namespace=ANY, selfLink=ANY, uid=ANY, resourceVersion=ANY, generation=ANY,

@@ -206,27 +206,6 @@ def _plain_json(value: str) -> Any:
 # --------------------------------------------------------------------------- composer
 
 
-def _loc_factory() -> Any:
-    """A fast ``Loc`` constructor (the frozen dataclass's ``__init__`` is the hot spot
-    of loading); falls back to the ordinary constructor if ``Loc`` changes shape."""
-    try:
-        new, set_path, set_line, set_col = object.__new__, Loc.path.__set__, Loc.line.__set__, Loc.col.__set__
-
-        def make(path: str, line: int, col: int) -> Loc:
-            loc = new(Loc)
-            set_path(loc, path)
-            set_line(loc, line)
-            set_col(loc, col)
-            return loc
-
-        if make("p", 1, 2) == Loc("p", 1, 2):
-            return make
-    except (AttributeError, TypeError):  # pragma: no cover - Loc without slots
-        pass
-    return Loc  # pragma: no cover
-
-
-_make_loc = _loc_factory()
 
 
 class _Frame:
@@ -279,7 +258,7 @@ class _Composer:
 
     def run(self, loader: Any) -> None:
         path, json_mode = self.path, self.json_mode
-        make_loc, plain_yaml, plain_json = _make_loc, _plain_yaml, _plain_json
+        new_tuple, plain_yaml, plain_json = tuple.__new__, _plain_yaml, _plain_json  # new_tuple(Loc, ...): a Loc
         check_event, get_event = loader.check_event, loader.get_event
         containers = (LMap, LList)
         stack: list[_Frame] = []
@@ -290,7 +269,7 @@ class _Composer:
         root_size = 0
         root_loc: Loc | None = None
         refused: Finding | None = None
-        doc_start = make_loc(path, 1, 1)
+        doc_start = Loc(path, 1, 1)
         budget = self.budget  # values this file may still hold (kept across recoveries)
         first_line = self.first_line  # the text parsed starts at this line of the file
         while check_event():
@@ -302,7 +281,7 @@ class _Composer:
                     stack, anchors, open_anchors = [], {}, set()
                     written, root, root_size, root_loc, refused = 0, None, 0, None, None
                     mark = event.start_mark
-                    doc_start = make_loc(path, mark.line + first_line, mark.column + 1)
+                    doc_start = new_tuple(Loc, (path, mark.line + first_line, mark.column + 1))
                     self.doc_start, self.hit, self.doc_problems = doc_start, None, len(self.problems)
                     continue
                 if kind is DocumentEndEvent:
@@ -324,7 +303,7 @@ class _Composer:
                     )
                     return
                 mark = event.start_mark
-                where = make_loc(path, mark.line + first_line, mark.column + 1)
+                where = new_tuple(Loc, (path, mark.line + first_line, mark.column + 1))
                 merge_key = False
                 if kind is ScalarEvent:
                     tag, value = event.tag, event.value
