@@ -168,6 +168,7 @@ class Traffic:
     settings: NetworkSettings
     actors: tuple[Actor, ...] = ()
     services: tuple = ()  # model.services: Service (selector, ports) for service: references
+    istio: Any = None  # the Istio layer (scanner/network/istio), composed with this one by istio/compose.py
 
     def service_backends(self, ref: str, port: int | None, protocol: str = "TCP") -> list[tuple[str, int | None]]:
         """``service:<ns>/<name>`` -> [(backend endpoint id, target port)].  Policies see
@@ -278,9 +279,12 @@ def build_traffic(
     actors: Iterable[Actor] = (),
     extra_endpoints: Iterable[str] = (),
     default_namespace: str = "default",
+    istio_settings: Mapping[str, Any] | None = None,
+    actor_mesh: Mapping[str, str] | None = None,
 ) -> Traffic:
     """Build the traffic model.  ``extra_endpoints`` adds graph nodes for references
-    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``)."""
+    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``).
+    ``istio_settings``/``actor_mesh`` configure the Istio layer (``traffic.istio``)."""
     if not isinstance(settings, NetworkSettings):
         settings = NetworkSettings.from_mapping(settings)
     objects = list(objects)
@@ -338,8 +342,13 @@ def build_traffic(
 
     classes, class_of = group_classes(endpoints.values())
     engine = Engine(classes, parsed.rules, settings)
-    return Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
-                   tuple(model.services))
+    traffic = Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
+                      tuple(model.services))
+    from .istio.layer import IstioLayer
+
+    traffic.istio = IstioLayer.build(model, objects, traffic.endpoints, actor_list, istio_settings, actor_mesh,
+                                     default_namespace)
+    return traffic
 
 
 def flow_endpoints(traffic_section: Any) -> list[str]:
@@ -363,6 +372,7 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
                              default_namespace: str | None = None) -> Traffic:
     """Convenience: settings, actors and documented flow endpoints from a ``Policy``."""
     from .actors import actors_from_policy
+    from .istio.layer import actor_mesh_from_policy
 
     section = policy.section("traffic")
     return build_traffic(
@@ -372,6 +382,8 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
         actors_from_policy(section),
         list(flow_endpoints(section)) + list(extra_endpoints),
         default_namespace or policy.settings.default_namespace,
+        istio_settings=policy.settings.istio,
+        actor_mesh=actor_mesh_from_policy(section),
     )
 
 
