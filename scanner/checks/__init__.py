@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from . import (
     backup,
+    exposure,
     network,
     policy_file,
     pss,
@@ -24,7 +25,8 @@ from . import (
 )
 from .base import CheckContext, CheckFn
 
-_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust, policy_file)
+_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust, policy_file,
+            exposure)
 
 # Rules whose findings come from the loader/model rather than a check function.
 INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "POL003"})

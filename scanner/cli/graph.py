@@ -145,3 +145,6 @@ def explain_command(
         raise UsageError(str(exc)) from None
     write_output(text, None)
     raise typer.Exit(EXIT_OK if ok else EXIT_FINDINGS)
+
+
+from . import paths as _paths  # noqa: E402,F401  (registers `kubematrix paths`)

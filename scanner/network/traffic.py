@@ -365,6 +365,16 @@ def flow_endpoints(traffic_section: Any) -> list[str]:
                     except EndpointError:
                         continue  # not an endpoint at all; check NET006 reports it
                     out.append(v)
+    # Crown-jewel exposure sources and intermediaries (traffic.exposure) are graph nodes too.
+    for e in (traffic_section.get("exposure") if isinstance(traffic_section, dict) else None) or []:
+        if isinstance(e, dict):
+            for r in (e.get("workload"), e.get("from", "entity:world"), *(e.get("onlyVia") or [])):
+                if isinstance(r, str) and not r.startswith(("entity:all", "entity:cluster")):
+                    try:
+                        normalize_ref(r)
+                    except EndpointError:
+                        continue  # NET011 reports it
+                    out.append(r)
     return out
 
 
