@@ -14,6 +14,7 @@ from types import MappingProxyType
 from . import (
     backup,
     exposure,
+    istio,
     network,
     policy_file,
     pss,
@@ -26,7 +27,7 @@ from . import (
 from .base import CheckContext, CheckFn
 
 _MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust, policy_file,
-            exposure)
+            exposure, istio)
 
 # Rules whose findings come from the loader/model rather than a check function.
 INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "POL003"})
