@@ -495,7 +495,7 @@ def parse_peer_authentication(obj: KubeObject, namespace: str) -> PeerAuthentica
     ports: dict[int, str] = {}
     raw = spec.get("portLevelMtls")
     if raw is not None:
-        where = spec.loc_of("portLevelMtls")
+        where = spec.key_loc("portLevelMtls")
         # validation.go ValidatePeerAuthentication: port-level settings need a non-empty selector.
         if not selector:
             raise Invalid("portLevelMtls requires a selector with labels", "spec.portLevelMtls", where)
