@@ -15,6 +15,7 @@ from . import (
     backup,
     exposure,
     istio,
+    istio_zero_trust,
     network,
     policy_file,
     pss,
@@ -27,7 +28,7 @@ from . import (
 from .base import CheckContext, CheckFn
 
 _MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust, policy_file,
-            exposure, istio)
+            exposure, istio, istio_zero_trust)
 
 # Rules whose findings come from the loader/model rather than a check function.
 INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "POL003"})

@@ -277,6 +277,9 @@ class IstioLayer:
         for pa in self.parsed.peer_auths:
             out |= set(pa.port_modes)
         ep = self.endpoints.get(dst)
+        w = self.workloads.get(dst)
+        if w is not None:
+            out |= {p.number for c in w.containers for p in c.ports if p.number}
         if ep is not None:
             out |= {num for _, _, num in ep.named_ports}
             for sp in self.services:
