@@ -184,6 +184,13 @@ def _address(ctx: Context, attribute: str, block: str) -> Tri:
     net = prefix_addresses(str(ipaddress.ip_network(block, strict=False)))
     peer = ctx.peer
     if peer.addresses is None:
+        # Pods: the traffic graph models a single-stack IPv4 cluster (docs/semantics.md
+        # "Graph"), so every pod address is in 0.0.0.0/0 and in no IPv6 block.
+        whole = ipaddress.ip_network(block, strict=False)
+        if whole.version == 6:
+            return T.FALSE
+        if whole.prefixlen == 0:
+            return T.TRUE
         pods = [prefix_addresses(c) for c in ctx.pod_cidrs]
         if pods and all(not p.intersect(net) for p in pods):
             return T.FALSE  # the block holds no pod address (settings.istio.podCidrs)
