@@ -14,6 +14,7 @@ BASE = meshed_ns("shop") + pod("web", "shop", sa="web") + pod("api", "shop")
 
 @pytest.mark.parametrize("spec, message", [
     ("action: DENY", "a DENY policy needs rules"),
+    ("action: DENY\nrules: []", "a DENY policy needs rules"),
     ("rules: [{from: []}]", "from is an empty list"),
     ("rules: [{to: []}]", "to is an empty list"),
     ("rules: [{from: [{source: {}}]}]", "sets no field"),

@@ -457,7 +457,7 @@ def parse_authorization_policy(obj: KubeObject, namespace: str) -> Authorization
         raise Invalid("rules must be a list", "spec.rules", spec.loc_of("rules"))
     if raw_rules is not None and len(raw_rules) > MAX_ITEMS:
         raise Invalid(f"more than {MAX_ITEMS} rules", "spec.rules", spec.loc_of("rules"))
-    if action == "DENY" and raw_rules is None:
+    if action == "DENY" and not raw_rules:  # an empty list is an absent repeated field (proto3)
         raise Invalid("a DENY policy needs rules (without them it would never match)", "spec.action", spec.loc_of("action"))
     if action == "CUSTOM" and (not raw_rules or not provider_name):
         raise Invalid("a CUSTOM policy needs rules and provider.name", "spec", spec.loc)
