@@ -209,6 +209,8 @@ def regex(pattern: str, universe: frozenset[int]) -> NFA:
     parses it).  A leading ``^`` and trailing ``$`` are harmless in a full match."""
     try:
         items = list(P.parse(pattern))
+    except RecursionError:
+        raise Unsupported(f"regular expression nested too deeply: {pattern[:40]!r}...") from None
     except re.error as exc:
         raise Unsupported(f"invalid regular expression {pattern!r}: {exc}") from None
     if items and items[0] == (C.AT, C.AT_BEGINNING):
@@ -216,7 +218,10 @@ def regex(pattern: str, universe: frozenset[int]) -> NFA:
     if items and items[-1] == (C.AT, C.AT_END):
         items = items[:-1]
     nfa = NFA()
-    return _finish(nfa, _build(nfa, items, universe))
+    try:
+        return _finish(nfa, _build(nfa, items, universe))
+    except RecursionError:
+        raise Unsupported(f"regular expression nested too deeply: {pattern[:40]!r}...") from None
 
 
 # -- from Istio values ----------------------------------------------------------------
