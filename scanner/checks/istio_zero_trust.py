@@ -32,8 +32,9 @@ from itertools import pairwise
 
 from ..findings import Finding
 from ..network.istio import lang
+from ..network.istio import tri as T
 from ..network.istio.authz import rule_result
-from ..network.istio.match import Context, Peer, split_principal
+from ..network.istio.match import Context, Peer, field_matches, split_principal
 from ..network.istio.objects import AuthorizationPolicy, Rule
 from ..network.peers import ALL_ADDRESSES, NO_ADDRESSES, AddressSet, prefix_addresses
 from ..network.ports import PortSet
@@ -89,11 +90,27 @@ def _add_reference(doc: Documented, ref: str, traffic: Traffic) -> None:
         doc.plaintext = True
 
 
+def flows_into(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, wid: str) -> list:
+    """The documented flows whose destination ``wid`` is (a member of), computed once per scan."""
+    index = docs.__dict__.setdefault("_flows_into", {})
+    if not index:
+        index[None] = []
+        for flow in ctx.policy.traffic.flows:
+            try:
+                targets = [traffic.resolve(flow.dst)] if flow.dst not in ("entity:all", "entity:cluster") else None
+            except EndpointError:
+                targets = None
+            if targets is None:  # groups and odd references: by membership, as NET002 decides it
+                targets = [e for e, ep in traffic.endpoints.items()
+                           if ep.kind in ("workload", "actor") and member(docs.of(flow.dst), traffic, e)]
+            for eid in targets:
+                index.setdefault(eid, []).append(flow)
+    return index.get(wid, [])
+
+
 def documented_sources(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, wid: str, port: int) -> Documented:
     doc = Documented()
-    for flow in ctx.policy.traffic.flows:
-        if not member(docs.of(flow.dst), traffic, wid):
-            continue
+    for flow in flows_into(ctx, traffic, docs, wid):
         ports, _ = flow_ports(traffic, flow, wid)
         if ports.contains("TCP", port):
             _add_reference(doc, flow.src, traffic)
@@ -127,8 +144,32 @@ def _identity_regex(attribute: str, value: str, policy_ns: str, traffic: Traffic
     return "spiffe://" + body + "/.*"
 
 
+def _exact_principals(rule: Rule, traffic: Traffic) -> list[str] | None:
+    """When a rule's only identity tests are exact ``principals`` in every ``from`` entry, the
+    identities it can admit are exactly those: no automaton needed."""
+    from ..network.istio.match import expand_principal
+
+    if not rule.sources:
+        return None
+    out: list[str] = []
+    for clause in rule.sources:
+        ident = [f for f in clause.fields if f.attribute in IDENTITY_ATTRS]
+        if len(ident) != 1 or ident[0].attribute != "source.principal" or ident[0].not_values:
+            return None
+        if any("*" in v for v in ident[0].values):
+            return None
+        out += ["spiffe://" + expand_principal(v, traffic.istio.settings) for v in ident[0].values]
+    if any(f.attribute in IDENTITY_ATTRS for f in rule.when):
+        return None
+    return sorted(set(out))
+
+
 def identity_witnesses(rules: list[tuple[AuthorizationPolicy, Rule]], doc: Documented, traffic: Traffic) -> list[str]:
-    """One identity per cell of every identity test of ``rules`` and of the document."""
+    """One identity per cell of every identity test of ``rules`` and of the document (the
+    first rule is the one judged; the others are DENY rules that may take peers out)."""
+    exact = _exact_principals(rules[0][1], traffic)
+    if exact is not None:
+        return exact
     td = traffic.istio.settings.trust_domain
     atoms = [lang.regex(_identity_regex(f.attribute, v, p.namespace, traffic), lang.PRINTABLE)
              for p, r in rules for f in r.fields if f.attribute in IDENTITY_ATTRS for v in f.values + f.not_values]
@@ -188,8 +229,22 @@ class Judge:
         self.dp = self.layer.dataplane(wid)
         self.policies = self.layer.policies_for(wid)
         self.deny = [(p, r) for p in self.policies if p.action == "DENY" for r in p.rules or ()]
+        self._source_memo: dict[tuple, bool] = {}
+
+    def _sources_may_match(self, p: AuthorizationPolicy, rule: Rule, peer: Peer) -> bool:
+        """The rule's ``from`` entries alone (they do not depend on the port): a cheap filter."""
+        key = (id(rule), peer.principal, peer.identity_known, peer.addresses)
+        got = self._source_memo.get(key)
+        if got is None:
+            ctx = Context(peer, 0, _no_request(), p.namespace, self.layer.settings, self.layer.settings.pod_cidrs)
+            got = not rule.sources or any(not T.and_(field_matches(f, ctx) for f in c.fields).is_false
+                                          for c in rule.sources)
+            self._source_memo[key] = got
+        return got
 
     def _admits(self, p: AuthorizationPolicy, rule: Rule, peer: Peer, port: int, chains: tuple[str, ...]) -> bool:
+        if not self._sources_may_match(p, rule, peer):
+            return False
         ctx = Context(peer, port, _no_request(), p.namespace, self.layer.settings, self.layer.settings.pod_cidrs)
         return any(not rule_result(p, rule, ctx, chain, self.dp.mode).match.is_false for chain in chains)
 
@@ -233,13 +288,22 @@ class Judge:
             return None
         return Excess(port, witness or "", known)
 
+    def _candidates(self, rule: Rule, mode: str) -> list[str]:
+        """Pods of the manifests the rule could admit.  With only exact principals (and mTLS
+        carrying identities) those are the pods running as them: an index, not a scan."""
+        exact = _exact_principals(rule, self.traffic)
+        if exact is not None and (mode != "DISABLE" or self.dp.mode == "ambient"):
+            index = _principal_index(self.traffic)
+            return sorted({e for x in exact for e in index.get(x, ())})
+        return [e for e, ep in self.traffic.endpoints.items() if ep.kind in ("workload", "actor")]
+
     def _known(self, p: AuthorizationPolicy, rule: Rule, port: int, chains: tuple[str, ...], doc: Documented) -> tuple[str, ...]:
         out = []
-        for eid, ep in self.traffic.endpoints.items():
-            if eid == self.wid or eid in doc.endpoints or ep.kind not in ("workload", "actor"):
+        mode = self.layer.mtls(self.wid, port).mode
+        for eid in self._candidates(rule, mode):
+            if eid == self.wid or eid in doc.endpoints:
                 continue
             peer = self.layer.source(eid)
-            mode = self.layer.mtls(self.wid, port).mode
             if mode == "DISABLE" and self.dp.mode != "ambient" and peer.principal is not None:
                 peer = Peer(None, True, "DISABLE", None)
             if mode == "STRICT" and peer.principal is None and peer.identity_known:
@@ -247,6 +311,20 @@ class Judge:
             if self._admits(p, rule, peer, port, chains) and not self._denied(peer, port, chains):
                 out.append(eid)
         return tuple(out)
+
+
+def _principal_index(traffic: Traffic) -> dict[str, list[str]]:
+    """Identity -> the pods (workloads, actors) that present it, built once per traffic model."""
+    got = traffic.istio.__dict__.get("_principal_index")
+    if got is None:
+        got = {}
+        for eid, ep in traffic.endpoints.items():
+            if ep.kind in ("workload", "actor"):
+                principal = traffic.istio.source(eid).principal
+                if principal is not None:
+                    got.setdefault(principal, []).append(eid)
+        traffic.istio.__dict__["_principal_index"] = got
+    return got
 
 
 def _no_request():
@@ -289,16 +367,35 @@ def check_istio_zero_trust(ctx: CheckContext) -> Iterator[Finding]:
         if wid is None or layer.dataplane(wid).mode == "none":
             continue
         judge = Judge(ctx, traffic, wid)
-        pieces = [(lo, hi) for lo, hi in _port_pieces(ctx, traffic, docs, wid) if judge.dp.intercepts(lo)]
+        groups = _equivalent_pieces(ctx, traffic, docs, judge)
         for p in judge.policies:
             if p.action != "ALLOW":
                 continue
             for rule in p.rules or ():
-                excesses = [(PortSet.single("TCP", lo, hi), e) for lo, hi in pieces
-                            for e in (judge.excess(p, rule, lo, documented_sources(ctx, traffic, docs, wid, lo)),)
-                            if e is not None]
+                excesses = [(ports, e) for port, doc, ports in groups
+                            for e in (judge.excess(p, rule, port, doc),) if e is not None]
                 if excesses:
                     yield _finding(wid, workload, p, rule, excesses)
+
+
+def _equivalent_pieces(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, judge: Judge
+                       ) -> list[tuple[int, Documented, PortSet]]:
+    """Intercepted port pieces grouped by everything the judgement depends on: the port
+    tests of every policy selecting the workload, mTLS mode, protocol and the documented
+    sources.  Each group is judged once, on its first port (same verdicts by construction)."""
+    tested = sorted({int(v) for p in judge.policies for r in p.rules or () for f in r.fields
+                     if f.attribute == "destination.port" for v in f.values + f.not_values})
+    groups: dict[tuple, tuple[int, Documented, PortSet]] = {}
+    for lo, hi in _port_pieces(ctx, traffic, docs, judge.wid):
+        if not judge.dp.intercepts(lo):
+            continue
+        doc = documented_sources(ctx, traffic, docs, judge.wid, lo)
+        key = (tuple(lo == t for t in tested), traffic.istio.mtls(judge.wid, lo).mode,
+               traffic.istio.port_protocol(judge.wid, lo)[0], frozenset(doc.principals), doc.any_principal,
+               doc.plaintext, doc.addresses, frozenset(doc.endpoints))
+        port, first_doc, ports = groups.get(key, (lo, doc, PortSet()))
+        groups[key] = (port, first_doc, ports.union(PortSet.single("TCP", lo, hi)))
+    return list(groups.values())
 
 
 def _port_pieces(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, wid: str) -> list[tuple[int, int]]:
@@ -307,11 +404,10 @@ def _port_pieces(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, wid
     marks = {1, 65536}
     for m in traffic.istio.interesting_ports(wid):
         marks |= {m, m + 1}
-    for flow in ctx.policy.traffic.flows:
-        if member(docs.of(flow.dst), traffic, wid):
-            ports, _ = flow_ports(traffic, flow, wid)
-            for lo, hi in ports.get("TCP").spans:
-                marks |= {lo, hi + 1}
+    for flow in flows_into(ctx, traffic, docs, wid):
+        ports, _ = flow_ports(traffic, flow, wid)
+        for lo, hi in ports.get("TCP").spans:
+            marks |= {lo, hi + 1}
     bounds = sorted(m for m in marks if 1 <= m <= 65536)
     return [(lo, nxt - 1) for lo, nxt in pairwise(bounds)]
 

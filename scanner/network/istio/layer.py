@@ -94,6 +94,7 @@ class IstioLayer:
     actor_mesh: Mapping[str, str]
     services: tuple[ServicePortInfo, ...]
     _dataplanes: dict[str, Dataplane] = field(default_factory=dict)
+    _sources: dict[str, Peer] = field(default_factory=dict)
 
     # -- construction -----------------------------------------------------------------
 
@@ -191,6 +192,12 @@ class IstioLayer:
 
     def source(self, eid: str) -> Peer:
         """The peer as a destination proxy sees it before mTLS settings are applied."""
+        got = self._sources.get(eid)
+        if got is None:
+            got = self._sources[eid] = self._source(eid)
+        return got
+
+    def _source(self, eid: str) -> Peer:
         dp = self.dataplane(eid)
         addresses, address_why = self._addresses(eid)
         if dp.proxied is None:
@@ -204,7 +211,18 @@ class IstioLayer:
         if ns is None or (eid not in self.workloads and eid not in self.actors):
             return []
         labels = self.labels(eid)
-        return [p for p in self.parsed.policies if applies(p, ns, labels, self.settings)]
+        candidates = self._by_namespace().get(ns, []) + (self._by_namespace().get(self.settings.root_namespace, [])
+                                                          if ns != self.settings.root_namespace else [])
+        return [p for p in candidates if applies(p, ns, labels, self.settings)]
+
+    def _by_namespace(self) -> dict[str, list[AuthorizationPolicy]]:
+        got = self.__dict__.get("_policies_by_ns")
+        if got is None:
+            got = {}
+            for p in self.parsed.policies:
+                got.setdefault(p.namespace, []).append(p)
+            self.__dict__["_policies_by_ns"] = got
+        return got
 
     def mtls(self, eid: str, port: int) -> MtlsMode:
         ns = self.namespace(eid)
