@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 from dataclasses import dataclass, field, replace
 
 from .located import Loc
@@ -36,9 +37,14 @@ class Finding:
     container: str = ""  # container name when it concerns one container
     suppression: Suppression | None = None
     related: tuple[Loc, ...] = field(default=())
-    promise: str = ""  # the documented promise it breaks (scanner/promises.py), if any
+    promises: tuple[str, ...] = ()  # keys of the documented promises it breaks (scanner/promises.py)
+    severity: str = ""  # set when the governing policy overrides the rule's severity (rules.<ID>.severity)
+    baseline: bool = False  # known from the --baseline file: reported, but does not fail the build
+    # The line it points at may hold a secret value (inside a Secret, a ConfigMap, a
+    # values file, an env entry): reporters show the line with its value masked.
+    sensitive: bool = False
 
-    def suppressed(self, suppression: Suppression) -> "Finding":
+    def suppressed(self, suppression: Suppression) -> Finding:
         return replace(self, suppression=suppression)
 
     @property
@@ -49,3 +55,9 @@ class Finding:
     def identity(self) -> str:
         """Line-independent identity: rule, file, subject and detail."""
         return "|".join((self.rule_id, self.loc.path, self.subject, self.container, self.detail))
+
+    @property
+    def fingerprint(self) -> str:
+        """SHA-256 (hex) of the identity: stable when lines move (SARIF partial fingerprint,
+        JSON ``fingerprint``, baseline files)."""
+        return hashlib.sha256(self.identity.encode("utf-8")).hexdigest()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import os
+import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -17,7 +18,9 @@ from typing import Any
 
 import jsonschema
 
+from . import exceptions
 from .catalog import load_json_schema
+from .exceptions import Exception_
 from .loader.documents import parse_file
 from .loader.files import InputFile, display_path
 from .located import LList, LMap, Loc
@@ -29,22 +32,6 @@ POLICY_FILE_NAMES = ("kubematrix.yaml", "kubematrix.yml")
 
 class PolicyError(Exception):
     """The policy file is unusable; the message names file, line and path."""
-
-
-@dataclass(frozen=True, slots=True)
-class Exception_:
-    rules: tuple[str, ...]
-    reason: str
-    loc: Loc
-    containers: tuple[str, ...] = ()
-    expires: _dt.date | None = None
-
-    def covers(self, rule_id: str, container: str | None, today: _dt.date) -> bool:
-        if self.expires is not None and today > self.expires:
-            return False
-        if rule_id not in self.rules:
-            return False
-        return not self.containers or container is None or container in self.containers
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,6 +154,22 @@ class Policy:
     traffic: TrafficSection = TrafficSection()
     raw: LMap | None = None
     directory: Path | None = None  # the directory it governs (its own), absolute
+    exceptions: tuple[Exception_, ...] = ()  # the top-level section (table rows keep their own)
+    rules: Mapping[str, RuleSetting] = field(default_factory=lambda: MappingProxyType({}))
+    exclude: tuple[str, ...] = ()  # path globs, relative to the policy file's directory
+
+    @property
+    def all_exceptions(self) -> tuple[Exception_, ...]:
+        return (tuple(e for row in self.security.workloads.values() for e in row.exceptions) + self.exceptions
+                + ci_gate_exceptions(self))
+
+    def enabled(self, rule_id: str) -> bool:
+        setting = self.rules.get(rule_id)
+        return setting is None or setting.enabled
+
+    def severity(self, rule_id: str) -> str | None:
+        setting = self.rules.get(rule_id)
+        return setting.severity if setting is not None else None
 
     @property
     def loc(self) -> Loc:
@@ -197,22 +200,36 @@ def _expectation(data: Any) -> SecurityExpectation:
     return SecurityExpectation(**values, locs=MappingProxyType(locs))
 
 
-def _exceptions(data: Any) -> tuple[Exception_, ...]:
+def _exceptions(data: Any, ref: str) -> tuple[Exception_, ...]:
+    """A table row's exceptions: that workload, optionally some of its containers."""
     out = []
     for i, item in enumerate(data or []):
         expires = item.get("expires")
-        if isinstance(expires, str):
-            expires = _dt.date.fromisoformat(expires)
-        out.append(
-            Exception_(
-                rules=tuple(item["rules"]),
-                reason=str(item["reason"]),
-                loc=data.loc_of(i),
-                containers=tuple(item.get("containers", ())),
-                expires=expires,
-            )
-        )
+        out.append(Exception_(
+            rules=tuple(item["rules"]), reason=str(item["reason"]), loc=data.loc_of(i),
+            expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
+            workload=ref, containers=tuple(item.get("containers", ())),
+        ))
     return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class RuleSetting:
+    """``rules.<ID>`` of a policy file: off, or another severity, for its files."""
+
+    enabled: bool = True
+    severity: str | None = None
+    reason: str = ""
+    loc: Loc | None = None
+
+
+def _rule_settings(section: Any) -> Mapping[str, RuleSetting]:
+    if not isinstance(section, LMap):
+        return MappingProxyType({})
+    out = {str(rule): RuleSetting(value.get("enabled", True) is not False, value.get("severity"),
+                                  str(value.get("reason", "")), section.key_loc(rule))
+           for rule, value in section.items() if isinstance(value, LMap)}
+    return MappingProxyType(dict(sorted(out.items())))
 
 
 def _security(section: Any) -> SecuritySection:
@@ -232,7 +249,7 @@ def _security(section: Any) -> SecuritySection:
                 loc=table.key_loc(ref),
                 expectation=expectation,
                 containers=MappingProxyType(containers),
-                exceptions=_exceptions(entry.get("exceptions")),
+                exceptions=_exceptions(entry.get("exceptions"), str(ref)),
                 documented=bool(inherit) or bool(own.locs),
                 note=str(entry.get("note", "")),
             )
@@ -337,8 +354,164 @@ def policy_from_parsed(documents: list[Any], problems: list, shown: str, directo
         traffic=_traffic(data.get("traffic"), settings),
         raw=data,
         directory=directory,
+        exceptions=exceptions.from_policy(data.get("exceptions"), posixpath.dirname(shown)),
+        rules=_rule_settings(data.get("rules")),
+        exclude=tuple(str(g) for g in data.get("exclude") or ()),
     )
 
 
 def is_policy_file_name(name: str) -> bool:
     return name in POLICY_FILE_NAMES
+
+
+# --- Typed backup, retention and CI-gate sections (issue 9) --------------------------------
+# The schema has validated the file, so types hold; these views only add locations.
+
+
+@dataclass(frozen=True, slots=True)
+class StagingVolume:
+    """``backups[].stagingVolume``: the pod volume the dump is staged on, and its kind."""
+
+    name: str
+    source: str  # a volume source key: emptyDir, persistentVolumeClaim, ...
+    loc: Loc
+    name_loc: Loc
+    source_loc: Loc
+    description: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupEntry:
+    name: str
+    cron_job: str  # namespace/name
+    loc: Loc  # the list item
+    schedule: str | None
+    time_zone: str | None
+    job_fields: Mapping[str, Any]  # concurrencyPolicy / successfulJobsHistoryLimit / failedJobsHistoryLimit
+    active_deadline_seconds: int | None
+    istio_sidecar: bool | None
+    command_contains: tuple[str, ...]
+    bucket: str | None
+    region: str | None
+    staging_volume: StagingVolume | None
+    locs: Mapping[str, Loc]  # where each written key's value is ("destination.bucket" too)
+
+    def where(self, key: str) -> Loc:
+        return self.locs.get(key, self.loc)
+
+
+def backup_entries(policy: Policy) -> tuple[BackupEntry, ...]:
+    items = policy.section("backups")
+    if not isinstance(items, LList):
+        return ()
+    out = []
+    for i, e in enumerate(items):
+        if not isinstance(e, LMap):
+            continue
+        locs = {str(k): e.loc_of(k) for k in e}
+        dest = e.get("destination") if isinstance(e.get("destination"), LMap) else LMap(e.loc)
+        locs.update({f"destination.{k}": dest.loc_of(k) for k in dest})
+        staging = e.get("stagingVolume")
+        out.append(BackupEntry(
+            name=str(e.get("name")), cron_job=str(e.get("cronJob")), loc=items.loc_of(i),
+            schedule=e.get("schedule"), time_zone=e.get("timeZone"),
+            job_fields=MappingProxyType({k: e[k] for k in ("concurrencyPolicy", "successfulJobsHistoryLimit",
+                                                             "failedJobsHistoryLimit") if k in e}),
+            active_deadline_seconds=e.get("activeDeadlineSeconds"), istio_sidecar=e.get("istioSidecar"),
+            command_contains=tuple(str(c) for c in e.get("commandContains") or ()),
+            bucket=dest.get("bucket"), region=dest.get("region"),
+            staging_volume=StagingVolume(str(staging["name"]), str(staging["source"]), e.loc_of("stagingVolume"),
+                                         staging.loc_of("name"), staging.loc_of("source"),
+                                         str(staging.get("description", "")))
+            if isinstance(staging, LMap) else None,
+            locs=MappingProxyType(locs),
+        ))
+    return tuple(out)
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleEntry:
+    """``retention.s3Lifecycle[]``: a lifecycle configuration file and what it promises."""
+
+    file: str  # as written, relative to the policy file
+    loc: Loc
+    bucket: str | None
+    rule_id: str | None
+    prefix: str | None
+    expiration_days: int | None
+    locs: Mapping[str, Loc]
+
+    def where(self, key: str) -> Loc:
+        return self.locs.get(key, self.loc)
+
+
+def lifecycle_entries(policy: Policy) -> tuple[LifecycleEntry, ...]:
+    retention = policy.section("retention")
+    items = retention.get("s3Lifecycle") if isinstance(retention, LMap) else None
+    if not isinstance(items, LList):
+        return ()
+    return tuple(
+        LifecycleEntry(str(e.get("file")), items.loc_of(i), e.get("bucket"), e.get("ruleId"), e.get("prefix"),
+                       e.get("expirationDays"), MappingProxyType({str(k): e.loc_of(k) for k in e}))
+        for i, e in enumerate(items) if isinstance(e, LMap)
+    )
+
+
+SEVERITIES = ("UNKNOWN", "LOW", "MEDIUM", "HIGH", "CRITICAL")
+
+
+@dataclass(frozen=True, slots=True)
+class CiGate:
+    """``ciGates[]``: a workflow job that must scan images before they ship."""
+
+    name: str
+    workflow: str  # as written, relative to the policy file
+    job: str | None  # None: any job of the workflow
+    scanner: str
+    images: tuple[tuple[str, Loc], ...]
+    severity: tuple[str, ...]  # severities the scan must cover; () promises none
+    exit_code: int  # what the scan returns on findings; 0 = documented as report-only
+    reason: str | None  # why it is report-only (required by the schema when exit_code is 0)
+    expires: _dt.date | None
+    loc: Loc
+    locs: Mapping[str, Loc]
+
+    def where(self, key: str) -> Loc:
+        return self.locs.get(key, self.loc)
+
+
+def ci_gates(policy: Policy) -> tuple[CiGate, ...]:
+    items = policy.section("ciGates")
+    if not isinstance(items, LList):
+        return ()
+    out = []
+    for i, g in enumerate(items):
+        if not isinstance(g, LMap):
+            continue
+        images = g.get("images") if isinstance(g.get("images"), LList) else LList(g.loc)
+        expires = g.get("expires")
+        out.append(CiGate(
+            name=str(g.get("name")), workflow=str(g.get("workflow")), job=g.get("job"),
+            scanner=str(g.get("scanner", "trivy")),
+            images=tuple((str(image), images.loc_of(j)) for j, image in enumerate(images)),
+            severity=tuple(str(s) for s in g.get("severity") or ()),
+            exit_code=int(g.get("exitCode", 1)), reason=g.get("reason"),
+            expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
+            loc=items.loc_of(i), locs=MappingProxyType({str(k): g.loc_of(k) for k in g}),
+        ))
+    return tuple(out)
+
+
+GATE_KIND = "CiGate"  # how CI findings name their gate as an object (subject "CiGate <name>")
+
+
+def ci_gate_exceptions(policy: Policy) -> tuple[Exception_, ...]:
+    """A gate documented as report-only (``exitCode: 0`` with a reason) is an exception
+    for its own CI002 findings (the exit code lets vulnerabilities pass) and nothing else:
+    continue-on-error, --soft-fail and the like (CI005) still fail.  Applied, shown,
+    lapsed (POL002) and reported unused (POL005) like every documented exception."""
+    return tuple(
+        Exception_(rules=("CI002",), reason=g.reason, loc=g.where("reason"), expires=g.expires,
+                   object_kind=GATE_KIND, name=g.name)
+        for g in ci_gates(policy) if g.exit_code == 0 and g.reason
+    )

@@ -3,7 +3,7 @@
 "No findings" must never be mistaken for "nothing was checked".  Every promise the
 policy makes is listed (a documented flow, a zero-trust direction of a workload, a
 SecurityContext table row, a backup, a retention setting ...) with a stable key; checks
-tag the findings that break a promise with its key (``Finding.promise``).  A promise
+tag the findings that break a promise with its key (``Finding.promises``).  A promise
 with an active finding is *broken*, one whose findings are all covered by documented
 exceptions is *excepted*, any other was *kept* — proven by the checks of its family.
 This module owns the keys, so checks and reports cannot disagree about them.
@@ -20,7 +20,7 @@ from .located import LMap, Loc
 
 if TYPE_CHECKING:
     from .checks.base import CheckContext
-    from .policy import Flow
+    from .policy import Flow, Policy
 
 # Families, in report order, with how a kept promise reads.
 FAMILIES = {
@@ -60,6 +60,15 @@ def retention_key(kind: str, file: str) -> str:
     return f"retention:{kind}:{file}"
 
 
+def backup_part_key(name: str, part: str) -> str:
+    """A setting of a documented backup that is its own row: ``staging-volume``, ``lifecycle:<file>``."""
+    return f"backup:{name}:{part}"
+
+
+def ci_gate_key(name: str) -> str:
+    return f"ci-gate:{name}"
+
+
 SECRETS_KEY = "secrets"
 
 
@@ -84,7 +93,7 @@ def tag(key: str, findings: Iterable[Finding]) -> Iterator[Finding]:
     from dataclasses import replace
 
     for f in findings:
-        yield replace(f, promise=key)
+        yield replace(f, promises=(key,))
 
 
 def documented(ctx: CheckContext) -> list[Promise]:
@@ -106,6 +115,8 @@ def documented(ctx: CheckContext) -> list[Promise]:
         for kind in ("s3Lifecycle", "loki"):
             out += _listed(retention.get(kind), "retention", lambda e, k=kind: retention_key(k, str(e.get("file"))),
                            lambda e, k=kind: f"{k} {e.get('file')}")
+    out += _backup_parts(policy)
+    out += _ci_gates(policy)
     secrets = policy.section("secrets")
     if isinstance(secrets, LMap):
         out.append(Promise("secrets", "no committed Secret objects or literal secret values", secrets.loc, SECRETS_KEY))
@@ -116,6 +127,38 @@ def _listed(items: Any, family: str, key, text) -> list[Promise]:
     if not isinstance(items, list):
         return []
     return [Promise(family, text(e), items.loc_of(i), key(e)) for i, e in enumerate(items) if isinstance(e, LMap)]
+
+
+def _backup_parts(policy: Policy) -> list[Promise]:
+    """A backup's staging volume, and (when a lifecycle entry names its bucket) that its
+    objects fall under the lifecycle rule: rows of their own, proven by BAK007 and BAK006."""
+    from .policy import backup_entries, lifecycle_entries
+
+    out = []
+    lifecycles = lifecycle_entries(policy)
+    for b in backup_entries(policy):
+        if b.staging_volume is not None:
+            v = b.staging_volume
+            out.append(Promise("backups", f"{b.name}: staging volume {v.name} is {v.source}", v.loc,
+                               backup_part_key(b.name, "staging-volume")))
+        for lc in lifecycles:
+            if b.bucket is not None and lc.bucket == b.bucket:
+                out.append(Promise("backups", f"{b.name}: objects in s3://{b.bucket} fall under the lifecycle rule of "
+                                              f"{lc.file}", lc.where("bucket"),
+                                   backup_part_key(b.name, f"lifecycle:{lc.file}")))
+    return out
+
+
+def _ci_gates(policy: Policy) -> list[Promise]:
+    from .policy import ci_gates
+
+    out = []
+    for g in ci_gates(policy):
+        where = f"{g.workflow}" + (f" job {g.job}" if g.job else "")
+        images = ", ".join(image for image, _ in g.images)
+        how = f"exit-code {g.exit_code}" + (f", {','.join(g.severity)}" if g.severity else "")
+        out.append(Promise("ci-gates", f"{g.name}: {where} scans {images} ({how})", g.loc, ci_gate_key(g.name)))
+    return out
 
 
 def _zero_trust(ctx: CheckContext) -> list[Promise]:
@@ -145,9 +188,9 @@ def evaluate(promises: list[Promise], findings: Iterable[Finding], policy: str |
     active: dict[str, int] = {}
     suppressed: dict[str, int] = {}
     for f in findings:
-        if f.promise:
-            counts = active if f.suppression is None else suppressed
-            counts[f.promise] = counts.get(f.promise, 0) + 1
+        counts = active if f.suppression is None else suppressed
+        for key in f.promises:
+            counts[key] = counts.get(key, 0) + 1
     out = []
     for p in promises:
         a, s = active.get(p.key, 0), suppressed.get(p.key, 0)

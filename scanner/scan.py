@@ -6,15 +6,17 @@ Data flows one way.  Reporters receive the ``ScanResult`` and only format it.
 from __future__ import annotations
 
 import datetime as _dt
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from . import baseline, exceptions
+from .baseline import Entry as BaselineEntry
 from .catalog import Rule, load_catalog, severity_rank
 from .checks import CheckContext, all_checks
-from .findings import Finding, Suppression
-from .loader.documents import DocClass, LoadResult, load
+from .findings import Finding
+from .loader.documents import DocClass, LoadResult, Stream, load
 from .model.build import Model, build_model
-from .policy import Policy
+from .policy import Policy, RuleSetting
 from .promises import PromiseResult, documented, evaluate
 from .scopes import Scope, plan
 
@@ -26,6 +28,10 @@ class ScanOptions:
     namespace: str | None = None  # --namespace: default for objects without one
     cwd: Path = field(default_factory=Path.cwd)
     today: _dt.date = field(default_factory=_dt.date.today)
+    report_unused_exceptions: bool = False  # POL005 for exceptions that matched nothing
+    exclude: tuple[str, ...] = ()  # --exclude globs: files not read at all
+    baseline: tuple[BaselineEntry, ...] | None = None  # --baseline: known findings do not fail the build
+    streams: tuple[Stream, ...] = ()  # manifests from stdin or a renderer (scan -, --render)
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +41,7 @@ class AppliedScope:
     policy_path: str | None  # None: no policy, generic rules only
     directory: str
     files: int
+    excluded: int = 0  # files its policy's ``exclude`` left out
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +54,10 @@ class ScanResult:
     policy_path: str | None  # the first policy applied (see ``scopes`` for all)
     scopes: tuple[AppliedScope, ...] = ()
     promises: tuple[PromiseResult, ...] = ()  # every documented promise and what the scan proved
+    excluded: tuple[str, ...] = ()  # files left out on purpose (--exclude, a policy's exclude)
+    rule_settings: tuple[tuple[str, str, RuleSetting], ...] = ()  # (policy, rule, setting) from policies' ``rules``
+    baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
+    rendered: frozenset[str] = frozenset()  # paths whose line numbers are lines of rendered output
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -58,22 +69,11 @@ class ScanResult:
         if fail_on == "never":
             return []
         threshold = severity_rank(fail_on)
-        return [f for f in self.active() if self.rules[f.rule_id].rank >= threshold]
+        return [f for f in self.active() if not f.baseline and severity_rank(self.level(f)) >= threshold]
 
-
-def apply_exceptions(findings: list[Finding], policy: Policy, today: _dt.date) -> list[Finding]:
-    """Documented exceptions (policy file) suppress matching findings, visibly."""
-    table = policy.security.workloads
-    out = []
-    for finding in findings:
-        entry = table.get(finding.workload) if finding.workload else None
-        match = None
-        if entry is not None:
-            match = next((e for e in entry.exceptions if e.covers(finding.rule_id, finding.container or None, today)), None)
-        if match is not None:
-            finding = finding.suppressed(Suppression(match.reason, match.loc, "external", match.expires))
-        out.append(finding)
-    return out
+    def level(self, finding: Finding) -> str:
+        """The finding's severity: the rule's, unless the governing policy overrides it."""
+        return finding.severity or self.rules[finding.rule_id].severity
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
@@ -94,35 +94,54 @@ class _ScopeResult:
     promises: list[PromiseResult]
 
 
-def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions) -> _ScopeResult:
-    """Every check, for the files one policy governs, and what they proved."""
+def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: list[Finding]) -> _ScopeResult:
+    """Every enabled check, for the files one policy governs, with the problems already
+    found in those files; the policy's rule settings and exceptions applied; and what
+    the checks proved."""
+    policy = scope.policy
     part = inputs.subset(set(scope.files))
-    default_ns = options.namespace or scope.policy.settings.default_namespace
+    default_ns = options.namespace or policy.settings.default_namespace
     model: Model = build_model(part.objects, default_ns)
-    ctx = CheckContext(model=model, inputs=part, policy=scope.policy, today=options.today, default_namespace=default_ns)
-    findings: list[Finding] = list(model.problems)
-    for check in all_checks().values():
-        findings.extend(check(ctx))
-    findings = apply_exceptions(findings, scope.policy, options.today)
-    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, scope.policy.path))
+    ctx = CheckContext(model=model, inputs=part, policy=policy, today=options.today, default_namespace=default_ns)
+    findings: list[Finding] = found + list(model.problems)
+    for rule_id, check in all_checks().items():
+        if policy.enabled(rule_id):
+            findings.extend(check(ctx))
+    annotated, problems = exceptions.from_annotations(exceptions.spans(part.objects, default_ns))
+    findings = [_with_settings(f, policy) for f in findings + problems if policy.enabled(f.rule_id)]
+    findings = exceptions.apply(findings, policy.all_exceptions + tuple(annotated), options.today,
+                                options.report_unused_exceptions)
+    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, policy.path))
+
+
+def _with_settings(finding: Finding, policy: Policy) -> Finding:
+    severity = policy.severity(finding.rule_id)
+    return replace(finding, severity=severity) if severity else finding
 
 
 def run_scan(options: ScanOptions) -> ScanResult:
     """Load once, split the files by governing policy, check each part, merge.  Raises
     PolicyError for an invalid or ambiguous policy file (a usage error)."""
     catalog = load_catalog()
-    inputs: LoadResult = load(list(options.paths), options.cwd)
+    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams)
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
-    findings: list[Finding] = list(inputs.problems) + unapplied
+    pending: list[Finding] = list(inputs.problems) + unapplied
+    findings: list[Finding] = []
     workloads = 0
     promises: list[PromiseResult] = []
     for scope in scopes:
-        done = _check_scope(scope, inputs, options)
+        mine = [f for f in pending if f.loc.path in scope.files]
+        done = _check_scope(scope, inputs, options, mine)
         findings.extend(done.findings)
         workloads += done.workloads
         promises += done.promises
+    claimed = {f.loc.path for s in scopes for f in pending if f.loc.path in s.files | s.excluded}
+    findings += [f for f in pending if f.loc.path not in claimed]  # e.g. a directory that cannot be read
     findings = _dedupe(findings)
     findings.sort(key=lambda f: f.sort_key)
+    fixed = None
+    if options.baseline is not None:
+        findings, fixed = baseline.apply(findings, list(options.baseline))
     counts: dict[str, int] = {}
     for doc in inputs.documents:
         counts[doc.cls.value] = counts.get(doc.cls.value, 0) + 1
@@ -131,7 +150,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
     unknown = used - set(catalog)
     if unknown:
         raise RuntimeError(f"findings for rules missing from the catalogue: {sorted(unknown)}")
-    applied = tuple(AppliedScope(s.policy.path, s.directory, len(s.files)) for s in scopes)
+    applied = tuple(AppliedScope(s.policy.path, s.directory, len(s.files), len(s.excluded)) for s in scopes)
     return ScanResult(
         findings=tuple(findings),
         rules=catalog,
@@ -141,4 +160,8 @@ def run_scan(options: ScanOptions) -> ScanResult:
         policy_path=next((s.policy_path for s in applied if s.policy_path), None),
         scopes=applied,
         promises=tuple(promises),
+        excluded=tuple(sorted(inputs.excluded + [f for s in scopes for f in s.excluded])),
+        rule_settings=tuple((s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()),
+        baseline_fixed=fixed,
+        rendered=frozenset(inputs.rendered),
     )

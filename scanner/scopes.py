@@ -24,6 +24,7 @@ from pathlib import Path, PurePosixPath
 
 from .findings import Finding
 from .loader.documents import DocClass, LoadResult
+from .loader.exclude import excluded
 from .policy import (
     EMPTY_POLICY,
     Policy,
@@ -41,6 +42,7 @@ class Scope:
     policy: Policy
     files: frozenset[str]
     directory: str  # display form of the governed directory, "" for "every scanned file"
+    excluded: frozenset[str] = frozenset()  # files the policy's ``exclude`` leaves out (not in ``files``)
 
 
 def _inside(path: Path, directory: Path) -> bool:
@@ -106,10 +108,12 @@ def plan(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Pa
     Raises PolicyError (a usage error) for an invalid or ambiguous policy file."""
     every = frozenset(inputs.files)
     if explicit is not None:
-        return [Scope(explicit, every, "")], _unnamed_policies(inputs, {explicit.path or ""})
+        return [_excluding(Scope(explicit, every, ""), inputs)], _unnamed_policies(inputs, {explicit.path or ""})
     found = _in_tree_policies(inputs)
     policies = list(found.values())
-    for root in roots:
+    # Rendered documents (stdin, --render) live where their template lives.
+    virtual = [Path(os.path.abspath(inputs.sources[f])) for f in sorted(inputs.rendered)]
+    for root in [*roots, *virtual]:
         absolute = Path(os.path.abspath(root))
         directory = absolute if absolute.is_dir() else absolute.parent
         if any(p.directory is not None and _inside(directory, p.directory) for p in policies):
@@ -124,11 +128,23 @@ def plan(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Pa
                           if policy.directory is not None and _inside(Path(os.path.abspath(inputs.sources[f])),
                                                                       policy.directory))
         governed |= files
-        scopes.append(Scope(policy, files, _directory_text(policy)))
+        scopes.append(_excluding(Scope(policy, files, _directory_text(policy)), inputs))
     rest = every - governed
     if rest or not scopes:
         scopes.append(Scope(EMPTY_POLICY, frozenset(rest), ""))
     return scopes, _unnamed_policies(inputs, set(found))
+
+
+def _excluding(scope: Scope, inputs: LoadResult) -> Scope:
+    """The scope without the files its policy's ``exclude`` globs name (relative to the
+    policy file's directory)."""
+    if not scope.policy.exclude or scope.policy.directory is None:
+        return scope
+    base = scope.policy.directory
+    out = frozenset(f for f in scope.files
+                    if excluded(Path(os.path.abspath(inputs.sources[f])).relative_to(base).as_posix()
+                                if _inside(Path(os.path.abspath(inputs.sources[f])), base) else f, scope.policy.exclude))
+    return Scope(scope.policy, scope.files - out, scope.directory, out)
 
 
 def _directory_text(policy: Policy) -> str:

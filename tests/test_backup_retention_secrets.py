@@ -37,8 +37,10 @@ def test_different_schedules_differ(a, b):
 
 @pytest.mark.parametrize(
     "bad, reason",
-    [("61 * * * *", "outside 0-59"), ("* * * *", "expected 5 fields"), ("TZ=UTC 0 0 * * *", "spec.timeZone"),
-     ("0 0 * * MONDAY", "not a number or a name"), ("*/0 * * * *", "positive"), ("5-1 * * * *", "backwards"), ("@reboot", "unknown descriptor")],
+    # robfig/cron's own reasons (parser.go getRange/normalizeFields/parseDescriptor), as the API server reports them
+    [("61 * * * *", "above maximum"), ("* * * *", "expected exactly 5 fields"), ("TZ=UTC 0 0 * * *", "spec.timeZone"),
+     ("0 0 * * MONDAY", "failed to parse int from MONDAY"), ("*/0 * * * *", "positive"), ("5-1 * * * *", "beyond end of range"),
+     ("@reboot", "unrecognized descriptor")],
 )
 def test_invalid_schedules_are_explained(bad, reason):
     with pytest.raises(CronError, match=reason):
@@ -78,7 +80,7 @@ def test_blog_system_backup_and_retention_hold():
     assert [f for f in result.findings if f.rule_id.startswith(("BAK", "RET", "SECRET"))] == []
 
 
-def test_schedule_in_another_time_zone_is_drift(tmp_path):
+def _seed_with_schedule(tmp_path, replacement: str):
     source = (REPO / "fixtures" / "blog-system").resolve()
     for path in source.rglob("*"):
         if path.is_file():
@@ -86,11 +88,29 @@ def test_schedule_in_another_time_zone_is_drift(tmp_path):
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())
     cron = tmp_path / "blog-system" / "mysql-backup-cronjob.yaml"
-    cron.write_text(cron.read_text().replace('schedule: "0 18 * * *"', 'schedule: "0 18 * * *"\n  timeZone: Asia/Seoul', 1))
-    result = scan_path(tmp_path)
+    cron.write_text(cron.read_text().replace('schedule: "0 18 * * *"', replacement, 1))
+    return scan_path(tmp_path)
+
+
+def test_schedule_in_another_time_zone_is_drift(tmp_path):
+    result = _seed_with_schedule(tmp_path, 'schedule: "0 18 * * *"\n  timeZone: Asia/Seoul')
     bak = [f for f in result.active() if f.rule_id == "BAK002"]
     assert len(bak) == 1 and "Asia/Seoul" in bak[0].message
-    assert bak[0].loc.path == "blog-system/mysql-backup-cronjob.yaml"
+    assert (bak[0].loc.path, bak[0].loc.line) == ("blog-system/mysql-backup-cronjob.yaml", 20)  # the timeZone line
+    assert "at 2026-11-26 09:00 UTC the CronJob fires and the document does not" in bak[0].message
+
+
+def test_the_seeds_own_local_time_with_time_zone_is_the_documented_schedule(tmp_path):
+    """'03:00 KST' written as 0 3 * * * in Asia/Seoul fires exactly when 0 18 * * * UTC does."""
+    result = _seed_with_schedule(tmp_path, 'schedule: "0 3 * * *"\n  timeZone: Asia/Seoul')
+    assert [f"{f.loc} {f.message}" for f in result.active() if f.rule_id == "BAK002"] == []
+
+
+def test_the_cron_moved_to_utc_three_is_drift_at_the_schedule(tmp_path):
+    result = _seed_with_schedule(tmp_path, 'schedule: "0 3 * * *"')
+    bak = [f for f in result.active() if f.rule_id == "BAK002"]
+    assert [(f.loc.line, f.detail) for f in bak] == [(19, "schedule")]
+    assert "at 2026-11-26 03:00 UTC the CronJob fires and the document does not" in bak[0].message
 
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
@@ -107,3 +127,37 @@ def test_secret_values_never_reach_a_report(fmt):
     text = "\n".join(outputs)
     for canary in canaries:
         assert canary not in text
+
+
+# -- placeholders and subject names (issue 8) -----------------------------------------
+
+
+@pytest.mark.parametrize("name, value", [
+    ("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
+    ("API_TOKEN", "api-token"),
+    ("DB_PASSWORD", "<your-password>"),
+    ("DB_PASSWORD", "REPLACE_ME"),
+    ("DB_PASSWORD", "your-db-password"),
+    ("SECRET_KEY", "{{ secret_key }}"),
+    ("SECRET_KEY", "TODO"),
+])
+def test_obvious_placeholders_are_not_secrets(name, value):
+    assert not looks_secret(name, value)
+
+
+@pytest.mark.parametrize("name, value", [("GOOGLE_API_KEY", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
+                                         ("DB_PASSWORD", "Tr0ub4dor&3")])
+def test_real_looking_values_still_are(name, value):
+    assert looks_secret(name, value)
+
+
+def test_secret_subjects_are_written_one_way(tmp_path):
+    (tmp_path / "s.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {token: abc}\n---\n"
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: y, namespace: default}\nstringData: {token: abc}\n---\n"
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {API_TOKEN: s3cr3t-v4lu3-here}\n",
+        encoding="utf-8")
+    result = scan_path(tmp_path)
+    subjects = sorted(f.subject for f in result.findings if f.rule_id.startswith("SECRET"))
+    assert subjects == ["ConfigMap default/c", "Secret default/x", "Secret default/y"]
+    assert not any("(default namespace)" in f.message for f in result.findings)

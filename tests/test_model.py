@@ -133,3 +133,26 @@ def test_services_keep_selector_and_target_ports(tmp_path):
     svc = model.services[0]
     assert svc.selector == {"app": "web"}
     assert [(p.port, p.target, p.protocol) for p in svc.ports] == [(80, "http", "TCP"), (53, 53, "UDP")]
+
+
+# -- INPUT002 shows harmless values and the real outcome (issue 8) -------------------
+
+
+def test_wrong_protocol_shows_the_value_and_says_the_api_server_rejects_the_pod(tmp_path):
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n"
+        "  containers:\n  - name: c\n    image: x\n    ports: [{containerPort: 80, protocol: tcp}]\n", encoding="utf-8")
+    model = build_model(load([tmp_path], tmp_path).objects)
+    [problem] = [p for p in model.problems if p.rule_id == "INPUT002"]
+    assert "got the string 'tcp' (values are case-sensitive)" in problem.message
+    assert "the API server rejects the Pod" in problem.message
+    assert "ignored" not in problem.message
+
+
+def test_wrong_env_value_is_never_shown(tmp_path):
+    (tmp_path / "pod.yaml").write_text(
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n"
+        "  containers:\n  - name: c\n    image: x\n    env: [DB_PASSWORD=hunter2secret]\n", encoding="utf-8")
+    model = build_model(load([tmp_path], tmp_path).objects)
+    [problem] = [p for p in model.problems if p.rule_id == "INPUT002"]
+    assert "hunter2secret" not in problem.message and "a string (" in problem.message

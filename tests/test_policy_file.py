@@ -132,6 +132,13 @@ def test_two_documents_are_rejected(tmp_path):
         load_policy(path, tmp_path)
 
 
+def finding(rule: str, workload: str = "shop/api", container: str = ""):
+    from scanner.findings import Finding
+    from scanner.located import Loc
+
+    return Finding(rule, "m", Loc("x.yaml", 1, 1), subject=f"Deployment {workload}", workload=workload, container=container)
+
+
 def test_exception_expiry_is_honoured(tmp_path):
     path = write(
         tmp_path,
@@ -139,9 +146,8 @@ def test_exception_expiry_is_honoured(tmp_path):
         "      exceptions:\n        - {rules: [SEC001], reason: migrating to non-root, expires: 2026-12-31}\n",
     )
     exception = load_policy(path, tmp_path).security.workloads["shop/api"].exceptions[0]
-    assert exception.covers("SEC001", None, _dt.date(2026, 12, 31))
-    assert not exception.covers("SEC001", None, _dt.date(2027, 1, 1))
-    assert not exception.covers("SEC002", None, _dt.date(2026, 1, 1))
+    assert not exception.lapsed(_dt.date(2026, 12, 31)) and exception.lapsed(_dt.date(2027, 1, 1))
+    assert exception.matches(finding("SEC001")) and not exception.matches(finding("SEC002"))
 
 
 def test_container_scoped_exception(tmp_path):
@@ -151,9 +157,9 @@ def test_container_scoped_exception(tmp_path):
         "      exceptions:\n        - {rules: [SEC003], reason: sidecar needs NET_ADMIN, containers: [istio-proxy]}\n",
     )
     exception = load_policy(path, tmp_path).security.workloads["shop/api"].exceptions[0]
-    today = _dt.date(2026, 1, 1)
-    assert exception.covers("SEC003", "istio-proxy", today)
-    assert not exception.covers("SEC003", "app", today)
+    assert exception.matches(finding("SEC003", container="istio-proxy"))
+    assert not exception.matches(finding("SEC003", container="app"))
+    assert not exception.matches(finding("SEC003", workload="shop/web", container="istio-proxy"))
 
 
 def test_per_container_expectations_override_workload_ones(tmp_path):

@@ -472,3 +472,34 @@ def test_a_pod_rejected_at_baseline_is_rejected_at_restricted(spec, containers):
         assert strict
     # every baseline finding survives at restricted unless its check is replaced there
     assert {x for x in base if x[0] not in pss.OVERRIDDEN_AT_RESTRICTED} <= strict
+
+
+# -- where the level comes from (issue 8) ---------------------------------------------
+
+PRIVILEGED_POD = "containers:\n- name: c\n  image: x\n  securityContext: {privileged: true}\n"
+
+
+def _privileged_message(tmp_path, manifests: str, policy: str | None = None) -> str:
+    result = scan_texts(tmp_path, manifests, policy)
+    [finding] = [f for f in result.findings if f.rule_id == "PSS-privileged"]
+    return finding.message
+
+
+def test_a_labelled_namespace_says_admission_rejects_the_pod(tmp_path):
+    message = _privileged_message(tmp_path, namespace("apps", "baseline") + pod(PRIVILEGED_POD))
+    assert "label pod-security.kubernetes.io/enforce=baseline" in message
+    assert "admission rejects the pod" in message
+
+
+def test_without_a_label_the_level_is_the_scan_default_and_admission_would_admit(tmp_path):
+    message = _privileged_message(tmp_path, namespace("apps", None) + pod(PRIVILEGED_POD))
+    assert "admission rejects" not in message
+    assert "no pod-security.kubernetes.io/enforce label" in message
+    assert "settings.podSecurity.defaultLevel" in message and "kubematrix's default" in message
+    assert "privileged" in message  # Kubernetes' own default
+
+
+def test_a_default_level_from_the_policy_file_says_so(tmp_path):
+    message = _privileged_message(tmp_path, namespace("apps", None) + pod(PRIVILEGED_POD),
+                                  "settings:\n  podSecurity:\n    defaultLevel: restricted\n")
+    assert "settings.podSecurity.defaultLevel = restricted (kubematrix.yaml:" in message

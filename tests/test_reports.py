@@ -196,19 +196,19 @@ def synthetic_result(shift: int = 0) -> ScanResult:
         Finding("SEC001", "container 'nginx' of Deployment shop/web: runAsNonRoot is false [red]not markup[/red]",
                 Loc(web, 16 + shift, 13), subject="Deployment shop/web", detail="runAsNonRoot",
                 workload="shop/web", container="nginx", related=(Loc("kubematrix.yaml", 12 + shift, 5),),
-                promise="security-context:shop/web"),
+                promises=("security-context:shop/web",)),
         Finding("SEC001", "container 'nginx' of Deployment shop/web: privileged", Loc(web, 17 + shift, 13),
                 subject="Deployment shop/web", detail="privileged", workload="shop/web", container="nginx",
                 suppression=Suppression("legacy image; OPS-1", Loc("kubematrix.yaml", 20 + shift, 11), "external",
                                         _dt.date(2027, 1, 31)),
-                promise="security-context:shop/web"),
+                promises=("security-context:shop/web",)),
         Finding("PSS-runAsNonRoot", "container 'nginx' runs as root", Loc(web, 16 + shift, 13),
                 subject="Deployment shop/web", workload="shop/web", container="nginx",
                 suppression=Suppression("annotated", Loc(web, 4 + shift, 3), "inSource")),
         Finding("SECRET002", "env var DB_PASSWORD carries a literal secret value (not shown)",
                 Loc(web, 14 + shift, 22), subject="Deployment shop/web", detail="DB_PASSWORD"),
         Finding("BAK001", "documented backup 'db' names CronJob shop/backup, which is not in the manifests",
-                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db", promise="backup:db"),
+                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db", promises=("backup:db",)),
         # Two findings with the same identity: distinct fingerprints all the same.
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 2 + shift, 1), detail="parse"),
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 9 + shift, 1), detail="parse"),
@@ -374,7 +374,7 @@ def test_ingestion_checker_catches_what_github_rejects(breakage, expected):
 
 
 def _sarif_of(path: Path, cwd: Path) -> dict:
-    return json.loads(render(scan_path(path, cwd=cwd), "sarif"))
+    return json.loads(render(scan_path(path, cwd=cwd, report_unused=True), "sarif"))  # POL005 only when asked
 
 
 def test_blog_system_sarif_is_valid_and_ingestible():
@@ -454,12 +454,14 @@ def test_synthetic_json_report_matches_its_schema():
         "bySeverity": {"error": 2, "warning": 1, "note": 2},
         "suppressed": 2,
         "files": 3,
+        "excluded": 0,
         "documents": {"kubernetes": 1, "kubematrix-policy": 1},
         "workloads": 1,
         "rulesChecked": 5,
         "promises": {"kept": 1, "broken": 2, "excepted": 0},
+        "baseline": None,
     }
-    assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3}]
+    assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3, "excluded": 0, "rules": {}}]
     assert [(p["key"], p["status"], p["findings"]) for p in report["promises"]] == [
         ("flow:shop/web -> shop/api on TCP 8080", "kept", 0), ("security-context:shop/web", "broken", 2),
         ("backup:db", "broken", 1)]
@@ -469,7 +471,7 @@ def test_synthetic_json_report_matches_its_schema():
     sup = next(f for f in report["findings"] if f["ruleId"] == "SEC001" and f["suppressed"])
     assert sup["suppressed"] == {"reason": "legacy image; OPS-1", "kind": "external", "path": "kubematrix.yaml", "line": 20,
                                  "column": 11, "expires": "2027-01-31"}
-    assert sup["promise"] == "security-context:shop/web"
+    assert sup["promises"] == ["security-context:shop/web"]
     bak = next(f for f in report["findings"] if f["ruleId"] == "BAK001")
     assert bak["workload"] is None and bak["container"] is None and bak["suppressed"] is None
 
@@ -501,10 +503,13 @@ def test_text_plain_has_no_ansi_and_everything_in_place(synthetic_tree):
     out = render(synthetic_result(), "text", color=False, width=100)
     assert not ANSI.search(out)
     lines = out.splitlines()
-    assert lines[0] == "k8s/broken.yaml"  # grouped by file, in scan order
-    assert "k8s/web app.yaml" in lines and "kubematrix.yaml" in lines
+    assert lines[0] == "k8s/broken.yaml:2:1  note  INPUT001"  # grouped by file, in scan order; path:line:col
+    assert "k8s/web app.yaml:16:13  error  SEC001" in lines and "kubematrix.yaml:30:14  warning  BAK001" in lines
     assert "[red]not markup[/red]" in out, "messages are printed literally, never as rich markup"
-    assert re.search(r"16:13\s+error\s+SEC001\s+container 'nginx'", out)
+    after = lines[lines.index("k8s/web app.yaml:16:13  error  SEC001") + 1]
+    assert after.startswith("    container 'nginx'")
+    assert "    fix: " + SYNTH_RULES["SEC001"].remediation.split(". ")[0] in out  # the rule's one-line fix
+    assert "can be documented as an exception with a reason (kubematrix rules BAK001 shows how)" in " ".join(out.split())
     # the offending line is shown under its finding
     assert "16 |             runAsNonRoot: false" in out
     # unreadable file (k8s/broken.yaml does not exist): no snippet, no complaint
@@ -639,3 +644,27 @@ def test_text_escapes_control_characters_from_scanned_content(tmp_path, monkeypa
         assert "\x1b[2J" not in out and "\x07" not in out and "\x1b]0" not in out and "why\x1b[31m" not in out
         assert "\\x1b[2J" in out
     assert "is odd second line" in render(result, "text", color=False)
+
+
+# -- the code frame masks secret values only (issue 8) ---------------------------------
+
+
+def test_code_frame_shows_values_that_are_not_secrets(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "deploy.yaml").write_text(
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
+        "  replicas: 2\n  replicas: 3\n  template:\n    spec:\n      containers: [{name: c, image: x}]\n",
+        encoding="utf-8")
+    out = render(scan_path(tmp_path), "text")
+    assert "6 |   replicas: 3" in out
+    assert MASK not in out
+
+
+def test_code_frame_masks_input_findings_inside_a_secret(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "secret.yaml").write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\nstringData:\n"
+        "  dbpass: first-value\n  dbpass: hunter2-second\n", encoding="utf-8")
+    out = render(scan_path(tmp_path), "text")
+    assert "hunter2-second" not in out and "first-value" not in out
+    assert f"6 |   dbpass: {MASK}" in out

@@ -13,6 +13,7 @@ from types import MappingProxyType
 
 from . import (
     backup,
+    ci,
     exposure,
     istio,
     istio_zero_trust,
@@ -27,11 +28,12 @@ from . import (
 )
 from .base import CheckContext, CheckFn
 
-_MODULES = (security_context, pss, backup, retention, secrets, network, traffic_matrix, zero_trust, policy_file,
+_MODULES = (security_context, pss, backup, retention, ci, secrets, network, traffic_matrix, zero_trust, policy_file,
             exposure, istio, istio_zero_trust)
 
 # Rules whose findings come from the loader/model rather than a check function.
-INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "POL003"})
+INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "INPUT005", "INPUT006", "POL002", "POL003",
+                         "POL004", "POL005"})
 
 
 def all_checks() -> Mapping[str, CheckFn]:

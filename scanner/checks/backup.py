@@ -1,150 +1,163 @@
-"""BAK001-BAK005: the documented backup jobs against their CronJobs.
+"""BAK001-BAK007: the documented backup jobs against their CronJobs.
 
 Each entry of the policy's ``backups`` names a CronJob (``namespace/name``) and
 the settings the document promises for it.  A setting the entry does not
-mention promises nothing.
+mention promises nothing.  The CronJob is read from the typed model
+(``Workload.cronjob``, ``Container.mounts``/``command_items``): wrong types were
+reported once as INPUT002 there and read as not written here.
 """
 
 from __future__ import annotations
 
-import zoneinfo
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any
 
 from ..findings import Finding
-from ..located import LMap, Loc
+from ..located import Loc
+from ..model.cronjob import CronJobSpec
 from ..model.types import Workload
 from ..names import did_you_mean
-from ..promises import backup_key
+from ..policy import BackupEntry, backup_entries
+from ..promises import backup_key, backup_part_key
+from .backup_objects import check_objects, upload_loc, uploads_of
 from .base import CheckContext, workload_finding
-from .cron import CronError, parse_cron
+from .cron import CronError, Every, Schedule, parse_cron, time_zone_error
+from .cron_instants import compare
+from .secrets import looks_secret
+from .unread import may_be_there
 
-_UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT", "Etc/GMT"})
 _JOB_FIELDS = ("concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit")
-# What the CronJob controller uses when a field is not written (batch/v1 defaults).
-_DEFAULTS: dict[str, Any] = {"concurrencyPolicy": "Allow", "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1}
 
 
-def _entries(ctx: CheckContext) -> Iterator[tuple[LMap, Workload | None]]:
-    backups = ctx.policy.section("backups")
-    if not isinstance(backups, list):
-        return
-    for entry in backups:
-        if not isinstance(entry, LMap):
-            continue
-        ref = str(entry.get("cronJob"))
-        found = next((w for w in ctx.model.workloads if w.ref == ref and w.kind == "CronJob"), None)
+def entries(ctx: CheckContext) -> Iterator[tuple[BackupEntry, Workload | None]]:
+    """Each documented backup with its CronJob (None when it is not in the manifests)."""
+    for entry in backup_entries(ctx.policy):
+        found = next((w for w in ctx.model.workloads if w.ref == entry.cron_job and w.kind == "CronJob"), None)
         yield entry, found
 
 
-def _spec(workload: Workload) -> LMap:
-    spec = workload.extra.get("cronjob")
-    return spec if isinstance(spec, LMap) else LMap(workload.loc)
-
-
-def _job_spec(spec: LMap) -> LMap | None:
-    template = spec.get("jobTemplate")
-    inner = template.get("spec") if isinstance(template, LMap) else None
-    return inner if isinstance(inner, LMap) else None
+def cronjob_of(workload: Workload) -> CronJobSpec:
+    return workload.cronjob if workload.cronjob is not None else CronJobSpec(loc=workload.loc)
 
 
 def check_missing(ctx: CheckContext) -> Iterator[Finding]:
-    for entry, workload in _entries(ctx):
+    """BAK001: the documented CronJob exists."""
+    for entry, workload in entries(ctx):
         if workload is None:
-            ref = entry.get("cronJob")
             yield Finding(
                 "BAK001",
-                f"documented backup '{entry.get('name')}' names CronJob {ref}, which is not in the scanned manifests"
-                f"{did_you_mean(str(ref), [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}",
-                entry.loc_of("cronJob"),
-                subject=f"CronJob {ref}",
+                f"documented backup '{entry.name}' names CronJob {entry.cron_job}, which is not in the scanned manifests"
+                f"{did_you_mean(entry.cron_job, [w.ref for w in ctx.model.workloads if w.kind == 'CronJob'])}"
+                f"{may_be_there(ctx)}",
+                entry.where("cronJob"),
+                subject=f"CronJob {entry.cron_job}",
                 detail="missing",
             )
 
 
-def _valid_zone(name: str) -> bool:
+def _parsed(text: str) -> tuple[Schedule | Every | None, str | None]:
     try:
-        zoneinfo.ZoneInfo(name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
+        return parse_cron(text), None
+    except CronError as exc:
+        return None, f"invalid schedule '{text}': {exc}"
+
+
+def _shown(schedule: str, zone: str | None) -> str:
+    return f"'{schedule}' " + (f"in {zone}" if zone else "(no time zone: the controller's, UTC)")
+
+
+def _manifest_schedule(workload: Workload, cron: CronJobSpec) -> tuple[list[Finding], Schedule | Every | None, bool]:
+    """Findings about the CronJob's own schedule and zone; its parsed schedule; whether its zone is known."""
+    found, actual = [], None
+    if cron.schedule is None:
+        why = "could not be read (see INPUT002)" if cron.written("schedule") else "is missing"
+        found.append(workload_finding("BAK002", workload, f"spec.schedule {why}", cron.where("schedule"), detail="schedule"))
+    else:
+        actual, problem = _parsed(cron.schedule)
+        if problem:
+            found.append(workload_finding("BAK002", workload, problem, cron.where("schedule"), detail="schedule"))
+    zone_ok = not cron.written("timeZone") or cron.time_zone is not None
+    problem = time_zone_error(cron.time_zone) if cron.time_zone is not None else None
+    if problem:
+        zone_ok = False
+        found.append(workload_finding("BAK002", workload, f"spec.timeZone: {problem}", cron.where("timeZone"),
+                                      detail="timeZone"))
+    return found, actual, zone_ok
+
+
+def _documented_schedule(entry: BackupEntry) -> tuple[Schedule | Every | None, str | None]:
+    expected, problem = _parsed(str(entry.schedule))
+    if problem is None and entry.time_zone is not None and time_zone_error(entry.time_zone):
+        problem = f"the documented {time_zone_error(entry.time_zone)}"
+    return expected, problem
 
 
 def check_schedule(ctx: CheckContext) -> Iterator[Finding]:
-    for entry, workload in _entries(ctx):
+    """BAK002: valid as Kubernetes reads it, and firing at the documented instants."""
+    for entry, workload in entries(ctx):
         if workload is None:
             continue
-        spec = _spec(workload)
-        schedule = spec.get("schedule")
-        actual = None
-        if not isinstance(schedule, str):
-            yield workload_finding("BAK002", workload, "spec.schedule is missing or not a string", spec.loc_of("schedule"), detail="schedule")
-        else:
-            try:
-                actual = parse_cron(schedule)
-            except CronError as exc:
-                yield workload_finding("BAK002", workload, f"invalid schedule '{schedule}': {exc}", spec.loc_of("schedule"), detail="schedule")
-        zone = spec.get("timeZone")
-        if zone is not None and (not isinstance(zone, str) or not _valid_zone(zone)):
-            yield workload_finding("BAK002", workload, f"unknown time zone {zone!r} (not an IANA zone name)", spec.loc_of("timeZone"), detail="timeZone")
-            zone = None
-        documented = entry.get("schedule")
-        if isinstance(documented, str) and actual is not None:
-            try:
-                expected = parse_cron(documented)
-            except CronError as exc:
-                yield Finding("BAK002", f"the documented schedule '{documented}' is invalid: {exc}", entry.loc_of("schedule"), subject=workload.subject, detail="documented")
-                expected = None
-            if expected is not None and expected.key() != actual.key():
-                yield workload_finding(
-                    "BAK002", workload,
-                    f"schedule '{schedule}' does not fire when the document says ('{documented}')",
-                    spec.loc_of("schedule"), detail="schedule",
-                )
-        documented_zone = entry.get("timeZone")
-        if isinstance(documented_zone, str):
-            if (zone or "UTC") not in ({documented_zone} | (_UTC_NAMES if documented_zone in _UTC_NAMES else set())):
-                yield workload_finding(
-                    "BAK002", workload,
-                    f"time zone is {zone or 'not set (the controller: usually UTC)'}, the document says {documented_zone}",
-                    spec.loc_of("timeZone") if zone else spec.loc_of("schedule"), detail="timeZone",
-                )
-        elif isinstance(zone, str) and zone not in _UTC_NAMES and isinstance(documented, str):
-            yield workload_finding(
-                "BAK002", workload,
-                f"schedule is evaluated in {zone}, but the documented schedule '{documented}' has no time zone (UTC)",
-                spec.loc_of("timeZone"), detail="timeZone",
-            )
+        cron = cronjob_of(workload)
+        found, actual, zone_ok = _manifest_schedule(workload, cron)
+        yield from found
+        if entry.schedule is None or not zone_ok:
+            continue  # no schedule promised, or the CronJob's zone is unknown (reported)
+        expected, problem = _documented_schedule(entry)
+        if problem:
+            yield Finding("BAK002", f"the documented schedule cannot be compared: {problem}",
+                          entry.where("timeZone" if expected is not None else "schedule"),
+                          subject=workload.subject, detail="documented")
+            continue
+        if actual is None or cron.schedule is None:
+            continue
+        verdict = compare(actual, cron.time_zone, expected, entry.time_zone, ctx.today, ("the CronJob", "the document"))
+        if verdict.same:
+            continue
+        # The culprit is the time zone when the schedule alone would have matched.
+        by_zone = actual.key() == expected.key() and cron.written("timeZone")
+        why = ("does not fire at the documented instants" if verdict.same is False
+               else "cannot be proven to fire at the documented instants")
+        yield workload_finding(
+            "BAK002", workload,
+            f"schedule {_shown(cron.schedule, cron.time_zone)} {why}: the document says "
+            f"{_shown(entry.schedule, entry.time_zone)}; {verdict.detail}",
+            cron.where("timeZone") if by_zone else cron.where("schedule"), detail="timeZone" if by_zone else "schedule",
+        )
 
 
 def check_job_controls(ctx: CheckContext) -> Iterator[Finding]:
-    for entry, workload in _entries(ctx):
+    """BAK003: concurrency, history limits and the job deadline."""
+    for entry, workload in entries(ctx):
         if workload is None:
             continue
-        spec = _spec(workload)
+        cron = cronjob_of(workload)
         for key in _JOB_FIELDS:
-            if key not in entry:
+            if key not in entry.job_fields:
                 continue
-            want = entry[key]
-            got = spec.get(key, _DEFAULTS[key])
-            if got != want:
-                shown = f"{got}" if key in spec else f"not set (defaults to {got})"
-                yield workload_finding("BAK003", workload, f"{key} is {shown}, the document says {want}", spec.loc_of(key) if key in spec else workload.loc, detail=key)
-        if "activeDeadlineSeconds" in entry:
-            want = entry["activeDeadlineSeconds"]
-            job = _job_spec(spec)
-            got = job.get("activeDeadlineSeconds") if job is not None else None
-            where = job.loc_of("activeDeadlineSeconds") if job is not None and got is not None else workload.loc
-            if got is None:
-                yield workload_finding("BAK003", workload, f"jobTemplate.spec.activeDeadlineSeconds is not set (a hung backup runs forever); the document says {want}", where, detail="activeDeadlineSeconds")
-            elif got != want:
-                yield workload_finding("BAK003", workload, f"activeDeadlineSeconds is {got}, the document says {want}", where, detail="activeDeadlineSeconds")
+            want, got = entry.job_fields[key], cron.value(key)
+            unreadable = cron.unreadable(key)
+            if got != want or unreadable:
+                shown = ("unreadable (see INPUT002)" if unreadable else f"{got}" if cron.written(key)
+                         else f"not set (defaults to {got})")
+                yield workload_finding("BAK003", workload, f"{key} is {shown}, the document says {want}",
+                                       cron.where(key) if cron.written(key) else workload.loc, detail=key)
+        want = entry.active_deadline_seconds
+        if want is None:
+            continue
+        got = cron.active_deadline_seconds
+        if got is None:
+            yield workload_finding("BAK003", workload, f"jobTemplate.spec.activeDeadlineSeconds is not set (a hung backup "
+                                                       f"runs forever); the document says {want}", workload.loc,
+                                   detail="activeDeadlineSeconds")
+        elif got != want:
+            yield workload_finding("BAK003", workload, f"activeDeadlineSeconds is {got}, the document says {want}",
+                                   cron.where("jobTemplate.spec.activeDeadlineSeconds"), detail="activeDeadlineSeconds")
 
 
 def check_sidecar(ctx: CheckContext) -> Iterator[Finding]:
-    for entry, workload in _entries(ctx):
-        if workload is None or entry.get("istioSidecar") is not False:
+    """BAK004: the Job's pods are excluded from Istio injection."""
+    for entry, workload in entries(ctx):
+        if workload is None or entry.istio_sidecar is not False:
             continue
         annotation = workload.annotations.get("sidecar.istio.io/inject")
         if annotation == "false" or workload.pod_labels.get("sidecar.istio.io/inject") == "false":
@@ -160,33 +173,80 @@ def check_sidecar(ctx: CheckContext) -> Iterator[Finding]:
 
 
 def check_command(ctx: CheckContext) -> Iterator[Finding]:
-    for entry, workload in _entries(ctx):
+    """BAK005: dump arguments, destination bucket and region."""
+    for entry, workload in entries(ctx):
         if workload is None:
             continue
         words = [w for c in workload.containers for w in c.command]
         text = " ".join(words)
         env_values = " ".join(e.value or "" for c in workload.containers for e in c.env if e.source == "literal" and e.name.upper().endswith("REGION"))
         anchor: Loc = next((c.command_loc for c in workload.containers if c.command_loc is not None), workload.loc)
-        for needle in entry.get("commandContains") or ():
+        for needle in entry.command_contains:
             if needle not in text:
                 yield workload_finding("BAK005", workload, f"no container command contains the documented argument '{needle}'", anchor, detail=f"arg:{needle}")
-        destination = entry.get("destination")
-        if isinstance(destination, LMap):
-            bucket = destination.get("bucket")
-            if isinstance(bucket, str) and f"s3://{bucket}" not in text:
-                yield workload_finding("BAK005", workload, f"no container uploads to the documented bucket s3://{bucket}", anchor, detail="bucket")
-            region = destination.get("region")
-            if isinstance(region, str) and region not in text and region not in env_values:
-                yield workload_finding("BAK005", workload, f"the documented region {region} is set neither in a command nor in an AWS_*REGION variable", anchor, detail="region")
+        if entry.bucket is not None:
+            yield from _bucket(ctx, entry, workload, text, anchor)
+        if entry.region is not None and entry.region not in text and entry.region not in env_values:
+            # At the region variable when there is one (its value is the drift), else at the command.
+            region_var = next((e for c in workload.containers for e in c.env
+                               if e.source == "literal" and e.name.upper().endswith("REGION")), None)
+            yield workload_finding("BAK005", workload, f"the documented region {entry.region} is set neither in a command "
+                                                       "nor in an AWS_*REGION variable"
+                                                       + (f" ({region_var.name} is {region_var.value})"
+                                                          if region_var and not looks_secret(region_var.name, region_var.value)
+                                                          else ""),
+                                   region_var.loc if region_var else anchor, detail="region")
 
 
-def _promised(check):
-    """Tag each finding with the documented backup whose CronJob it is about."""
+def _bucket(ctx: CheckContext, entry: BackupEntry, workload: Workload, text: str, anchor: Loc) -> Iterator[Finding]:
+    """Uploads understood from the commands (aws s3 cp/mv/sync) must include one to the
+    documented bucket; when none is understood, the bucket must at least be named."""
+    uploads = [u for u in uploads_of(workload) if u.bucket is not None]
+    if any(u.bucket == entry.bucket for u in uploads):
+        return
+    if uploads:
+        other = uploads[0]
+        yield workload_finding("BAK005", workload, f"the backup is uploaded to s3://{other.bucket}, not to the documented "
+                                                   f"bucket s3://{entry.bucket}{did_you_mean(str(entry.bucket), [other.bucket])}",
+                               upload_loc(ctx, other), detail="bucket")
+    elif f"s3://{entry.bucket}" not in text:
+        yield workload_finding("BAK005", workload, f"no container uploads to the documented bucket s3://{entry.bucket}",
+                               anchor, detail="bucket")
+
+
+def check_staging_volume(ctx: CheckContext) -> Iterator[Finding]:
+    """BAK007: the documented staging volume exists in the pod template and is of the documented kind."""
+    for entry, workload in entries(ctx):
+        staging = entry.staging_volume
+        if workload is None or staging is None:
+            continue
+        key = backup_part_key(entry.name, "staging-volume")
+        volume = next((v for v in workload.volumes if v.name == staging.name), None)
+        if volume is None:
+            names = [v.name for v in workload.volumes]
+            yield replace(workload_finding(
+                "BAK007", workload,
+                f"the pod template has no volume '{staging.name}', the documented {staging.source} staging volume"
+                f"{did_you_mean(staging.name, names)} (volumes: {', '.join(names) or 'none'})",
+                # at the volumes (the first one's line), else the pod spec
+                next((v.key_loc or v.loc for v in workload.volumes), workload.spec_loc), detail="missing"), promises=(key,))
+        elif volume.source != staging.source:
+            why = f" ({staging.description})" if staging.description else ""
+            yield replace(workload_finding(
+                "BAK007", workload,
+                f"volume '{volume.name}' is a {volume.source or 'volume without a source'}, the document says "
+                f"{staging.source}{why}",
+                volume.key_loc or volume.loc, detail="source"), promises=(key,))
+
+
+def _promised(check: Callable[[CheckContext], Iterator[Finding]]) -> Callable[[CheckContext], Iterator[Finding]]:
+    """Tag each finding with the documented backup whose CronJob it is about, unless the
+    check tagged it with a finer promise (staging volume, lifecycle)."""
 
     def run(ctx: CheckContext) -> Iterator[Finding]:
-        keys = {f"CronJob {entry.get('cronJob')}": backup_key(str(entry.get("name"))) for entry, _ in _entries(ctx)}
+        keys = {f"CronJob {entry.cron_job}": backup_key(entry.name) for entry, _ in entries(ctx)}
         for f in check(ctx):
-            yield replace(f, promise=keys.get(f.subject, ""))
+            yield f if f.promises else replace(f, promises=(keys[f.subject],) if f.subject in keys else ())
 
     run.__doc__ = check.__doc__
     return run
@@ -198,4 +258,6 @@ CHECKS = {rule: _promised(fn) for rule, fn in {
     "BAK003": check_job_controls,
     "BAK004": check_sidecar,
     "BAK005": check_command,
+    "BAK006": check_objects,
+    "BAK007": check_staging_volume,
 }.items()}

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..findings import Finding
 from ..loader.documents import LoadResult
+from ..located import LMap
 from ..model.build import Model
 from ..model.types import Container, Workload
 from ..policy import Policy
@@ -31,22 +32,68 @@ class CheckContext:
             from ..network import build_traffic_for_policy
 
             self._memo["traffic"] = build_traffic_for_policy(
-                self.model, self.inputs.objects, self.policy, default_namespace=self.default_namespace
+                self.model, self.inputs.objects, self.policy, default_namespace=self.default_namespace,
+                parsed=self.parsed_policies(),
             )
         return self._memo["traffic"]
+
+    def parsed_policies(self) -> Any:
+        """Every network policy of this scan parsed once (NET007, NET008 and the graph)."""
+        from ..network import NetworkSettings, parse_policies
+
+        return self.shared("parsed_policies", lambda: parse_policies(
+            self.inputs.objects, NetworkSettings.from_mapping(self.policy.settings.cilium), self.default_namespace))
+
+    def shared(self, key: str, compute: Callable[[], Any]) -> Any:
+        """A result several checks of this scan use (parsed policies ...), computed once."""
+        if key not in self._memo:
+            self._memo[key] = compute()
+        return self._memo[key]
 
     def pss_level(self, namespace: str) -> str:
         """The Pod Security Standards level that applies to a namespace: its
         ``pod-security.kubernetes.io/enforce`` label, else the policy default."""
+        return self.pss_level_of(namespace).level
+
+    def pss_level_of(self, namespace: str) -> PssLevel:
+        """The level that applies to a namespace and where it comes from."""
         ns = self.model.namespaces.get(namespace)
         label = ns.label("pod-security.kubernetes.io/enforce") if ns else None
         if label is None:
-            return self.policy.settings.pod_security_default
+            return PssLevel(self.policy.settings.pod_security_default, False, self._default_level_text(namespace))
+        where = f" ({ns.loc.path}:{ns.loc.line})" if ns is not None and ns.declared else ""
         if label in ("privileged", "baseline", "restricted"):
-            return label
+            return PssLevel(label, True, f"namespace '{namespace}' enforces Pod Security '{label}' (label "
+                            f"pod-security.kubernetes.io/enforce={label}{where})")
         # An unparsable label is enforced as restricted:latest
         # (k8s.io/pod-security-admission api/helpers.go, PolicyToEvaluate).
-        return "restricted"
+        return PssLevel("restricted", True, f"namespace '{namespace}' has the label "
+                        f"pod-security.kubernetes.io/enforce={label!r}{where}, which is not a level, so admission "
+                        "enforces 'restricted'")
+
+    def _default_level_text(self, namespace: str) -> str:
+        level = self.policy.settings.pod_security_default
+        settings = self.policy.section("settings")
+        pss = settings.get("podSecurity") if isinstance(settings, dict) else None
+        if isinstance(pss, LMap) and "defaultLevel" in pss:
+            loc = pss.loc_of("defaultLevel")
+            origin = f"settings.podSecurity.defaultLevel = {level} ({loc.path}:{loc.line})"
+        else:
+            origin = f"settings.podSecurity.defaultLevel = {level}, kubematrix's default"
+        # pod-security-admission's own default (AdmissionConfiguration defaults.enforce)
+        # is privileged: without a label, Kubernetes itself admits the pod.
+        return (f"namespace '{namespace}' has no pod-security.kubernetes.io/enforce label, so Kubernetes enforces "
+                f"its default 'privileged' and admits the pod unless the cluster's admission configuration says "
+                f"otherwise; this scan holds it to '{level}' ({origin})")
+
+
+@dataclass(frozen=True, slots=True)
+class PssLevel:
+    """The Pod Security Standards level a namespace is held to, and why."""
+
+    level: str
+    labelled: bool  # from the namespace's enforce label (admission enforces it), else the scan's default
+    text: str  # where the level comes from, for messages
 
 
 CheckFn = Callable[[CheckContext], Iterable[Finding]]

@@ -70,7 +70,7 @@ def _path_text(p: Path) -> str:
 
 def _finding(e: Exposure, message: str, detail: str) -> Finding:
     return Finding("NET011", message, e.loc, subject=f"exposure of {e.workload}", detail=detail,
-                   promise=exposure_key(e))
+                   promises=(exposure_key(e),))
 
 
 def _resolve(traffic, e: Exposure) -> tuple[str, str, list[str]] | str:

@@ -67,7 +67,7 @@ def _finding(flow: Flow, port: int, dst: str, result: Comparison, scope: str = "
         text = f"could not be proven on {dst}:{port}: {result.undecided}"
         detail = "l7-undecided"
     return Finding("NET003", f"documented flow {flow.text} (Cilium and Istio): {text}{scope}", flow.loc,
-                   subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=detail)
+                   subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=detail)
 
 
 def concrete_findings(traffic, flow: Flow, src: str, dst: str, sides: Sequence[SideResult], ports: PortSet) -> Iterator[Finding]:
@@ -125,4 +125,4 @@ def blocked_findings(traffic, flow: Flow, pairs: Sequence[tuple[str, str, PortSe
     src, dst, port, why = reasons[0]
     scope = f" (for {len(reasons)} of {len(pairs)} source/destination pairs; first: {src} -> {dst})" if len(pairs) > 1 else ""
     yield Finding("NET001", f"documented flow {flow.text} is blocked on TCP {port}: {why}{scope}", flow.loc,
-                  subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=f"istio:{port}")
+                  subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=f"istio:{port}")

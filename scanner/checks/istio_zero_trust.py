@@ -348,7 +348,7 @@ def _finding(wid: str, workload, p: AuthorizationPolicy, rule: Rule, excesses: l
         "NET010",
         f"{where} lets {wid} accept sources the documented matrix does not list, on {ports.describe()}: {example}",
         rule.loc, subject=wid, detail=f"ingress:{p.ref} rules[{rule.index}]", workload=workload.ref,
-        promise=isolation_key(wid, "ingress"),
+        promises=(isolation_key(wid, "ingress"),),
     )
 
 

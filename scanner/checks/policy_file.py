@@ -1,11 +1,10 @@
-"""POL001-POL002: the policy file itself must mean what it says.
+"""POL001: the policy file itself must mean what it says.
 
 * POL001: every name it uses resolves — zero-trust and SecurityContext namespaces, rule
   ids and containers of exceptions.  A typo must never switch a check off silently.
   (Flow endpoints, table rows, backups and retention files have their own rules —
   NET006, SEC007, BAK001, RET001/RET002 — which also suggest the closest name.)
-* POL002: a documented exception whose ``expires`` date has passed.  Its findings count
-  again; the lapse itself is reported once, at the exception.
+(POL002, a lapsed exception, is reported where exceptions are applied: scanner/exceptions.py.)
 """
 
 from __future__ import annotations
@@ -59,20 +58,4 @@ def check_names(ctx: CheckContext) -> Iterator[Finding]:
                     )
 
 
-def check_lapsed(ctx: CheckContext) -> Iterator[Finding]:
-    """POL002: a documented exception whose expiry date has passed."""
-    for ref, row in ctx.policy.security.workloads.items():
-        for exc in row.exceptions:
-            if exc.expires is None or ctx.today <= exc.expires:
-                continue
-            days = (ctx.today - exc.expires).days
-            yield Finding(
-                "POL002",
-                f"the exception for {ref} ({', '.join(exc.rules)}) expired on {exc.expires.isoformat()}, "
-                f"{days} day{'s' if days != 1 else ''} ago; the findings it covered are reported again "
-                f"(reason was: {exc.reason})",
-                exc.loc, subject=f"exception for {ref}", detail=f"expired:{','.join(exc.rules)}", workload=ref,
-            )
-
-
-CHECKS = {"POL001": check_names, "POL002": check_lapsed}
+CHECKS = {"POL001": check_names}

@@ -510,15 +510,15 @@ def exempt(control: Control, workload: Workload) -> bool:
 
 def run_control(control: Control, ctx: CheckContext) -> Iterator[Finding]:
     for workload in ctx.model.workloads:
-        level = ctx.pss_level(workload.namespace)
-        if not applies(control, level) or exempt(control, workload):
+        level = ctx.pss_level_of(workload.namespace)
+        if not applies(control, level.level) or exempt(control, workload):
             continue
+        outcome = "admission rejects the pod" if level.labelled else "a violation of the level this scan assumes"
         for v in control.evaluate(workload):
             yield workload_finding(
                 control.rule_id,
                 workload,
-                f"{v.message} (namespace '{workload.namespace}' enforces Pod Security '{level}'; "
-                f"check {control.check_id}: admission rejects the pod)",
+                f"{v.message} ({level.text}; check {control.check_id}: {outcome})",
                 v.loc,
                 container=v.container,
                 detail=v.detail,

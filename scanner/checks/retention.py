@@ -10,13 +10,14 @@ from __future__ import annotations
 import posixpath
 import re
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 from ..findings import Finding
 from ..loader.documents import Document
 from ..located import LMap, Loc
 from ..names import did_you_mean
+from ..policy import LifecycleEntry
 from ..promises import retention_key
 from .base import CheckContext
 
@@ -75,6 +76,42 @@ def _lifecycle_prefix(rule: LMap) -> tuple[Any, Loc]:
     return "", rule.loc
 
 
+def _candidates(rules: list, want_id: Any, want_prefix: Any) -> list[LMap]:
+    """The lifecycle rules a policy entry means: by ID, else by prefix, else all."""
+    candidates = [r for r in rules if isinstance(r, LMap)]
+    if want_id is not None:
+        return [r for r in candidates if r.get("ID") == want_id]
+    if want_prefix is not None:
+        return [r for r in candidates if _lifecycle_prefix(r)[0] == want_prefix]
+    return candidates
+
+
+@dataclass(frozen=True, slots=True)
+class LifecycleRule:
+    """The rule a ``retention.s3Lifecycle`` entry means, as its file writes it."""
+
+    path: str  # the lifecycle file (display path)
+    rule_id: str
+    prefix: Any  # Filter.Prefix (or And.Prefix, or the legacy Prefix); "" for every object
+    prefix_loc: Loc
+    enabled: bool
+
+
+def lifecycle_rule(ctx: CheckContext, entry: LifecycleEntry) -> LifecycleRule | None:
+    """The rule an entry means, or None when its file or rule is missing (RET001 says so)."""
+    path = _policy_relative(ctx, entry.file)
+    docs = _documents(ctx, path)
+    rules = docs[0].data.get("Rules") if docs and isinstance(docs[0].data, LMap) else None
+    if not isinstance(rules, list):
+        return None
+    candidates = _candidates(rules, entry.rule_id, entry.prefix)
+    if not candidates:
+        return None
+    rule = candidates[0]
+    prefix, where = _lifecycle_prefix(rule)
+    return LifecycleRule(path, str(rule.get("ID", "?")), prefix, where, rule.get("Status") == "Enabled")
+
+
 def check_s3_lifecycle(ctx: CheckContext) -> Iterator[Finding]:
     for entry, path, doc in _documented_files(ctx, "s3Lifecycle", "RET001", "S3 lifecycle"):
         if isinstance(doc, Finding):
@@ -86,11 +123,7 @@ def check_s3_lifecycle(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding("RET001", "S3 lifecycle configuration has no 'Rules' list", doc.loc, subject=path, detail="rules")
             continue
         want_id, want_prefix, want_days = entry.get("ruleId"), entry.get("prefix"), entry.get("expirationDays")
-        candidates = [r for r in rules if isinstance(r, LMap)]
-        if want_id is not None:
-            candidates = [r for r in candidates if r.get("ID") == want_id]
-        elif want_prefix is not None:
-            candidates = [r for r in candidates if _lifecycle_prefix(r)[0] == want_prefix]
+        candidates = _candidates(rules, want_id, want_prefix)
         if not candidates:
             what = f"ID {want_id!r}" if want_id is not None else f"prefix {want_prefix!r}"
             yield Finding("RET001", f"no lifecycle rule with {what}: backups are never expired", rules.loc, subject=path, detail="rule")
@@ -176,7 +209,7 @@ def _promised(check, key: str):
                  for e in _section_entries(ctx, key)}
         for f in check(ctx):
             owner = next((k for path, k in files.items() if f.subject == path or f.subject.startswith(path + " ")), "")
-            yield replace(f, promise=owner)
+            yield replace(f, promises=(owner,) if owner else ())
 
     run.__doc__ = check.__doc__
     return run

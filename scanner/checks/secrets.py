@@ -22,11 +22,31 @@ from .base import CheckContext, workload_finding
 _SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?|auth)", re.IGNORECASE)
 _REFERENCE_NAME = re.compile(r"(name|key|ref|refs|file|path|enabled|existing\w*|secretname|mode|length|policy|type|url|uri|id)$", re.IGNORECASE)
 _KEY_MATERIAL = re.compile(r"(api|access|private|secret|ssh|encryption|signing|master)[-_]?key$", re.IGNORECASE)
-_PLACEHOLDER = re.compile(r"^(\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]+\}|<[^>]+>|changeme|xxx+|\*+)$", re.IGNORECASE)
+_PLACEHOLDER = re.compile(
+    r"^(\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]+\}|<[^>]+>|\{\{.*\}\}|%[A-Za-z_]+%|xxx+|\*+|\.\.\.|-"
+    r"|change[-_ ]?me|replace[-_ ]?me|todo|tbd|fixme|redacted|dummy|placeholder|example|your[-_ ].+)$",
+    re.IGNORECASE,
+)
+# Suffixes of a value that merely repeats its key (GOOGLE_API_KEY: GOOGLE_API_KEY_VAL).
+_ECHO_SUFFIXES = ("", "val", "value", "here", "placeholder")
+
+
+def _norm(text: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", text.lower())
+
+
+def is_placeholder(name: str, value: str) -> bool:
+    """An obvious stand-in rather than a secret: a template or variable reference, a
+    placeholder word, or the key's own name repeated (``API_TOKEN: api-token``)."""
+    text = value.strip()
+    if _PLACEHOLDER.match(text):
+        return True
+    key, val = _norm(name), _norm(text)
+    return bool(key) and val.startswith(key) and val[len(key):] in _ECHO_SUFFIXES
 
 
 def looks_secret(name: str, value: Any) -> bool:
-    if not isinstance(value, str) or not value.strip() or _PLACEHOLDER.match(value.strip()):
+    if not isinstance(value, str) or not value.strip() or is_placeholder(str(name), value):
         return False
     name = str(name)
     if _KEY_MATERIAL.search(name):
@@ -50,7 +70,7 @@ def check_secret_objects(ctx: CheckContext) -> Iterator[Finding]:
             values = obj.body.get(key)
             if isinstance(values, LMap) and values:
                 names = ", ".join(sorted(str(k) for k in values))
-                ns = obj.namespace or "(default namespace)"
+                ns = obj.namespace or ctx.default_namespace
                 yield Finding(
                     "SECRET001",
                     f"Secret {ns}/{obj.name} commits {key} for keys [{names}] to the repository (values not shown)",
@@ -99,10 +119,11 @@ def check_literal_secrets(ctx: CheckContext) -> Iterator[Finding]:
             if isinstance(data, LMap):
                 for key, value in data.items():
                     if looks_secret(key, value):
+                        subject = f"ConfigMap {obj.namespace or ctx.default_namespace}/{obj.name}"
                         yield Finding(
                             "SECRET002",
-                            f"ConfigMap {obj.namespace or '(default namespace)'}/{obj.name} key {key} looks like a secret value (not shown); ConfigMaps are not secret",
-                            data.loc_of(key), subject=f"ConfigMap {obj.name}", detail=f"data:{key}",
+                            f"{subject} key {key} looks like a secret value (not shown); ConfigMaps are not secret",
+                            data.loc_of(key), subject=subject, detail=f"data:{key}",
                         )
     for doc in ctx.inputs.documents:
         if doc.cls is not DocClass.HELM_VALUES:
@@ -122,7 +143,7 @@ def _promised(check):
     def run(ctx: CheckContext) -> Iterator[Finding]:
         documented = isinstance(ctx.policy.section("secrets"), LMap)
         for f in check(ctx):
-            yield replace(f, promise=SECRETS_KEY) if documented else f
+            yield replace(f, promises=(SECRETS_KEY,)) if documented else f
 
     run.__doc__ = check.__doc__
     return run

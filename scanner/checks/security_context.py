@@ -41,6 +41,7 @@ from ..names import did_you_mean
 from ..policy import SecurityExpectation, WorkloadSecurity
 from ..promises import row_key, table_namespace_key
 from .base import CheckContext, workload_finding
+from .unread import may_be_there
 
 _UNSET = object()
 
@@ -308,7 +309,7 @@ def check_sec007(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 rule_id="SEC007",
                 message=f"the SecurityContext table documents workload '{ref}', but no workload of that "
-                f"namespace and name is in the scanned manifests{did_you_mean(ref, present)}",
+                f"namespace and name is in the scanned manifests{did_you_mean(ref, present)}{may_be_there(ctx)}",
                 loc=entry.loc,
                 subject=f"SecurityContext table row {ref}",
                 detail="missing-workload",
@@ -335,9 +336,9 @@ def _promised(check):
     def run(ctx: CheckContext) -> Iterator[Finding]:
         for f in check(ctx):
             if f.rule_id == "SEC006":
-                yield replace(f, promise=table_namespace_key(f.workload.split("/", 1)[0]))
+                yield replace(f, promises=(table_namespace_key(f.workload.split("/", 1)[0]),))
             else:
-                yield replace(f, promise=row_key(f.workload))
+                yield replace(f, promises=(row_key(f.workload),))
 
     run.__doc__ = check.__doc__
     return run

@@ -48,6 +48,7 @@ from ..policy import Flow
 from ..promises import flow_key, isolation_key
 from . import istio_l7
 from .base import CheckContext
+from .unread import may_be_there
 
 GROUPS = ("entity:all", "entity:cluster")
 GROUP_ENTITIES = ("all", "cluster")
@@ -157,7 +158,7 @@ def _unknown_names(flow: Flow, dst: str, unknown: list[str]) -> Finding:
         "NET001",
         f"documented flow {flow.text} names port {names}, which {dst} does not declare (containers[].ports[].name), "
         "so no policy can allow it there",
-        flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail="named-port",
+        flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail="named-port",
     )
 
 
@@ -194,7 +195,7 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "NET001",
                 f"documented flow {flow.text} is blocked on {missing.describe()}: " + "; ".join(reasons),
-                flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=missing.describe(),
+                flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=missing.describe(),
             )
 
 
@@ -234,7 +235,7 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
             f"documented flow {flow.text} is blocked for {len(blocked)} of the sources: {_describe_members(blocked)} ({reason})"
             if src_group else
             f"documented flow {flow.text} is blocked towards {_describe_members(blocked)} ({reason})",
-            flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail="group",
+            flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail="group",
         )
 
 
@@ -321,7 +322,7 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
                 scope = (f"for {len(members)} of the sources ({_describe_members(members)})" if src_group
                          else f"towards {_describe_members(members)}")
                 yield Finding("NET003", f"documented flow {flow.text} {text} ({scope})",
-                              flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=detail)
+                              flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=detail)
             continue
         src, dst = traffic.resolve(flow.src), traffic.resolve(flow.dst)
         egress, ingress = traffic.sides(src, dst)
@@ -333,7 +334,7 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
         got = _l7_problem(flow, [egress, ingress], ports.intersect(egress.allowed).intersect(ingress.allowed))
         if got:
             yield Finding("NET003", f"documented flow {flow.text} {got[1]}",
-                          flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promise=flow_key(flow), detail=got[0])
+                          flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=got[0])
 
 
 # -- NET004 -------------------------------------------------------------------------
@@ -374,7 +375,7 @@ def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
                 f"{workload.subject} is not isolated for {direction} ({why}): every "
                 f"{'inbound' if direction == 'ingress' else 'outbound'} flow is allowed in a zero-trust namespace",
                 workload.loc, subject=workload.subject, detail=direction, workload=workload.ref,
-                promise=isolation_key(wid, direction),
+                promises=(isolation_key(wid, direction),),
             )
 
 
@@ -384,35 +385,43 @@ _TO_PORTS = re.compile(r"\.toPorts\[\d+\]$")
 
 
 def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
-    """NET005: toFQDNs rules that allow nothing because the pod's DNS traffic is not
-    inspected by Cilium's DNS proxy (no rules.dns pattern covering the name on an egress
-    rule of the same pod).  One finding per egress rule and workload, at the rule's first
-    ``toPorts`` item (or the rule itself without ``toPorts``)."""
+    """NET005: toFQDNs rules that allow nothing because the pod's DNS lookups do not pass
+    Cilium's DNS proxy: no egress rule of the pod with rules.dns both reaches the DNS
+    server (its peer selects kube-dns, on a port kube-dns serves, not denied, admitted by
+    kube-dns) and has a pattern covering the name.  One finding per egress rule and
+    workload, at the rule's first ``toPorts`` item (or the rule itself without ``toPorts``)."""
     if not _has_traffic(ctx) and not any(o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for o in ctx.inputs.objects):
         return
     traffic = ctx.traffic()
     fqdn_nodes = [n for n in traffic.endpoints if n.startswith("fqdn:")]
+    dns = traffic.endpoints.get("actor:kube-dns")
+    server = f"kube-dns (actor:kube-dns, {', '.join(dns.ports)})" if dns is not None and dns.ports else "kube-dns"
     for workload in ctx.model.network_workloads:
         wid = workload_id(traffic, workload)
         if wid is None:
             continue
-        # (policy, egress rule path) -> (first location, names not visible)
-        blocked: dict[tuple[str, str], tuple[Loc, set[str]]] = {}
+        # (policy, egress rule path) -> (first location, names not visible, DNS rules that miss the server)
+        blocked: dict[tuple[str, str], tuple[Loc, set[str], set[str]]] = {}
         for node in fqdn_nodes:
             egress, _ = traffic.sides(wid, node)
             for entry in egress.fqdn_without_dns:
                 key = (entry.origin.policy, _TO_PORTS.sub("", entry.origin.path))
-                loc, names = blocked.get(key, (entry.origin.loc, set()))
+                loc, names, missing = blocked.get(key, (entry.origin.loc, set(), set()))
                 names.add(node[len("fqdn:"):])
-                blocked[key] = (min(loc, entry.origin.loc), names)
-        for (policy, path), (loc, names) in sorted(blocked.items()):
+                missing.update(e.origin.text() for e in egress.dns_not_reaching)
+                blocked[key] = (min(loc, entry.origin.loc), names, missing)
+        for (policy, path), (loc, names, missing) in sorted(blocked.items()):
             listed = ", ".join(sorted(names))
             one = len(names) == 1
+            why = (f"; its DNS rule {'; '.join(sorted(missing))} does not reach {server} (its peer does not select "
+                   "it, its ports miss the DNS port, or a deny rule or kube-dns's own policy removes it)"
+                   if missing else "")
             yield Finding(
                 "NET005",
                 f"{policy} {path} ({loc.path}:{loc.line}) allows {workload.subject} to reach {listed} by name, but no "
-                f"egress rule of the pod with rules.dns (DNS proxy) covers {'that name' if one else 'these names'}, "
-                f"so Cilium never learns {'its' if one else 'their'} addresses and the toFQDNs rule allows nothing there",
+                f"egress rule of the pod with rules.dns (DNS proxy) both reaches {server} and covers "
+                f"{'that name' if one else 'these names'}{why}, so Cilium never learns "
+                f"{'its' if one else 'their'} addresses and the toFQDNs rule allows nothing there",
                 loc, subject=workload.subject, detail=f"{policy} {path}", workload=workload.ref,
             )
 
@@ -436,18 +445,28 @@ def _unknown_endpoint_text(traffic, ref: str, problem: str) -> str:
 
 
 def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
-    """NET006: a documented flow names an endpoint that exists nowhere."""
+    """NET006: a documented flow names an endpoint that exists nowhere.  One finding per
+    unknown reference, at its first use; it says when unreadable input may hold it."""
     if not _has_traffic(ctx):
         return
     traffic = ctx.traffic()
+    uses: dict[str, list[tuple[Loc, Flow]]] = {}
     for flow in documented_flows(ctx):
         for ref, loc in ((flow.src, flow.src_loc), (flow.dst, flow.dst_loc)):
-            problem = _endpoint_problem(traffic, ref)
-            if problem:
-                yield Finding(
-                    "NET006", _unknown_endpoint_text(traffic, ref, problem),
-                    loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref, promise=flow_key(flow),
-                )
+            if _endpoint_problem(traffic, ref):
+                uses.setdefault(ref, []).append((loc, flow))
+    for ref, found in uses.items():
+        loc, flow = min(found, key=lambda u: u[0])
+        text = _unknown_endpoint_text(traffic, ref, _endpoint_problem(traffic, ref) or "")
+        flows = {id(f) for _, f in found}
+        if len(flows) > 1:
+            lines = ", ".join(str(line) for line in sorted({u.line for u, _ in found}))
+            text += f" (used by {len(flows)} documented flows, lines {lines})"
+        yield Finding(
+            "NET006", text + may_be_there(ctx),
+            loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref,
+            promises=tuple(dict.fromkeys(flow_key(f) for _, f in sorted(found, key=lambda u: u[0]))),
+        )
 
 
 CHECKS = {

@@ -358,7 +358,7 @@ def _excess_finding(side: Side, entry: Entry, excess: Excess, cluster: str) -> F
         f"{origin.policy} {origin.path} lets {side.wid} {verb} the documented matrix does not list: {prep} "
         f"{_peer_text(entry, cluster)} on {ports}; {example}{known}",
         origin.loc, subject=side.wid, detail=f"{side.direction}:{origin.policy} {origin.path}", workload=w.ref,
-        promise=isolation_key(side.wid, side.direction),
+        promises=(isolation_key(side.wid, side.direction),),
     )
 
 

@@ -8,11 +8,11 @@ missing path, invalid policy file); 3 internal error (one line, no traceback).
 from __future__ import annotations
 
 import os
+import re
 import sys
 import tempfile
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
@@ -42,14 +42,14 @@ app = typer.Typer(
     name="kubematrix",
     help="Prove documented Kubernetes security promises (traffic matrix, SecurityContext table, "
     "backups, retention, secrets) against manifests.",
-    add_completion=False,
+    add_completion=True,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
 )
 
 
-def write_output(text: str, output: Optional[Path]) -> None:
+def write_output(text: str, output: Path | None) -> None:
     """Write to stdout, or atomically to a file: temporary file in the same
     directory, then rename, so an interrupted run never leaves a truncated report."""
     if output is None:
@@ -80,13 +80,34 @@ def write_output(text: str, output: Optional[Path]) -> None:
         raise
 
 
-def check_paths(paths: List[Path]) -> None:
+STDIN = Path("-")
+
+
+def check_paths(paths: list[Path]) -> None:
     for path in paths:
-        if not path.exists():
+        if path != STDIN and not path.exists():
             raise UsageError(f"path '{path}' does not exist")
 
 
-def load_policy_option(policy: Optional[Path], cwd: Path):
+def read_stdin(paths: list[Path], source_root: str | None) -> tuple:
+    """``-`` among the paths: the manifest stream on stdin, with Helm's ``# Source:``
+    comments mapping each document to its template (``--source-root`` prefixes them)."""
+    from ..loader.documents import Stream
+    from ..loader.files import MAX_FILE_BYTES, decode
+    from ..loader.rendered import helm_sources
+
+    if STDIN not in paths:
+        return ()
+    data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise UsageError(f"stdin holds more than {MAX_FILE_BYTES:,} bytes; write it to a file and scan that")
+    text, problem = decode(data, "stdin")
+    if text is None:
+        raise UsageError(f"stdin: {problem.message if problem else 'not text'}")
+    return (Stream("stdin", text, tuple(helm_sources(text, {}, source_root or ""))),)
+
+
+def load_policy_option(policy: Path | None, cwd: Path):
     """The policy named by --policy (None: discover them in the scanned tree)."""
     from ..policy import PolicyError, load_policy
 
@@ -100,7 +121,23 @@ def load_policy_option(policy: Optional[Path], cwd: Path):
         raise UsageError(str(exc)) from None
 
 
-def use_color(no_color: bool, output: Optional[Path]) -> bool:
+def read_baseline(path: Path | None):
+    """The entries of a --baseline file (None without one); a usage error if unusable."""
+    from ..baseline import BaselineError, parse
+
+    if path is None:
+        return None
+    if not path.is_file():
+        raise UsageError(f"baseline file '{path}' does not exist (write one with --write-baseline)")
+    try:
+        return tuple(parse(path.read_text(encoding="utf-8"), str(path)))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UsageError(f"cannot read baseline file '{path}': {exc}") from None
+    except BaselineError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def use_color(no_color: bool, output: Path | None) -> bool:
     if no_color or output is not None or os.environ.get("NO_COLOR"):
         return False
     return sys.stdout.isatty()
@@ -108,40 +145,85 @@ def use_color(no_color: bool, output: Optional[Path]) -> bool:
 
 @app.command()
 def scan(
-    paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False, metavar="PATH"),
-    policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
-    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
+    paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively); '-' reads a manifest stream from stdin (helm template ... | scan -).", show_default=False, metavar="PATH"),
+    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
     fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
     fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output even on a terminal."),
+    exclude: list[str] = typer.Option([], "--exclude", help="Glob of files not to scan, e.g. 'charts/**' (repeatable; counted in the report)."),
+    report_unused_exceptions: bool = typer.Option(False, "--report-unused-exceptions", help="Report documented exceptions that matched no finding (POL005)."),
+    baseline_file: Path | None = typer.Option(None, "--baseline", help="Findings recorded in this baseline are reported but do not fail the build."),
+    write_baseline: Path | None = typer.Option(None, "--write-baseline", help="Record today's findings in this file (exit 0), for --baseline later."),
+    source_root: str | None = typer.Option(None, "--source-root", help="With '-' (stdin): the directory holding the charts whose '# Source:' paths Helm printed, so findings point at repository files."),
 ) -> None:
     """Scan manifests and check them against the documented policy."""
+    from ..policy import PolicyError
     from ..report import render
     from ..scan import ScanOptions, run_scan
-
-    from ..policy import PolicyError
 
     check_paths(paths)
     cwd = Path.cwd()
     loaded = load_policy_option(policy, cwd)
+    known = read_baseline(baseline_file)
+    streams = read_stdin(paths, source_root)
     try:
-        result = run_scan(ScanOptions(paths=tuple(paths), policy=loaded, namespace=namespace, cwd=cwd))
+        result = run_scan(ScanOptions(paths=tuple(p for p in paths if p != STDIN), policy=loaded, namespace=namespace,
+                                      cwd=cwd, exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions,
+                                      baseline=known, streams=streams))
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
+    if write_baseline is not None:
+        from ..baseline import render as render_baseline
+
+        write_output(render_baseline(result.active()), write_baseline)
+        sys.stderr.write(f"wrote {write_baseline}: {len(result.active())} findings recorded\n")
     text = render(result, fmt.value, color=use_color(no_color, output))
     write_output(text, output)
+    if write_baseline is not None:
+        raise typer.Exit(EXIT_OK)  # today's findings are the baseline: none is new
     raise typer.Exit(EXIT_FINDINGS if result.failing(fail_on.value) else EXIT_OK)
+
+
+class RulesFormat(str, Enum):
+    text = "text"
+    json = "json"
 
 
 @app.command("rules")
 def rules_command(
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="text (a table) or json."),
+    rule_id: str | None = typer.Argument(None, metavar="[RULE]", help="One rule id, to print that rule in full."),
+    fmt: RulesFormat = typer.Option(RulesFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
-    """List the rule catalogue."""
-    from .rules_table import render_rules
+    """List the rule catalogue, or print one rule in full."""
+    from .rules_table import render_rule, render_rules
 
-    write_output(render_rules(fmt.value), None)
+    if rule_id is None:
+        write_output(render_rules(fmt.value), None)
+        return
+    text = render_rule(rule_id, fmt.value)
+    if text is None:
+        from ..catalog import load_catalog
+        from ..names import did_you_mean
+
+        raise UsageError(f"no rule {rule_id!r}{did_you_mean(rule_id, load_catalog())} (kubematrix rules lists them)")
+    write_output(text, None)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        print(f"kubematrix {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _global(
+    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
+                                 help="Print the version and exit."),
+) -> None:
+    """Prove documented Kubernetes security promises (traffic matrix, SecurityContext table,
+    backups, retention, secrets) against manifests."""
 
 
 @app.command()
@@ -150,15 +232,26 @@ def version() -> None:
     print(f"kubematrix {__version__}")
 
 
-def _register_optional_commands() -> None:
-    # graph/explain live in their own module so the network engine can evolve separately.
-    try:
-        from . import graph as _graph  # noqa: F401
-    except ImportError:
-        pass
+@app.command("init")
+def init_command(
+    paths: list[Path] = typer.Argument(..., help="The tree to draft a policy file for.", show_default=False, metavar="PATH"),
+    output: Path = typer.Option(Path("kubematrix.yaml"), "--output", "-o", help="Where to write the draft."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+) -> None:
+    """Draft a policy file from what the tree does today (review it, then commit it)."""
+    from ..init import draft_policy
+
+    check_paths(paths)
+    if output.exists() and not force:
+        raise UsageError(f"{output} exists: review it, or pass --force to replace it with a new draft")
+    text = draft_policy(list(paths), Path.cwd(), output)
+    write_output(text, output)
+    sys.stderr.write(f"wrote {output}: review every entry, then scan with it\n")
 
 
-_register_optional_commands()
+# graph and explain live in their own module; importing it registers them.  A broken
+# import must fail loudly, never hide a command.
+from . import graph as _graph  # noqa: F401
 
 
 def _run(argv: list[str], prog: str) -> int:
@@ -187,10 +280,23 @@ def _run(argv: list[str], prog: str) -> int:
             return EXIT_USAGE
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):
             # click's (or typer's vendored click's) usage errors: unknown option, bad value.
-            sys.stderr.write(f"{prog}: error: {exc.format_message()}\n")
+            sys.stderr.write(f"{prog}: error: {plain_usage(exc.format_message())}\n")
             return EXIT_USAGE
         sys.stderr.write(f"{prog}: internal error: {type(exc).__name__}: {exc} (please report this)\n")
         return EXIT_INTERNAL
+
+
+_CHOICE = re.compile(r"Invalid value for '(?P<opt>--[\w-]+)'(?: / '-\w')?: (?:Value error, )?'(?P<got>[^']*)' is not "
+                     r"one of (?P<choices>.+?)\.?$")
+
+
+def plain_usage(message: str) -> str:
+    """click's wording in plain words: '--format must be one of text, sarif, json (got 'xml')'."""
+    match = _CHOICE.match(message.strip())
+    if match is None:
+        return message
+    choices = ", ".join(c.strip(" '") for c in match["choices"].split(","))
+    return f"{match['opt']} must be one of {choices} (got '{match['got']}')"
 
 
 def main() -> None:

@@ -10,11 +10,18 @@ import gc
 import json
 from enum import Enum
 from pathlib import Path
-from typing import List, Optional
 
 import typer
 
-from .app import EXIT_FINDINGS, EXIT_OK, UsageError, app, check_paths, load_policy_option, write_output
+from .app import (
+    EXIT_FINDINGS,
+    EXIT_OK,
+    UsageError,
+    app,
+    check_paths,
+    load_policy_option,
+    write_output,
+)
 
 
 class GraphFormat(str, Enum):
@@ -23,17 +30,21 @@ class GraphFormat(str, Enum):
     dot = "dot"
 
 
+class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+
+
 class Scope(str, Enum):
     workloads = "workloads"
     all = "all"
 
 
-def _traffic(paths: List[Path], policy: Optional[Path], namespace: Optional[str], extra: list[str]):
+def _traffic(paths: list[Path], policy: Path | None, namespace: str | None, extra: list[str]):
     from ..loader.documents import load
     from ..model.build import build_model
     from ..network import build_traffic_for_policy
     from ..network.traffic import EndpointError
-
     from ..policy import PolicyError
     from ..scopes import single_policy
 
@@ -58,12 +69,12 @@ def _traffic(paths: List[Path], policy: Optional[Path], namespace: Optional[str]
 
 @app.command("graph")
 def graph_command(
-    paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
+    paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
     fmt: GraphFormat = typer.Option(GraphFormat.json, "--format", "-f", help="json (the stable contract), mermaid or dot."),
-    policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
-    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
+    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
     scope: Scope = typer.Option(Scope.workloads, "--scope", help="mermaid/dot: edges touching a workload (default) or all edges."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (atomically) instead of stdout."),
+    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (atomically) instead of stdout."),
 ) -> None:
     """Compute the allowed-traffic graph (Cilium semantics) and print it."""
     from ..network.graph import to_dot, to_json_text, to_mermaid
@@ -80,7 +91,7 @@ def graph_command(
     raise typer.Exit(EXIT_OK)
 
 
-def _http(method: Optional[str], path: Optional[str], host: Optional[str], headers: List[str]) -> dict | None:
+def _http(method: str | None, path: str | None, host: str | None, headers: list[str]) -> dict | None:
     if method is None and path is None and host is None and not headers:
         return None
     parsed = {}
@@ -94,19 +105,19 @@ def _http(method: Optional[str], path: Optional[str], host: Optional[str], heade
 
 @app.command("explain")
 def explain_command(
-    paths: List[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
+    paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
     src: str = typer.Option(..., "--from", help="ns/workload, actor:<name>, entity:<name>, cidr:<prefix> or fqdn:<name>."),
     dst: str = typer.Option(..., "--to", help="ns/workload, actor:<name>, entity:<name>, cidr:<prefix>, fqdn:<name> "
                             "or service:<ns>/<name> (checked on each backend's target port)."),
-    port: Optional[int] = typer.Option(None, "--port", help="Destination port (pod port, after Service translation); ICMP type for ICMP."),
+    port: int | None = typer.Option(None, "--port", help="Destination port (pod port, after Service translation); ICMP type for ICMP."),
     protocol: str = typer.Option("TCP", "--protocol", help="TCP, UDP, SCTP, ICMP or ICMPv6."),
-    method: Optional[str] = typer.Option(None, "--method", help="HTTP method, to evaluate L7 rules."),
-    http_path: Optional[str] = typer.Option(None, "--path", help="HTTP path (with query), to evaluate L7 rules."),
-    host: Optional[str] = typer.Option(None, "--host", help="HTTP host (:authority), to evaluate L7 rules."),
-    header: List[str] = typer.Option([], "--header", help="HTTP header 'Name: value' (repeatable)."),
-    policy: Optional[Path] = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
-    namespace: Optional[str] = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
-    fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
+    method: str | None = typer.Option(None, "--method", help="HTTP method, to evaluate L7 rules."),
+    http_path: str | None = typer.Option(None, "--path", help="HTTP path (with query), to evaluate L7 rules."),
+    host: str | None = typer.Option(None, "--host", help="HTTP host (:authority), to evaluate L7 rules."),
+    header: list[str] = typer.Option([], "--header", help="HTTP header 'Name: value' (repeatable)."),
+    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
+    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
+    fmt: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Explain whether SRC may connect to DST, side by side for egress and ingress."""
     from ..network.explain import explain
@@ -127,7 +138,7 @@ def explain_command(
     traffic = _traffic(paths, policy, namespace, extra)
     try:
         text, ok = explain(traffic, src, dst, proto, port, request)
-        if fmt == "json":
+        if fmt is ExplainFormat.json:
             if dst.startswith("service:"):
                 pairs = [(s, b, t) for s in traffic.members(src) for b, t in traffic.service_backends(dst, port, proto)]
             else:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import textwrap
 
 from rich.console import Console
 from rich.table import Table
@@ -28,3 +29,30 @@ def render_rules(fmt: str) -> str:
     buffer = io.StringIO()
     Console(file=buffer, width=120, color_system=None, force_terminal=False).print(table)
     return buffer.getvalue()
+
+
+def render_rule(rule_id: str, fmt: str) -> str | None:
+    """One rule in full (None for an unknown id): what it checks, how to fix it, and
+    the passing and failing examples the docs and tests share."""
+    rule = load_catalog().get(rule_id)
+    if rule is None:
+        return None
+    if fmt == "json":
+        return json.dumps({"id": rule.id, "name": rule.name, "title": rule.title, "severity": rule.severity,
+                           "securitySeverity": rule.security_severity, "category": rule.category,
+                           "tags": list(rule.tags), "description": rule.description,
+                           "remediation": rule.remediation, "pass": rule.help_pass, "fail": rule.help_fail,
+                           "references": list(rule.references)}, indent=2) + "\n"
+    wrap = textwrap.TextWrapper(width=100)
+    lines = [f"{rule.id}  {rule.title}", "",
+             f"severity {rule.severity} (security severity {rule.security_severity}), category {rule.category}", "",
+             *wrap.wrap(rule.description), "", *wrap.wrap(f"Fix: {rule.remediation}"), "", "Passes:",
+             *("    " + line for line in rule.help_pass.rstrip().splitlines()), "", "Fails:",
+             *("    " + line for line in rule.help_fail.rstrip().splitlines())]
+    if rule.references:
+        lines += ["", "References:", *(f"  {r}" for r in rule.references)]
+    lines += ["", *wrap.wrap(f"Not applicable somewhere? Document an exception with a reason: in the policy file's "
+                             f"exceptions (rules: [{rule.id}], narrowed by kind/namespace/name/files), or on the object "
+                             f"with the annotations kubematrix.dev/ignore: \"{rule.id}\" and "
+                             "kubematrix.dev/ignore-reason.")]
+    return "\n".join(lines) + "\n"

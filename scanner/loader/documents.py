@@ -6,8 +6,11 @@ Kustomizations, S3 lifecycle JSON, CI workflows, the policy file) is kept for
 the checks that consume it.  What cannot be used is said, never dropped
 silently:
 
-* an unrendered Helm template (``{{ .Values.x }}``) is one ``INPUT001``
-  finding that says "render it first", and the file is not scanned;
+* an unrendered Helm template (``{{ .Values.x }}``, quoted or not, or a
+  template line that breaks YAML) is one ``INPUT001`` finding per document that
+  names the placeholder and says "render it first"; that document is not judged,
+  the other documents of the file are (a file under a chart's ``templates/`` is
+  not scanned at all);
 * files named by a Kustomization's ``patches``/``patchesStrategicMerge``/
   ``patchesJson6902`` are partial objects: they are classified
   ``kustomize-patch`` and not checked as if they were complete workloads;
@@ -22,7 +25,8 @@ from __future__ import annotations
 import gc
 import json
 import posixpath
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -30,9 +34,8 @@ from typing import Any
 from ..findings import Finding
 from ..located import LList, LMap, Loc
 from .files import InputFile, discover, read_text
-from .yamltext import MAX_DEPTH, ParsedDocument, parse_yaml_text
+from .yamltext import MAX_DEPTH, ParsedDocument, parse_yaml_text, without_surrogates
 from .yamltext import describe_value as _what
-from .yamltext import without_surrogates
 
 
 class DocClass(str, Enum):
@@ -85,17 +88,21 @@ class LoadResult:
     objects: list[KubeObject] = field(default_factory=list)
     problems: list[Finding] = field(default_factory=list)
     sources: dict[str, Path] = field(default_factory=dict)  # display path -> the file on disk
+    excluded: list[str] = field(default_factory=list)  # files left out on purpose (--exclude)
+    rendered: set[str] = field(default_factory=set)  # paths whose lines are lines of rendered output (no snippet)
 
     def by_class(self, cls: DocClass) -> list[Document]:
         return [d for d in self.documents if d.cls is cls]
 
-    def subset(self, files: set[str]) -> "LoadResult":
-        """The part of this result that comes from ``files`` (display paths); problems
-        stay with the whole result (they are reported once)."""
+    def subset(self, files: set[str]) -> LoadResult:
+        """The part of this result that comes from ``files`` (display paths).  Its
+        problems are context for the checks (what could not be read); the scan reports
+        the whole result's problems once."""
         return LoadResult(
             files=[f for f in self.files if f in files],
             documents=[d for d in self.documents if d.path in files],
             objects=[o for o in self.objects if o.loc.path in files],
+            problems=[p for p in self.problems if p.loc.path in files],
             sources={k: v for k, v in self.sources.items() if k in files},
         )
 
@@ -295,18 +302,52 @@ def _template_finding(shown_path: str, where: Loc) -> Finding:
     )
 
 
+def _template_document_finding(shown_path: str, doc: ParsedDocument) -> Finding:
+    hit = doc.template
+    assert hit is not None
+    # Its line may hold a secret if the document is a Secret or ConfigMap, or could not be read at all.
+    kind = doc.data.get("kind") if isinstance(doc.data, dict) else None
+    sensitive = doc.data is None or kind in ("Secret", "ConfigMap") or any(h.sensitive for h in doc.held)
+    return Finding(
+        "INPUT001",
+        f"document {doc.index + 1} is an unrendered Helm template ({hit.placeholder} at line {hit.loc.line}): render "
+        "it first (helm template RELEASE CHART > rendered.yaml) and scan the output; this document is not checked",
+        Loc(shown_path, hit.loc.line, hit.loc.col),
+        detail=f"template:doc:{doc.index}",
+        sensitive=sensitive,
+    )
+
+
+# Kinds whose data may hold secrets (a ConfigMap often does, see SECRET002).
+_SECRET_HOLDERS = re.compile(r"^kind:\s*[\"']?(?:Secret|ConfigMap)[\"']?\s*(?:#.*)?$", re.MULTILINE)
+
+
+def _may_hold_secrets(shown_path: str, text: str) -> bool:
+    """Whether a problem's line in this file may show a secret value: the file defines
+    a Secret or ConfigMap, or is a Helm values file."""
+    return bool(_SECRET_HOLDERS.search(text)) or _is_values_file(PurePosixPath(shown_path).name)
+
+
 def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
-    """Read and parse one file.  Never raises for bad input."""
+    """Read and parse one file.  Never raises for bad input.  Problems in a file that
+    may hold secrets are marked ``sensitive`` (reports mask their line's value)."""
     text, problem = read_text(file)
     if text is None:
         return [], [problem] if problem else []
+    documents, problems = _parse_text(file, text)
+    if _may_hold_secrets(file.display, text):
+        problems = [replace(p, sensitive=True) for p in problems]
+        documents = [replace(d, held=tuple(replace(h, sensitive=True) for h in d.held)) if d.held else d
+                     for d in documents]
+    return documents, problems
+
+
+def _parse_text(file: InputFile, text: str) -> tuple[list[ParsedDocument], list[Finding]]:
     if not text.strip():
         return [], []
     shown_path = file.display
     is_json = shown_path.lower().endswith(".json")
     result = parse_yaml_text(text, shown_path, json_mode=is_json)
-    if result.template is not None:
-        return [], [_template_finding(shown_path, result.template)]
     if "{{" in text and _chart_template(file):
         line = text.count("\n", 0, text.index("{{")) + 1
         return [], [_template_finding(shown_path, Loc(shown_path, line, 1))]
@@ -365,7 +406,7 @@ def _kustomize_patches(documents: list[Document]) -> dict[str, str]:
     return patches
 
 
-def load(paths: list[Path], cwd: Path) -> LoadResult:
+def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = ()) -> LoadResult:
     """Discover, read, parse and classify everything under ``paths``.
 
     Loading allocates millions of small, acyclic objects; Python's cyclic garbage
@@ -375,24 +416,22 @@ def load(paths: list[Path], cwd: Path) -> LoadResult:
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(paths, cwd)
+        return _load(paths, cwd, exclude, streams)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _load(paths: list[Path], cwd: Path) -> LoadResult:
-    discovery = discover(paths, cwd)
-    result = LoadResult(problems=list(discovery.problems))
+def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = ()) -> LoadResult:
+    discovery = discover(paths, cwd, exclude)
+    result = LoadResult(problems=list(discovery.problems), excluded=list(discovery.excluded))
     for file in discovery.files:
         result.files.append(file.display)
         result.sources[file.display] = file.real_path
         parsed, problems = parse_file(file)
-        result.problems.extend(problems)
-        if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
-            result.documents.append(Document(file.display, 0, Loc(file.display), None, DocClass.EMPTY))
-        for p in parsed:
-            result.documents.append(Document(file.display, p.index, p.loc, p.data, classify(file.display, p.data)))
+        _add_parsed(result, file.display, parsed, problems)
+    for stream in streams:
+        _add_stream(result, stream, cwd)
     patches = _kustomize_patches(result.documents)
     for i, doc in enumerate(result.documents):
         if doc.path in patches and doc.cls in (DocClass.KUBERNETES, DocClass.OTHER):
@@ -400,6 +439,48 @@ def _load(paths: list[Path], cwd: Path) -> LoadResult:
             result.documents[i] = doc
         _objects_of(doc, result)
     return result
+
+
+def _add_parsed(result: LoadResult, shown: str, parsed: list[ParsedDocument], problems: list[Finding]) -> None:
+    result.problems.extend(problems)
+    if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
+        result.documents.append(Document(shown, 0, Loc(shown), None, DocClass.EMPTY))
+    for p in parsed:
+        path = p.loc.path or shown  # a rendered stream's documents carry their template's path
+        cls = classify(path, p.data)
+        if p.template is not None and cls not in (DocClass.HELM_VALUES, DocClass.HELM_CHART):
+            # One finding per unrendered document; its content is not judged.
+            result.problems.append(_template_document_finding(path, p))
+            continue
+        result.problems.extend(p.held)  # values files may legitimately hold '{{ }}' strings
+        if p.data is None and p.template is not None:
+            continue
+        result.documents.append(Document(path, p.index, p.loc, p.data, cls))
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """Manifests that are not files of the tree: stdin (``scan -``) or the output of
+    ``helm template`` / ``kubectl kustomize`` (``--render``).  ``marks`` move each
+    document to the file it was rendered from (loader/rendered.py)."""
+
+    display: str  # "stdin", or what was rendered ("charts/blog (helm template)")
+    text: str
+    marks: tuple = ()
+
+
+def _add_stream(result: LoadResult, stream: Stream, cwd: Path) -> None:
+    from .rendered import relocate
+
+    parsed, problems = _parse_text(InputFile(Path(stream.display), stream.display), stream.text)
+    parsed, problems = relocate(parsed, problems, list(stream.marks))
+    paths = sorted({p.loc.path for p in parsed} | {p.loc.path for p in problems} | ({stream.display} if not parsed else set()))
+    for path in paths:
+        if path not in result.sources:
+            result.files.append(path)
+            result.sources[path] = cwd / path  # where it would live: policy discovery goes by directory
+        result.rendered.add(path)
+    _add_parsed(result, stream.display, parsed, problems)
 
 
 def _objects_of(doc: Document, result: LoadResult) -> None:

@@ -21,12 +21,13 @@ import codecs
 import errno
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterator
 
 from ..findings import Finding
 from ..located import Loc
+from .exclude import excluded
 
 EXTENSIONS = (".yaml", ".yml", ".json")
 SKIP_DIRS = frozenset({".git"})
@@ -57,6 +58,7 @@ class InputFile:
 class Discovery:
     files: list[InputFile]
     problems: list[Finding]
+    excluded: list[str] = field(default_factory=list)  # display paths left out on purpose (--exclude)
 
 
 def printable_path(text: str) -> str:
@@ -113,7 +115,7 @@ def _walk(root: Path, unreadable) -> Iterator[tuple[Path, list[os.DirEntry]]]:
                 stack.append(here / entry.name)
 
 
-def discover(paths: list[Path], cwd: Path) -> Discovery:
+def discover(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> Discovery:
     files: dict[str, InputFile] = {}
     problems: list[Finding] = []
     for given in paths:
@@ -156,7 +158,9 @@ def discover(paths: list[Path], cwd: Path) -> Discovery:
                     files.setdefault(os.path.realpath(path), InputFile(path, display_path(path, root, cwd), follow=False))
     ordered = sorted(files.values(), key=lambda f: (f.display, str(f.real_path)))
     problems.sort(key=lambda f: (f.loc.path, f.message))
-    return Discovery(ordered, problems)
+    left_out = [f.display for f in ordered if exclude and excluded(f.display, exclude)]
+    ordered = [f for f in ordered if not (exclude and excluded(f.display, exclude))]
+    return Discovery(ordered, problems, left_out)
 
 
 def _report_link(link: Path, root: Path, real_root: str, cwd: Path, problems: list[Finding], *, is_dir: bool) -> None:

@@ -21,7 +21,12 @@ the pure-Python ``SafeLoader``; both parsers are iterative) and build
   scalar into a number (no quadratic base-60 arithmetic on a megabyte of ``1:1:1``).
 
 Documents before a syntax error are kept; a bad document is skipped and the
-following documents of the same stream are still read.
+following documents of the same stream are still read (parsing resumes at the next
+``---`` line).  A document holding an unrendered Helm template (``{{ .Values.x }}``,
+quoted or not, or a template line that breaks YAML) is marked with its first
+placeholder, so the loader can report it once and not judge its content; ``{{``
+that is not Helm's (an Argo ``{{args.x}}`` left unquoted) is a problem of that value
+only.
 """
 
 from __future__ import annotations
@@ -87,17 +92,26 @@ _JSON_WORDS = {"true": True, "false": False, "null": None}
 
 
 @dataclass(frozen=True, slots=True)
+class TemplateHit:
+    """Where a document shows itself to be an unrendered Helm template."""
+
+    loc: Loc
+    placeholder: str  # the first ``{{ ... }}`` found, as written (shortened)
+
+
+@dataclass(frozen=True, slots=True)
 class ParsedDocument:
     index: int  # 0-based position in the file's stream
     loc: Loc  # start of the document's root node
     data: Any
+    template: TemplateHit | None = None  # an unrendered Helm template (data may be None)
+    held: tuple[Finding, ...] = ()  # problems inside a template document, set aside
 
 
 @dataclass(slots=True)
 class ParseResult:
     documents: list[ParsedDocument]
     problems: list[Finding]
-    template: Loc | None = None  # where the text shows itself to be an unrendered Helm/Go template
 
 
 def shown(value: Any, limit: int = SHOWN_CHARS) -> str:
@@ -117,6 +131,11 @@ def _at_least(size: int) -> str:
 def without_surrogates(text: str) -> str:
     """``text`` with lone surrogates (from escapes such as ``\\ud800``) replaced by U+FFFD."""
     return "".join("\ufffd" if "\ud800" <= c <= "\udfff" else c for c in text)
+
+
+# Field paths whose values may be secrets (env values, annotations, secret-like keys,
+# HTTP header matches): a message never shows them and a report masks their line.
+SENSITIVE_PATH = re.compile(r"(?i)(env|annotation|secret|password|passwd|token|key|credential|auth|header)")
 
 
 def describe_value(value: Any) -> str:
@@ -241,13 +260,19 @@ class _Composer:
     cases (tags, merge keys, duplicate keys, refusals) live in methods.
     """
 
-    def __init__(self, path: str, json_mode: bool) -> None:
+    def __init__(self, path: str, json_mode: bool, text: str = "") -> None:
         self.path = path
         self.json_mode = json_mode
+        self.text = text
         self.documents: list[ParsedDocument] = []
         self.problems: list[Finding] = []
         self.tags: dict[str, list] = {}  # unsupported tag -> [first loc, count]
-        self.template: Loc | None = None
+        self.hit: TemplateHit | None = None  # of the current document
+        self.doc_problems = 0  # len(self.problems) when the current document started
+        self.doc_start = Loc(path, 1, 1)
+        self.braces: set[Loc] = set()  # non-Helm '{{' read as mappings (reported once, at the value)
+        self.budget = MAX_VALUES_PER_FILE  # values the rest of the file may hold
+        self.first_line = 1  # line of the file where the text being parsed starts
         self.index = -1
         self.written_total = 0  # values written in the file so far
         self.expanded_total = 0  # values of the accepted documents, aliases expanded
@@ -266,7 +291,8 @@ class _Composer:
         root_loc: Loc | None = None
         refused: Finding | None = None
         doc_start = make_loc(path, 1, 1)
-        budget = MAX_VALUES_PER_FILE  # values this file may still hold
+        budget = self.budget  # values this file may still hold (kept across recoveries)
+        first_line = self.first_line  # the text parsed starts at this line of the file
         while check_event():
             event = get_event()
             kind = event.__class__
@@ -276,12 +302,14 @@ class _Composer:
                     stack, anchors, open_anchors = [], {}, set()
                     written, root, root_size, root_loc, refused = 0, None, 0, None, None
                     mark = event.start_mark
-                    doc_start = make_loc(path, mark.line + 1, mark.column + 1)
+                    doc_start = make_loc(path, mark.line + first_line, mark.column + 1)
+                    self.doc_start, self.hit, self.doc_problems = doc_start, None, len(self.problems)
                     continue
                 if kind is DocumentEndEvent:
                     where = root_loc if root_loc is not None and root is not None else doc_start
                     self._end_document(refused, root, root_size, where, written)
                     budget -= written
+                    self.budget = budget
                     stack, anchors, open_anchors = [], {}, set()
                     written, root, root_size, root_loc, refused = 0, None, 0, None, None
                     continue
@@ -296,7 +324,7 @@ class _Composer:
                     )
                     return
                 mark = event.start_mark
-                where = make_loc(path, mark.line + 1, mark.column + 1)
+                where = make_loc(path, mark.line + first_line, mark.column + 1)
                 merge_key = False
                 if kind is ScalarEvent:
                     tag, value = event.tag, event.value
@@ -308,8 +336,10 @@ class _Composer:
                             else:
                                 value = plain_yaml(text)[0]
                                 merge_key = text == "<<"
-                            if "{{" in text and self.template is None and _HELM_OBJECT.search(text):
-                                self.template = where  # unquoted Helm: image: repo/{{ .Values.image }}
+                            if "{{" in text and self.hit is None and _HELM_OBJECT.search(text):
+                                self._template(where, text)  # unquoted Helm: image: repo/{{ .Values.image }}
+                        elif "{{" in value and self.hit is None and event.style in _QUOTED and _HELM_OBJECT.search(value):
+                            self._template(where, value)  # quoted Helm: matchName: "{{ .Values.host }}"
                     elif tag != "!" and tag != _STR:
                         value, merge_key = self._tagged_scalar(tag, value, where)
                     if event.style == '"' and value.__class__ is str and not value.isascii():
@@ -323,7 +353,7 @@ class _Composer:
                     is_map = kind is MappingStartEvent
                     if event.tag not in _COLLECTION_TAGS:
                         self._unsupported_tag(event.tag, where)
-                    if is_map and stack and self.template is None:
+                    if is_map and stack and self.hit is None:
                         self._check_template_braces(stack[-1], where, event)
                     if event.anchor is not None:
                         open_anchors.add(event.anchor)
@@ -380,26 +410,55 @@ class _Composer:
                 refused = refusal.finding
 
     # --- the rare cases
+    def failed(self, message: str, where: Loc, resume: int | None) -> None:
+        """A syntax error in the current document.  If its text holds a Helm template,
+        the template is the cause: it is reported as such (the loader does), not as a
+        YAML error; otherwise the error is reported.  The document is lost either way."""
+        end = _offset_of_line(self.text, resume) if resume is not None else len(self.text)
+        start = max(_offset_of_line(self.text, self.doc_start.line), 0)
+        region = self.text[start:end if end >= 0 else len(self.text)]
+        match = _HELM_OBJECT.search(region)
+        if self.hit is None and match is not None:
+            line = self.doc_start.line + region.count("\n", 0, match.start())
+            col = match.start() - (region.rfind("\n", 0, match.start()) + 1) + 1
+            self._template(Loc(self.path, line, col), region[match.start():])
+        problem = Finding("INPUT001", message + ("" if self.hit else _hint(self.text, where)), where, detail="parse")
+        if self.hit is None:
+            self.problems.append(problem)
+            return
+        held = self.problems[self.doc_problems:] + [problem]
+        del self.problems[self.doc_problems:]
+        self.documents.append(ParsedDocument(max(self.index, 0), self.doc_start, None, self.hit, tuple(held)))
+        self.hit = None
+
     def _end_document(self, refused: Finding | None, root: Any, root_size: int, where: Loc, written: int) -> None:
         # The budget is per file, so a thousand small bombs in one stream cannot add up either.
         self.written_total += written
         limit = max(EXPANSION_FLOOR, EXPANSION_RATIO * self.written_total) - self.expanded_total
-        if refused is not None:
-            self.problems.append(refused)
-        elif root_size > limit:
-            self.problems.append(
-                Finding(
-                    "INPUT001",
-                    f"document {self.index + 1} would expand through YAML aliases to {_at_least(root_size)} values "
-                    f"from {written:,} written, beyond this file's budget of {max(limit, 0):,} (an alias bomb?); "
-                    "it is not scanned",
-                    where,
-                    detail=f"doc:{self.index}:aliases",
-                )
+        problem = refused
+        if problem is None and root_size > limit:
+            problem = Finding(
+                "INPUT001",
+                f"document {self.index + 1} would expand through YAML aliases to {_at_least(root_size)} values "
+                f"from {written:,} written, beyond this file's budget of {max(limit, 0):,} (an alias bomb?); "
+                "it is not scanned",
+                where,
+                detail=f"doc:{self.index}:aliases",
             )
-        else:
+        if problem is None:
             self.expanded_total += root_size
+        if self.hit is not None:
+            # A template document: its problems come from the template syntax, not the
+            # manifest; set them aside (the loader reports the template once instead).
+            held = self.problems[self.doc_problems:] + ([problem] if problem is not None else [])
+            del self.problems[self.doc_problems:]
+            self.documents.append(ParsedDocument(self.index, where, root if problem is None else None, self.hit,
+                                                 tuple(held)))
+        elif problem is not None:
+            self.problems.append(problem)
+        else:
             self.documents.append(ParsedDocument(self.index, where, root))
+        self.hit = None
 
     def _refuse(self, message: str, where: Loc, what: str) -> None:
         raise _Refused(
@@ -445,14 +504,32 @@ class _Composer:
             )
             return without_surrogates(value)
 
+    def _template(self, where: Loc, text: str) -> None:
+        match = _PLACEHOLDER.search(text)
+        self.hit = TemplateHit(where, shown(match.group() if match else text)[1:-1])
+
     def _check_template_braces(self, parent: _Frame, where: Loc, event: Any) -> None:
-        """``{{`` read as a flow mapping opening right inside another one: an unrendered template."""
-        if (parent.is_map and not parent.has_key and event.flow_style and parent.loc.line == where.line
+        """``{{`` read as a flow mapping opening right inside another one: an unrendered
+        Helm template, or (another tool's placeholder left unquoted) a value YAML reads
+        as a nested mapping."""
+        if not (parent.is_map and not parent.has_key and event.flow_style and parent.loc.line == where.line
                 and parent.loc.col + 1 == where.col):
-            self.template = parent.loc
+            return
+        placeholder = _source_placeholder(self.text, parent.loc)
+        if _HELM_OBJECT.search(placeholder):
+            self.hit = TemplateHit(parent.loc, shown(placeholder)[1:-1])
+            return
+        self.braces.add(where)
+        self.problems.append(
+            Finding("INPUT001", f"{shown(placeholder)} is not quoted, so YAML reads it as a nested mapping, not as "
+                    "text (a placeholder of a templating tool?): quote the value; only this value is affected",
+                    parent.loc, detail="braces")
+        )
 
     def _complex_key(self, value: Any, where: Loc) -> str:
         what = "mapping" if isinstance(value, LMap) else "list"
+        if where in self.braces:  # already reported as an unquoted placeholder
+            return f"<{what} key at line {where.line}>"
         self.problems.append(
             Finding("INPUT001", f"a mapping key must be a plain value, not a {what}; it is read as text", where,
                     detail="complex-key")
@@ -541,16 +618,28 @@ def _hint(text: str, where: Loc) -> str:
     line = _line_text(text, where.line)
     if "\t" in line[: max(where.col, 1)] or (line[:1] == "\t"):
         return " (a tab character: YAML indentation must use spaces)"
-    if "{{" in text:
-        return " (this looks like an unrendered template: render it first, e.g. with 'helm template', and scan the output)"
+    if "{{" in line:
+        return " (an unquoted '{{' on this line: a template placeholder must be quoted, or rendered first)"
     return ""
+
+
+_QUOTED = ("'", '"')
+_PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
+
+
+def _source_placeholder(text: str, where: Loc) -> str:
+    """The ``{{ ... }}`` written at ``where`` in the source (as much as fits on the line)."""
+    line = _line_text(text, where.line)[where.col - 1:]
+    end = line.find("}}")
+    return line[: end + 2] if end >= 0 else line
 
 
 # Helm's own objects and functions inside '{{ }}': no other template language uses
 # them (Alertmanager, Prometheus and Argo templates do not).
+# An action may start with a keyword or function ({{- if .Values.x }}, {{ toYaml .Values.y }}).
 _HELM_OBJECT = re.compile(
-    r"\{\{-?\s*(?:\.(?:Values|Release|Chart|Capabilities|Files)\b|\$\.(?:Values|Release|Chart)\b"
-    r"|(?:include|tpl|toYaml|required)\s)"
+    r"\{\{-?[^{}\n]*?(?<![\w.])\$?\.(?:Values|Release|Chart|Capabilities|Files|Template)\b"
+    r"|\{\{-?\s*(?:include|tpl|toYaml|required|define|template)\s"
 )
 
 
@@ -582,36 +671,78 @@ def _flow_too_deep(text: str, path: str) -> Finding | None:
     return None
 
 
+#: After this many syntax errors in one file, the rest of it is not read.
+MAX_RECOVERIES = 100
+_DOCUMENT_MARKER = re.compile(r"^---(?:[ \t]|$)", re.MULTILINE)
+
+
 def parse_yaml_text(text: str, path: str, *, json_mode: bool = False) -> ParseResult:
     """Parse a (multi-document) YAML or JSON text into located documents.
 
     ``json_mode`` reads plain scalars with JSON's rules (``1e3`` is a number,
     ``yes`` is not a boolean).  Never raises for bad input: every problem is a
-    finding with file, line and column.
+    finding with file, line and column.  After a syntax error, parsing resumes at
+    the next ``---`` line, so one broken document does not cost the others.
     """
     too_deep = _flow_too_deep(text, path)
     if too_deep is not None:
         return ParseResult([], [too_deep])
-    composer = _Composer(path, json_mode)
-    loader = None
-    try:
-        loader = _Loader(text)  # the pure-Python reader already checks characters here
-        composer.run(loader)
-    except yaml.YAMLError as exc:
-        where = _error_loc(path, exc, text)
+    composer = _Composer(path, json_mode, text)
+    chunk = text
+    for _ in range(MAX_RECOVERIES + 1):
+        loader = None
+        resume = None
+        try:
+            loader = _Loader(chunk)  # the pure-Python reader already checks characters here
+            composer.run(loader)
+            break
+        except yaml.YAMLError as exc:
+            err = _error_loc(path, exc, chunk)
+            where = Loc(path, err.line + composer.first_line - 1, err.col)
+            resume = _next_document_line(text, max(where.line, composer.first_line + 1))
+            composer.failed(f"cannot parse YAML: {describe_yaml_error(exc)}", where, resume)
+        except (ValueError, UnicodeError, RecursionError) as exc:  # parser internals; never expected
+            composer.problems.append(
+                Finding("INPUT001", f"cannot parse YAML: {type(exc).__name__}", Loc(path, 1, 1), detail="parse")
+            )
+            break
+        finally:
+            if loader is not None:
+                loader.dispose()
+        if resume is None:
+            break
+        chunk, composer.first_line = text[_offset_of_line(text, resume):], resume
+    else:
         composer.problems.append(
-            Finding("INPUT001", f"cannot parse YAML: {describe_yaml_error(exc)}{_hint(text, where)}", where,
-                    detail="parse")
+            Finding("INPUT001", f"more than {MAX_RECOVERIES} syntax errors: the rest of the file, from line "
+                    f"{composer.first_line}, is not read", Loc(path, composer.first_line, 1), detail="parse")
         )
-    except (ValueError, UnicodeError, RecursionError) as exc:  # parser internals; never expected
-        composer.problems.append(
-            Finding("INPUT001", f"cannot parse YAML: {type(exc).__name__}", Loc(path, 1, 1), detail="parse")
-        )
-    finally:
-        if loader is not None:
-            loader.dispose()
     composer.finish()
-    return ParseResult(composer.documents, composer.problems, composer.template)
+    return ParseResult(composer.documents, composer.problems)
+
+
+def _next_document_line(text: str, line: int) -> int | None:
+    """The first ``---`` document marker at or after ``line`` (1-based), if any."""
+    start = _offset_of_line(text, line)
+    if start < 0:
+        return None
+    match = _DOCUMENT_MARKER.search(text, start)
+    return text.count("\n", 0, match.start()) + 1 if match else None
+
+
+_LINE_STARTS: dict[int, tuple[str, list[int]]] = {}
+
+
+def _offset_of_line(text: str, line: int) -> int:
+    """Offset where ``line`` (1-based) starts in ``text``; -1 past the end.  Line starts
+    are computed once per text (a file with many syntax errors asks many times)."""
+    cached = _LINE_STARTS.get(id(text))
+    if cached is None or cached[0] is not text:
+        starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        _LINE_STARTS.clear()  # only the file being parsed is ever asked about
+        _LINE_STARTS[id(text)] = cached = (text, starts)
+    starts = cached[1]
+    return starts[line - 1] if 1 <= line <= len(starts) else -1
 
 
 def loader_name() -> str:

@@ -7,16 +7,21 @@ value is treated as absent, so one bad field never hides the rest of a scan.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Callable
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
-from ..loader.yamltext import describe_value
+from ..loader.yamltext import SENSITIVE_PATH, describe_value
 from ..located import LList, LMap, Loc
+from .cronjob import read_cronjob
+from .duplicates import live_objects
+from .fields import unknown_fields
 from .operators import GROUP, operated_workloads
 from .types import (
+    CommandItem,
     Container,
     ContainerPort,
     EnvVar,
@@ -28,6 +33,7 @@ from .types import (
     ServicePort,
     Setting,
     Volume,
+    VolumeMount,
     Workload,
 )
 
@@ -83,21 +89,30 @@ class _Reader:
         self.subject = subject
         self.problems = problems
 
-    def wrong(self, where: Loc, path: str, expected: str, got: Any) -> None:
+    @property
+    def _rejected(self) -> str:
+        """What Kubernetes does with an object whose field has the wrong type or value:
+        the API server refuses it (decoding or validation), so it is not deployed."""
+        return f"the API server rejects the {self.subject.split(' ', 1)[0]}"
+
+    def wrong(self, where: Loc, path: str, expected: str, got: Any, choices: tuple[str, ...] = ()) -> None:
         self.problems.append(
             Finding(
                 "INPUT002",
-                f"{self.subject}: '{path}' must be {expected}, got {_describe(got)}; it is ignored",
+                f"{self.subject}: '{path}' must be {expected}, got {_shown_value(path, got, choices)}; "
+                f"{self._rejected}, and this scan checks the rest of it without this value",
                 where,
                 subject=self.subject,
                 detail=path,
+                sensitive=bool(_SENSITIVE_PATH.search(path)),
             )
         )
 
     def out_of_range(self, where: Loc, path: str, expected: str) -> None:
         self.problems.append(
-            Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range and ignored", where,
-                    subject=self.subject, detail=path)
+            Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range: {self._rejected}, "
+                    "and this scan checks the rest of it without this value", where,
+                    subject=self.subject, detail=path, sensitive=bool(_SENSITIVE_PATH.search(path)))
         )
 
     def missing(self, where: Loc, path: str, consequence: str) -> None:
@@ -161,6 +176,34 @@ def _label_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+# Values that are plainly not secrets: booleans and numbers written as text, null words.
+_HARMLESS = re.compile(r"(?i:true|false|yes|no|on|off|null|none|~)|-?[0-9]{1,10}")
+# Paths whose values may be secrets: never shown, whatever they look like.
+_SENSITIVE_PATH = SENSITIVE_PATH
+
+
+def _shown_value(path: str, value: Any, choices: tuple[str, ...] = ()) -> str:
+    """A wrong value as the message shows it: the value itself when it cannot be a
+    secret (a number, a boolean word, or an allowed value in the wrong case, e.g.
+    protocol ``tcp``), else only its type and size."""
+    if _SENSITIVE_PATH.search(path):
+        return _describe(value)
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    if not isinstance(value, str):
+        return _describe(value)
+    wrong_case = value.upper() in {c.upper() for c in choices}
+    if wrong_case:
+        return f"the string {value!r} (values are case-sensitive)"
+    if _HARMLESS.fullmatch(value):
+        return f"the string {value!r}"
+    return _describe(value)
 
 
 def _describe(value: Any) -> str:
@@ -248,7 +291,7 @@ def read_ports(r: _Reader, container: LMap, path: str) -> tuple[ContainerPort, .
             number = None
         protocol = r.str(port, "protocol", f"{ppath}.protocol") or "TCP"
         if protocol not in PROTOCOLS:
-            r.wrong(port.loc_of("protocol"), f"{ppath}.protocol", "TCP, UDP or SCTP", protocol)
+            r.wrong(port.loc_of("protocol"), f"{ppath}.protocol", "TCP, UDP or SCTP", protocol, PROTOCOLS)
             protocol = "TCP"
         out.append(
             ContainerPort(
@@ -286,6 +329,29 @@ def read_command(container: LMap) -> tuple[str, ...]:
         if isinstance(value, list):
             words.extend(str(v) for v in value if isinstance(v, (str, int, float)))
     return tuple(words)
+
+
+def read_command_items(container: LMap) -> tuple[CommandItem, ...]:
+    out = []
+    for key in ("command", "args"):
+        value = container.get(key)
+        if isinstance(value, LList):
+            out += [CommandItem(str(v), value.loc_of(i), key) for i, v in enumerate(value) if isinstance(v, (str, int, float))]
+    return tuple(out)
+
+
+def read_mounts(r: _Reader, container: LMap, path: str) -> tuple[VolumeMount, ...]:
+    items = r.list(container, "volumeMounts", f"{path}.volumeMounts")
+    out = []
+    for i, item in enumerate(items or ()):
+        where = f"{path}.volumeMounts[{i}]"
+        if not isinstance(item, LMap) or not isinstance(item.get("name"), str) or not isinstance(item.get("mountPath"), str):
+            r.wrong(items.loc_of(i), where, "a mapping with a name and a mountPath", item)
+            continue
+        out.append(VolumeMount(item["name"], item["mountPath"], item.loc_of("mountPath"),
+                               r.str(item, "subPath", f"{where}.subPath") or "",
+                               bool(r.bool(item, "readOnly", f"{where}.readOnly"))))
+    return tuple(out)
 
 
 def read_env(r: _Reader, container: LMap, path: str) -> tuple[EnvVar, ...]:
@@ -338,6 +404,8 @@ def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, 
                     command=read_command(item),
                     command_loc=item.loc_of("command") if "command" in item else (item.loc_of("args") if "args" in item else None),
                     env=read_env(r, item, path),
+                    mounts=read_mounts(r, item, path),
+                    command_items=read_command_items(item),
                 )
             )
     return tuple(out)
@@ -429,8 +497,10 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
     os_map = r.map(spec, "os", f"{spec_path}.os")
     extra: dict[str, Any] = {}
     selector = _controller_selector(r, obj)
+    cronjob = None
     if obj.kind == "CronJob":
         extra["cronjob"] = obj.body.get("spec")
+        cronjob = read_cronjob(r, obj.body, obj.loc)
     return Workload(
         kind=obj.kind,
         api_version=obj.api_version,
@@ -452,6 +522,7 @@ def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spe
         annotation_locs=MappingProxyType(annotation_locs),
         extra=MappingProxyType(extra),
         selector=selector,
+        cronjob=cronjob,
     )
 
 
@@ -518,10 +589,16 @@ def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject]
 def build_model(objects: list[KubeObject], default_namespace: str = "default") -> Model:
     model = Model()
     problems = model.problems
+    # Objects defined twice: the last definition kubectl applies is the live one (INPUT006).
+    objects, duplicates = live_objects(objects, default_namespace)
+    problems.extend(duplicates)
 
     def ns_of(obj: KubeObject) -> str:
         return obj.namespace or default_namespace
 
+    for obj in objects:  # misspelt fields: dropped by a lenient API server, as the model ignores them (INPUT005)
+        problems.extend(unknown_fields(obj, f"{obj.kind} {ns_of(obj)}/{obj.name}" if _is_namespaced(obj)
+                                       else f"{obj.kind} {obj.name}"))
     by_key = {(o.kind, ns_of(o), o.name): o for o in objects}
     referenced: set[tuple[str, str, str]] = set()
     for obj in objects:
@@ -606,7 +683,7 @@ def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> 
             target = port
         protocol = r.str(p, "protocol", f"spec.ports[{i}].protocol") or "TCP"
         if protocol not in PROTOCOLS:
-            r.wrong(p.loc_of("protocol"), f"spec.ports[{i}].protocol", "TCP, UDP or SCTP", protocol)
+            r.wrong(p.loc_of("protocol"), f"spec.ports[{i}].protocol", "TCP, UDP or SCTP", protocol, PROTOCOLS)
             protocol = "TCP"
         ports.append(ServicePort(port, target, protocol, r.str(p, "name", f"spec.ports[{i}].name")))
     return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc)

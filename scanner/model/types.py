@@ -12,6 +12,7 @@ from types import MappingProxyType
 from typing import Any, Generic, Mapping, TypeVar
 
 from ..located import Loc
+from .cronjob import CronJobSpec
 
 T = TypeVar("T")
 
@@ -96,6 +97,27 @@ class EnvVar:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeMount:
+    """A container's ``volumeMounts`` item: where volume ``name`` appears in its filesystem."""
+
+    name: str
+    path: str  # mountPath
+    loc: Loc
+    sub_path: str = ""
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class CommandItem:
+    """One string of ``command`` or ``args``, where it is written (a block scalar starts
+    at its indicator line)."""
+
+    text: str
+    loc: Loc
+    key: str  # "command" or "args"
+
+
+@dataclass(frozen=True, slots=True)
 class Container:
     name: str
     group: str  # "containers", "initContainers" or "ephemeralContainers"
@@ -107,6 +129,8 @@ class Container:
     command: tuple[str, ...] = ()  # command + args, as written (strings only)
     command_loc: Loc | None = None
     env: tuple[EnvVar, ...] = ()
+    mounts: tuple[VolumeMount, ...] = ()
+    command_items: tuple[CommandItem, ...] = ()  # command + args with their locations (strings only)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +175,7 @@ class Workload:
     annotation_locs: Mapping[str, Loc] = field(default_factory=lambda: EMPTY)  # where each annotation key is written
     extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # kind-specific facts (e.g. CronJob schedule), located
     selector: LabelSelector | None = None  # spec.selector of a controller; None for Pods, CronJobs, Jobs without one
+    cronjob: CronJobSpec | None = None  # a CronJob's own spec and jobTemplate.spec, typed
     generated_by: str | None = None  # the operator that creates these pods from a custom resource (model/operators.py)
 
     @property

@@ -27,14 +27,30 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Mapping
 
 from ..loader.documents import KubeObject
+from ..loader.schema_fields import prune
 from ..located import LList, LMap, Loc
 from . import fqdn as fqdnlib
+from .policy_schema import CILIUM_POLICY, effect_of_dropping
 from .ports import ICMP_MAX, IntervalSet, PortSet, port_range_set
-from .rules import CCNP, L7, Entry, HttpRule, Note, Origin, ParsedPolicies, PolicyRule, PortItem, Rejection
+from .rules import (
+    API_SERVER,
+    CCNP,
+    CILIUM_AGENT,
+    L7,
+    Entry,
+    HttpRule,
+    Note,
+    Origin,
+    ParsedPolicies,
+    PolicyRule,
+    PortItem,
+    PrunedField,
+    Rejection,
+)
 from .selectors import (
     ANY,
     CIDR,
@@ -59,6 +75,18 @@ ENTITIES = (
     "unmanaged", "remote-node", "health", "none", "kube-apiserver",
 )
 PROTOCOLS = ("TCP", "UDP", "SCTP", "ANY")
+# Protocols without transport ports, behind --enable-extended-ip-protocols
+# (rule_validation.go isExtendedIPProtocol): VRRP and IGMP (PR #39872), the tunnel
+# protocols from 1.20 (PR #44459).
+EXTENDED_PROTOCOLS = ("VRRP", "IGMP")
+TUNNEL_PROTOCOLS = ("GRE", "IPIP", "IPV6", "ESP", "AH")
+# The CRD's pattern for ports[].port (l4.go PortProtocol kubebuilder marker).  Its
+# alternatives are not anchored on both sides, so the API server lets through much
+# that the agent then rejects ("70000", "http--x").
+_CRD_PORT_PATTERN = re.compile(
+    r"^(6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+    r"|([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*$"
+)
 ICMP_V4_NAMES = {
     "EchoReply": 0, "DestinationUnreachable": 3, "Redirect": 5, "Echo": 8, "EchoRequest": 8,
     "RouterAdvertisement": 9, "RouterSelection": 10, "TimeExceeded": 11, "ParameterProblem": 12,
@@ -77,17 +105,9 @@ ICMP_V6_NAMES = {
     "ExtendedEchoRequest": 160, "ExtendedEchoReply": 161,
 }
 
-# Fields of each rule type in the CRD schema; anything else is pruned by the API server.
-RULE_FIELDS = {"endpointSelector", "nodeSelector", "ingress", "ingressDeny", "egress", "egressDeny",
-               "labels", "description", "enableDefaultDeny", "log"}
+# Fields unknown to the CRD schema are dropped before parsing (policy_schema.py, NET008).
 INGRESS_L3 = ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromNodes", "fromGroups")
 EGRESS_L3 = ("toEndpoints", "toCIDR", "toCIDRSet", "toEntities", "toServices", "toGroups", "toNodes")
-INGRESS_FIELDS = set(INGRESS_L3) | {"fromRequires", "toPorts", "icmps", "authentication"}
-INGRESS_DENY_FIELDS = set(INGRESS_L3) | {"fromRequires", "toPorts", "icmps"}
-EGRESS_FIELDS = set(EGRESS_L3) | {"toRequires", "toPorts", "icmps", "toFQDNs", "authentication"}
-EGRESS_DENY_FIELDS = set(EGRESS_L3) | {"toRequires", "toPorts", "icmps"}
-PORT_RULE_FIELDS = {"ports", "rules", "terminatingTLS", "originatingTLS", "serverNames", "listener"}
-PORT_DENY_RULE_FIELDS = {"ports"}
 
 _SVC_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$", re.IGNORECASE)
 
@@ -132,8 +152,14 @@ class _Ctx:
     notes: list[Note] = field(default_factory=list)
     entities: set[str] = field(default_factory=set)
 
-    def err(self, message: str, loc: Loc, path: str) -> None:
-        self.errors.append(Rejection(self.kind, self.namespace, self.name, message, loc, path))
+    def err(self, message: str, loc: Loc, path: str, by: str = CILIUM_AGENT) -> None:
+        """A violation the Cilium agent's validation (``Rule.Validate``) rejects."""
+        self.errors.append(Rejection(self.kind, self.namespace, self.name, message, loc, path, by))
+
+    def schema(self, message: str, loc: Loc, path: str) -> None:
+        """A violation of the CRD schema (types, enums, patterns, oneOf, required):
+        the API server refuses the object before Cilium ever sees it."""
+        self.err(message, loc, path, API_SERVER)
 
     def note(self, message: str, loc: Loc) -> None:
         ns = f"{self.namespace}/" if self.namespace else ""
@@ -161,20 +187,29 @@ def _as_list(value: Any) -> list:
     return list(value) if isinstance(value, list) else []
 
 
+def record_pruned(obj: KubeObject, policy: str, schema, out: ParsedPolicies) -> LMap:
+    """Drop the fields ``schema`` does not know, as a lenient API server does, and record
+    each for NET008; returns the body the engine then parses."""
+    body, unknown = prune(obj.body, schema)
+    for u in unknown:
+        out.pruned.append(PrunedField(u.loc, policy, u.path, u.key, u.suggestion, effect_of_dropping(u)))
+    return body
+
+
 def parse_cilium_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) -> None:
     """Translate one CNP/CCNP; on any validation error record rejections, apply nothing."""
     clusterwide = obj.kind == CCNP
     namespace = None if clusterwide else (obj.namespace or env.default_namespace)
     ctx = _Ctx(obj.kind, namespace, obj.name)
     out.policies.append(ctx.origin("", obj.loc))
-    body = obj.body
+    body = record_pruned(obj, ctx.origin("", obj.loc).policy, CILIUM_POLICY, out)
     rules_raw: list[tuple[str, Any, Loc]] = []
     if "spec" in body and body["spec"] is not None:
         rules_raw.append(("spec", body["spec"], body.loc_of("spec")))
     specs = body.get("specs")
     if specs is not None:
         if not isinstance(specs, list):
-            ctx.err("specs must be a list of rules", _loc(body, "specs", obj.loc), "specs")
+            ctx.schema("specs must be a list of rules", _loc(body, "specs", obj.loc), "specs")
         else:
             for i, s in enumerate(specs):
                 rules_raw.append((f"specs[{i}]", s, _loc(specs, i, obj.loc)))
@@ -187,23 +222,38 @@ def parse_cilium_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) -> 
             parsed.append(rule)
     out.notes.extend(ctx.notes)
     if ctx.errors:
-        out.rejections.extend(ctx.errors)
+        subjects = _would_select([raw for _, raw, _ in rules_raw], namespace)
+        out.rejections.extend(replace(r, subjects=subjects) for r in ctx.errors)
         return
     out.rules.extend(parsed)
     out.entities.update(ctx.entities)
 
 
+def _would_select(rules_raw: list, namespace: str | None) -> tuple[Selector, ...] | None:
+    """The endpoint selectors a rejected policy would have applied to, read leniently:
+    ``explain`` lists a rejection only for the pairs it would have concerned.  A rule
+    whose selector cannot be read makes the answer unknown (None); host policies
+    (nodeSelector) select no pod."""
+    out = []
+    for raw in rules_raw:
+        es = raw.get("endpointSelector") if isinstance(raw, dict) else None
+        if es is None:
+            continue  # host policy or no selector: never applies to pods
+        try:
+            out.append(_subject_selector(es, namespace, _Ctx("", None, ""), Loc("")))
+        except SelectorError:
+            return None
+    return tuple(out)
+
+
 def _parse_rule(raw: Any, path: str, loc: Loc, namespace: str | None, env: ParseEnv, ctx: _Ctx, obj_loc: Loc) -> PolicyRule | None:
     if not isinstance(raw, dict):
-        ctx.err(f"{path} must be a mapping (a rule)", loc, path)
+        ctx.schema(f"{path} must be a mapping (a rule)", loc, path)
         return None
-    for k in raw:
-        if k not in RULE_FIELDS:
-            ctx.note(f"{path}.{k} is not a field of a Cilium rule; the API server drops it", _loc(raw, k, loc))
     directions = {d: raw.get(d) for d in ("ingress", "ingressDeny", "egress", "egressDeny")}
     for d, v in directions.items():
         if v is not None and not isinstance(v, list):
-            ctx.err(f"{d} must be a list", _loc(raw, d, loc), f"{path}.{d}")
+            ctx.schema(f"{d} must be a list", _loc(raw, d, loc), f"{path}.{d}")
             return None
     if env.settings.reject_empty_rules and not any(directions.values()):
         ctx.err("rule must have at least one of ingress, ingressDeny, egress, egressDeny", loc, path)
@@ -211,10 +261,10 @@ def _parse_rule(raw: Any, path: str, loc: Loc, namespace: str | None, env: Parse
     has_es = raw.get("endpointSelector") is not None
     has_ns = raw.get("nodeSelector") is not None
     if not has_es and not has_ns:
-        ctx.err("rule must have one of endpointSelector or nodeSelector", loc, path)
+        ctx.schema("rule must have one of endpointSelector or nodeSelector (CRD oneOf)", loc, path)
         return None
     if has_es and has_ns:
-        ctx.err("rule cannot have both endpointSelector and nodeSelector", _loc(raw, "nodeSelector", loc), path)
+        ctx.schema("rule cannot have both endpointSelector and nodeSelector (CRD oneOf)", _loc(raw, "nodeSelector", loc), path)
         return None
     if has_ns and namespace is not None:
         ctx.err("a CiliumNetworkPolicy cannot use nodeSelector (host policies are clusterwide only)",
@@ -229,14 +279,14 @@ def _parse_rule(raw: Any, path: str, loc: Loc, namespace: str | None, env: Parse
         try:
             subject = _subject_selector(es_raw, namespace, ctx, _loc(raw, "endpointSelector", loc))
         except SelectorError as exc:
-            ctx.err(f"endpointSelector: {exc}", _loc(raw, "endpointSelector", loc), f"{path}.endpointSelector")
+            ctx.err(f"endpointSelector: {exc}", _loc(raw, "endpointSelector", loc), f"{path}.endpointSelector", exc.by)
             return None
         matches_init = subject.has_key(RESERVED, "init")
     else:
         try:
             node_selector = parse_label_selector(raw["nodeSelector"])
         except SelectorError as exc:
-            ctx.err(f"nodeSelector: {exc}", _loc(raw, "nodeSelector", loc), f"{path}.nodeSelector")
+            ctx.err(f"nodeSelector: {exc}", _loc(raw, "nodeSelector", loc), f"{path}.nodeSelector", exc.by)
             return None
     host_policy = node_selector is not None
 
@@ -244,12 +294,12 @@ def _parse_rule(raw: Any, path: str, loc: Loc, namespace: str | None, env: Parse
     flags: dict[str, bool | None] = {"ingress": None, "egress": None}
     if edd is not None:
         if not isinstance(edd, dict):
-            ctx.err("enableDefaultDeny must be a mapping {ingress, egress}", _loc(raw, "enableDefaultDeny", loc), f"{path}.enableDefaultDeny")
+            ctx.schema("enableDefaultDeny must be a mapping {ingress, egress}", _loc(raw, "enableDefaultDeny", loc), f"{path}.enableDefaultDeny")
             return None
         for d in ("ingress", "egress"):
             v = edd.get(d)
             if v is not None and not isinstance(v, bool):
-                ctx.err(f"enableDefaultDeny.{d} must be true or false", _loc(edd, d, loc), f"{path}.enableDefaultDeny.{d}")
+                ctx.schema(f"enableDefaultDeny.{d} must be true or false", _loc(edd, d, loc), f"{path}.enableDefaultDeny.{d}")
                 return None
             flags[d] = v
 
@@ -264,7 +314,7 @@ def _parse_rule(raw: Any, path: str, loc: Loc, namespace: str | None, env: Parse
             ipath = f"{path}.{dname}[{i}]"
             iloc = _loc(holder, i, loc)
             if not isinstance(item, dict):
-                ctx.err(f"{dname}[{i}] must be a mapping", iloc, ipath)
+                ctx.schema(f"{dname}[{i}] must be a mapping", iloc, ipath)
                 continue
             entries.extend(
                 _parse_item(item, dname, ipath, iloc, namespace, matches_init, host_policy, env, ctx, requires)
@@ -340,13 +390,13 @@ def _selector_list(
     if raw is None:
         return out
     if not isinstance(raw, list):
-        ctx.err(f"{key} must be a list of label selectors", _loc(item, key, iloc), f"{ipath}.{key}")
+        ctx.schema(f"{key} must be a list of label selectors", _loc(item, key, iloc), f"{ipath}.{key}")
         return out
     for j, s in enumerate(raw):
         try:
             sel = parse_label_selector(s if s is not None else {})
         except SelectorError as exc:
-            ctx.err(f"{key}[{j}]: {exc}", _loc(raw, j, iloc), f"{ipath}.{key}[{j}]")
+            ctx.err(f"{key}[{j}]: {exc}", _loc(raw, j, iloc), f"{ipath}.{key}[{j}]", exc.by)
             continue
         out.append(scope_peer_selector(sel, namespace, matches_init, env.settings, reserved_exempt=reserved_exempt))
     return out
@@ -359,24 +409,6 @@ def _parse_item(
     ingress = dname.startswith("ingress")
     deny = dname.endswith("Deny")
     direction = "ingress" if ingress else "egress"
-    allowed_fields = (INGRESS_DENY_FIELDS if deny else INGRESS_FIELDS) if ingress else (EGRESS_DENY_FIELDS if deny else EGRESS_FIELDS)
-    item = dict(item) if not isinstance(item, LMap) else item
-    pruned = [k for k in item if k not in allowed_fields]
-    if pruned:
-        for k in pruned:
-            ctx.note(
-                f"{dname}[..].{k} is not a field of this rule type; the API server drops it "
-                f"(the rest of the rule still applies)",
-                _loc(item, k, iloc),
-            )
-        kept = LMap(item.loc) if isinstance(item, LMap) else {}
-        for k, v in item.items():
-            if k in allowed_fields:
-                kept[k] = v
-                if isinstance(item, LMap):
-                    kept.value_locs[k] = item.loc_of(k)
-                    kept.key_locs[k] = item.key_loc(k)
-        item = kept
     l3_keys = INGRESS_L3 if ingress else EGRESS_L3 + ("toFQDNs",)
     if not ingress and deny:
         l3_keys = EGRESS_L3
@@ -387,15 +419,15 @@ def _parse_item(
         return []
     for k in l3_keys:
         if k in item and item[k] is not None and not isinstance(item[k], list):
-            ctx.err(f"{k} must be a list", _loc(item, k, iloc), f"{ipath}.{k}")
+            ctx.schema(f"{k} must be a list", _loc(item, k, iloc), f"{ipath}.{k}")
             return []
     to_ports = item.get("toPorts")
     icmps = item.get("icmps")
     if to_ports is not None and not isinstance(to_ports, list):
-        ctx.err("toPorts must be a list", _loc(item, "toPorts", iloc), f"{ipath}.toPorts")
+        ctx.schema("toPorts must be a list", _loc(item, "toPorts", iloc), f"{ipath}.toPorts")
         return []
     if icmps is not None and not isinstance(icmps, list):
-        ctx.err("icmps must be a list", _loc(item, "icmps", iloc), f"{ipath}.icmps")
+        ctx.schema("icmps must be a list", _loc(item, "icmps", iloc), f"{ipath}.icmps")
         return []
     if "toServices" in present and to_ports and not env.settings.to_services_with_to_ports:
         ctx.err("combining toServices and toPorts is not supported yet (cilium/cilium#20067)",
@@ -428,7 +460,8 @@ def _parse_item(
         names = []
         for j, e in enumerate(item[ent_key]):
             if e not in ENTITIES:
-                ctx.err(f"unsupported entity: {e}", _loc(item[ent_key], j, iloc), f"{ipath}.{ent_key}[{j}]")
+                ctx.schema(f"unsupported entity: {e} (the CRD enum lists {', '.join(ENTITIES)})",
+                           _loc(item[ent_key], j, iloc), f"{ipath}.{ent_key}[{j}]")
                 continue
             names.append(e)
             ctx.entities.add(e)
@@ -445,7 +478,7 @@ def _parse_item(
             try:
                 sel = parse_label_selector(s if s is not None else {})
             except SelectorError as exc:
-                ctx.err(f"{nk}[{j}]: {exc}", _loc(item[nk], j, iloc), f"{ipath}.{nk}[{j}]")
+                ctx.err(f"{nk}[{j}]: {exc}", _loc(item[nk], j, iloc), f"{ipath}.{nk}[{j}]", exc.by)
                 continue
             if sel.is_wildcard:
                 others.extend([entity_selector("host"), entity_selector("remote-node")])
@@ -468,6 +501,11 @@ def _parse_item(
                 fqdns.append(sel)
         peer_text = "toFQDNs " + ", ".join(f.describe() for f in fqdns)
     req_key = f"{prefix}Requires"
+    if item.get(req_key) and env.settings.at_least("1.19"):
+        # Removed in 1.19 (PR #42615); the CRD keeps the field with maxItems 0 (PR #43167).
+        ctx.schema(f"{req_key} was removed in Cilium 1.19: the CRD allows no items (maxItems 0)",
+                   _loc(item, req_key, iloc), f"{ipath}.{req_key}")
+        return []
     if item.get(req_key) is not None:
         for sel in _selector_list(item, req_key, ipath, iloc, namespace, matches_init, env, ctx, reserved_exempt=False):
             requires[dname].extend(sel.requirements)
@@ -505,7 +543,7 @@ def _parse_item(
             if fields_ is None:
                 fields_ = []
             if not isinstance(fields_, list):
-                ctx.err("icmps[].fields must be a list", rloc, f"{ipath}.icmps[{k}].fields")
+                ctx.schema("icmps[].fields must be a list", rloc, f"{ipath}.icmps[{k}].fields")
                 continue
             if len(fields_) > MAX_ICMP_FIELDS:
                 ctx.err(f"too many ICMP types, the max is {MAX_ICMP_FIELDS}", rloc, f"{ipath}.icmps[{k}].fields")
@@ -514,23 +552,24 @@ def _parse_item(
                 floc = _loc(fields_, m, rloc)
                 fam = (f or {}).get("family", "IPv4") if isinstance(f, dict) else None
                 if fam not in ("IPv4", "IPv6", ""):
-                    ctx.err(f"wrong ICMP family: {fam}", floc, f"{ipath}.icmps[{k}].fields[{m}].family")
+                    ctx.schema(f"wrong ICMP family: {fam} (the CRD enum is IPv4, IPv6)", floc,
+                               f"{ipath}.icmps[{k}].fields[{m}].family")
                     continue
                 fam = fam or "IPv4"
                 t = f.get("type") if isinstance(f, dict) else None
                 names = ICMP_V6_NAMES if fam == "IPv6" else ICMP_V4_NAMES
                 if isinstance(t, bool) or t is None:
-                    ctx.err("ICMP type must be a number 0-255 or a type name", floc, f"{ipath}.icmps[{k}].fields[{m}].type")
+                    ctx.schema("ICMP type must be a number 0-255 or a type name", floc, f"{ipath}.icmps[{k}].fields[{m}].type")
                     continue
                 if isinstance(t, int) or (isinstance(t, str) and t.isdigit()):
                     code = int(t)
                     if not 0 <= code <= ICMP_MAX:
-                        ctx.err(f"ICMP type {t} is out of range 0-255", floc, f"{ipath}.icmps[{k}].fields[{m}].type")
+                        ctx.schema(f"ICMP type {t} is out of range 0-255", floc, f"{ipath}.icmps[{k}].fields[{m}].type")
                         continue
                 elif isinstance(t, str) and t in names:
                     code = names[t]
                 else:
-                    ctx.err(f"ICMP type {t} not found in {fam}", floc, f"{ipath}.icmps[{k}].fields[{m}].type")
+                    ctx.schema(f"ICMP type {t} not found in {fam}", floc, f"{ipath}.icmps[{k}].fields[{m}].type")
                     continue
                 types["ICMP" if fam == "IPv4" else "ICMPv6"].append((code, code))
         static = PortSet.of({p: IntervalSet.of(v) for p, v in types.items() if v})
@@ -575,6 +614,19 @@ def _norm_prefix(text: str, *, allow_bare_ip: bool) -> str:
     return str(ipaddress.ip_network(text, strict=False))
 
 
+def _except_allowed(net: ipaddress.IPv4Network | ipaddress.IPv6Network, text: str,
+                    enet: ipaddress.IPv4Network | ipaddress.IPv6Network, settings: NetworkSettings) -> bool:
+    """``CIDRRule.Validate`` (rule_validation.go): the cidr must contain the except's
+    *address* as written (``netip.Prefix.Contains(except.Addr())``, which also fails
+    across address families).  From 1.20 the except may not be wider than the cidr
+    either (``prefix.Bits() > except.Bits()``, PR #44637); before, ``10.0.0.0/8``
+    except ``10.0.0.0/7`` is accepted and the except swallows the whole prefix."""
+    address = ipaddress.ip_address(text.split("/", 1)[0])
+    if address.version != net.version or address not in net:
+        return False
+    return not (settings.at_least("1.20") and enet.prefixlen < net.prefixlen)
+
+
 def _cidr_selectors(item: Mapping, key: str, ipath: str, iloc: Loc, env: ParseEnv, ctx: _Ctx) -> list[Selector]:
     raw = item[key]
     out: list[Selector] = []
@@ -585,25 +637,25 @@ def _cidr_selectors(item: Mapping, key: str, ipath: str, iloc: Loc, env: ParseEn
             try:
                 out.append(cidr_selector(_norm_prefix(c, allow_bare_ip=True)))
             except ValueError as exc:
-                ctx.err(f"unable to parse CIDR {c!r}: {exc}", cloc, where)
+                ctx.schema(f"unable to parse CIDR {c!r}: {exc}", cloc, where)
             continue
         if not isinstance(c, dict):
-            ctx.err("a CIDR set entry must be a mapping {cidr, except}", cloc, where)
+            ctx.schema("a CIDR set entry must be a mapping {cidr, except}", cloc, where)
             continue
         given = [k for k in ("cidr", "cidrGroupRef", "cidrGroupSelector") if c.get(k)]
         if len(given) != 1:
-            ctx.err("exactly one of cidr, cidrGroupRef or cidrGroupSelector is required", cloc, where)
+            ctx.schema("exactly one of cidr, cidrGroupRef or cidrGroupSelector is required (CRD oneOf)", cloc, where)
             continue
         excepts_raw = c.get("except") or []
         if not isinstance(excepts_raw, list):
-            ctx.err("except must be a list of prefixes", _loc(c, "except", cloc), f"{where}.except")
+            ctx.schema("except must be a list of prefixes", _loc(c, "except", cloc), f"{where}.except")
             continue
         if given[0] == "cidr":
             try:
                 prefix = _norm_prefix(c["cidr"], allow_bare_ip=False)
                 net = ipaddress.ip_network(str(c["cidr"]).strip(), strict=False)
             except ValueError as exc:
-                ctx.err(str(exc), _loc(c, "cidr", cloc), f"{where}.cidr")
+                ctx.schema(str(exc), _loc(c, "cidr", cloc), f"{where}.cidr")
                 continue
             excepts = []
             bad = False
@@ -614,10 +666,10 @@ def _cidr_selectors(item: Mapping, key: str, ipath: str, iloc: Loc, env: ParseEn
                     if "/" not in str(e):
                         raise ValueError("a prefix (address/length) is required")
                 except ValueError as exc:
-                    ctx.err(f"except {e!r}: {exc}", eloc, f"{where}.except[{m}]")
+                    ctx.schema(f"except {e!r}: {exc}", eloc, f"{where}.except[{m}]")
                     bad = True
                     continue
-                if enet.version != net.version or enet.prefixlen < net.prefixlen or not enet.subnet_of(net):
+                if not _except_allowed(net, str(e).strip(), enet, env.settings):
                     ctx.err(f"allow CIDR prefix {c['cidr']} does not contain exclude CIDR prefix {e}", eloc, f"{where}.except[{m}]")
                     bad = True
                     continue
@@ -631,14 +683,14 @@ def _cidr_selectors(item: Mapping, key: str, ipath: str, iloc: Loc, env: ParseEn
             try:
                 excepts.append(_norm_prefix(e, allow_bare_ip=False))
             except ValueError:
-                ctx.err(f"except {e!r} is not a prefix", _loc(c, "except", cloc), f"{where}.except")
+                ctx.schema(f"except {e!r} is not a prefix", _loc(c, "except", cloc), f"{where}.except")
         if given[0] == "cidrGroupRef":
             groups = [g for g in env.cidr_groups if g.name == str(c["cidrGroupRef"])]
         else:
             try:
                 gsel = parse_label_selector(c["cidrGroupSelector"], force_source="cidrgroup")
             except SelectorError as exc:
-                ctx.err(f"cidrGroupSelector: {exc}", _loc(c, "cidrGroupSelector", cloc), f"{where}.cidrGroupSelector")
+                ctx.err(f"cidrGroupSelector: {exc}", _loc(c, "cidrGroupSelector", cloc), f"{where}.cidrGroupSelector", exc.by)
                 continue
             groups = [g for g in env.cidr_groups
                       if gsel.matches(frozenset(_group_labels(g)))]
@@ -664,7 +716,7 @@ def _service_selectors(item: Mapping, ipath: str, iloc: Loc, namespace: str | No
     for j, s in enumerate(raw):
         sloc = _loc(raw, j, iloc)
         if not isinstance(s, dict):
-            ctx.err("a toServices entry must be a mapping", sloc, f"{ipath}.toServices[{j}]")
+            ctx.schema("a toServices entry must be a mapping", sloc, f"{ipath}.toServices[{j}]")
             continue
         matched: list[ServiceInfo] = []
         if isinstance(s.get("k8sService"), dict):
@@ -677,7 +729,7 @@ def _service_selectors(item: Mapping, ipath: str, iloc: Loc, namespace: str | No
             try:
                 ssel = parse_label_selector(ref.get("selector") or {}, force_source=K8S)
             except SelectorError as exc:
-                ctx.err(f"k8sServiceSelector: {exc}", sloc, f"{ipath}.toServices[{j}]")
+                ctx.err(f"k8sServiceSelector: {exc}", sloc, f"{ipath}.toServices[{j}]", exc.by)
                 continue
             matched = [
                 v for v in env.services
@@ -701,7 +753,7 @@ def _service_selectors(item: Mapping, ipath: str, iloc: Loc, namespace: str | No
 
 def _fqdn_selector(raw: Any, where: str, loc: Loc, ctx: _Ctx, *, dns_rule: bool) -> fqdnlib.FqdnSelector | None:
     if not isinstance(raw, dict):
-        ctx.err("an FQDN selector must be a mapping {matchName | matchPattern}", loc, where)
+        ctx.schema("an FQDN selector must be a mapping {matchName | matchPattern}", loc, where)
         return None
     name, pattern = raw.get("matchName"), raw.get("matchPattern")
     if name and pattern and not dns_rule:
@@ -710,53 +762,63 @@ def _fqdn_selector(raw: Any, where: str, loc: Loc, ctx: _Ctx, *, dns_rule: bool)
     if name:
         msg = fqdnlib.validate_name(str(name))
         if msg:
-            ctx.err(msg, _loc(raw, "matchName", loc), where + ".matchName")
+            ctx.schema(msg, _loc(raw, "matchName", loc), where + ".matchName")
             return None
         return fqdnlib.FqdnSelector(fqdnlib.normalize(str(name)), True)
     if pattern:
         msg = fqdnlib.validate_pattern(str(pattern))
         if msg:
-            ctx.err(msg, _loc(raw, "matchPattern", loc), where + ".matchPattern")
+            ctx.schema(msg, _loc(raw, "matchPattern", loc), where + ".matchPattern")
             return None
         return fqdnlib.FqdnSelector(str(pattern).strip().lower(), False)
     return None
 
 
-def _parse_port_item(p: Any, where: str, loc: Loc, has_dns: bool, ctx: _Ctx) -> PortItem | None:
+def _parse_port_item(p: Any, where: str, loc: Loc, has_dns: bool, ctx: _Ctx, settings: NetworkSettings) -> PortItem | None:
+    """One ``ports[]`` entry (``PortProtocol.Validate``), with the CRD's own checks
+    (type, enum, pattern, required) reported as the API server's."""
     if not isinstance(p, dict):
-        ctx.err("a ports entry must be a mapping {port, endPort, protocol}", loc, where)
+        ctx.schema("a ports entry must be a mapping {port, endPort, protocol}", loc, where)
         return None
     port = p.get("port")
     proto = p.get("protocol", "ANY")
     if proto is None or proto == "":
         proto = "ANY"
-    if not isinstance(proto, str) or proto not in PROTOCOLS:
-        ctx.err(f"invalid protocol {proto!r}: must be one of TCP, UDP, SCTP, ANY", _loc(p, "protocol", loc), where + ".protocol")
+    extended = EXTENDED_PROTOCOLS + (TUNNEL_PROTOCOLS if settings.at_least("1.20") else ())
+    if not isinstance(proto, str) or proto not in PROTOCOLS + extended:
+        known = ", ".join(PROTOCOLS + extended)
+        ctx.schema(f"invalid protocol {proto!r}: the CRD enum is {known} (case-sensitive)",
+                   _loc(p, "protocol", loc), where + ".protocol")
         return None
+    if proto in extended:
+        return _extended_port_item(p, proto, where, loc, ctx, settings)
     if port is None or port == "":
-        ctx.err("port must be specified", loc, where + ".port")
+        # The CRD required ports[].port until it made room for extended IP protocols.
+        by = CILIUM_AGENT if settings.at_least("1.19") else API_SERVER
+        ctx.err("port must be specified", loc, where + ".port", by)
         return None
     if not isinstance(port, str) or isinstance(port, bool):
-        ctx.err(f"port must be a string (write port: \"{port}\"); the CRD schema rejects a number",
-                _loc(p, "port", loc), where + ".port")
+        ctx.schema(f"port must be a string (write port: \"{port}\"); the CRD schema rejects a number",
+                   _loc(p, "port", loc), where + ".port")
         return None
     end = p.get("endPort")
     if end is not None and (not isinstance(end, int) or isinstance(end, bool)):
-        ctx.err(f"endPort must be an integer, got {end!r}", _loc(p, "endPort", loc), where + ".endPort")
+        ctx.schema(f"endPort must be an integer, got {end!r}", _loc(p, "endPort", loc), where + ".endPort")
         return None
     end = int(end or 0)
     if end < 0 or end > 65535:
-        ctx.err(f"endPort {end} is out of range 0-65535", _loc(p, "endPort", loc), where + ".endPort")
+        ctx.schema(f"endPort {end} is out of range 0-65535", _loc(p, "endPort", loc), where + ".endPort")
         return None
     if is_svc_name(port):
         return PortItem(proto, 0, 0, port.lower())
+    by = API_SERVER if not _CRD_PORT_PATTERN.search(port) else CILIUM_AGENT
     try:
         number = int(port, 0) if port.lower().startswith(("0x", "0o", "0b")) else int(port, 10)
     except ValueError:
-        ctx.err(f"unable to parse port {port!r}: neither a number nor a port name", _loc(p, "port", loc), where + ".port")
+        ctx.err(f"unable to parse port {port!r}: neither a number nor a port name", _loc(p, "port", loc), where + ".port", by)
         return None
     if not 0 <= number <= 65535:
-        ctx.err(f"unable to parse port {port!r}: out of range 0-65535", _loc(p, "port", loc), where + ".port")
+        ctx.err(f"unable to parse port {port!r}: out of range 0-65535", _loc(p, "port", loc), where + ".port", by)
         return None
     if has_dns and end > number:
         ctx.err("DNS rules do not support port ranges", _loc(p, "endPort", loc), where + ".endPort")
@@ -764,20 +826,31 @@ def _parse_port_item(p: Any, where: str, loc: Loc, has_dns: bool, ctx: _Ctx) -> 
     return PortItem(proto, number, end if end > number else 0, None)
 
 
+def _extended_port_item(p: Mapping, proto: str, where: str, loc: Loc, ctx: _Ctx, settings: NetworkSettings) -> PortItem | None:
+    """A protocol without transport ports (VRRP, IGMP, GRE ...): only with
+    --enable-extended-ip-protocols, and only with no port or port "0"."""
+    if not settings.extended_ip_protocols:
+        ctx.err(f"protocol {proto} needs enable-extended-ip-protocols (settings.cilium.extendedIPProtocols); "
+                "without it Cilium rejects the policy", _loc(p, "protocol", loc), where + ".protocol")
+        return None
+    port = p.get("port")
+    if port not in (None, "", "0"):
+        ctx.err(f"port must be empty or 0 for protocol {proto}", _loc(p, "port", loc), where + ".port")
+        return None
+    ctx.note(f"protocol {proto} is accepted, but the traffic graph models only TCP, UDP, SCTP and ICMP: "
+             f"what this entry allows for {proto} is not shown", _loc(p, "protocol", loc))
+    return PortItem(proto, 0, 0, None)
+
+
 def _port_rule(
     pr: Any, ppath: str, ploc: Loc, ingress: bool, deny: bool, host_policy: bool, env: ParseEnv, ctx: _Ctx
 ) -> tuple[PortSet, tuple[PortItem, ...], L7 | None] | None:
     if not isinstance(pr, dict):
-        ctx.err("a toPorts entry must be a mapping", ploc, ppath)
+        ctx.schema("a toPorts entry must be a mapping", ploc, ppath)
         return None
-    allowed = PORT_DENY_RULE_FIELDS if deny else PORT_RULE_FIELDS
-    for k in pr:
-        if k not in allowed:
-            ctx.note(f"toPorts[..].{k} is not a field of a {'deny ' if deny else ''}port rule; the API server drops it",
-                     _loc(pr, k, ploc))
     rules = pr.get("rules") if not deny else None
     if rules is not None and not isinstance(rules, dict):
-        ctx.err("rules must be a mapping", _loc(pr, "rules", ploc), ppath + ".rules")
+        ctx.schema("rules must be a mapping", _loc(pr, "rules", ploc), ppath + ".rules")
         return None
     rules = rules or {}
     l7_types = [k for k in ("http", "kafka", "dns", "l7proto") if rules.get(k) is not None]
@@ -809,14 +882,14 @@ def _port_rule(
     if ports is None:
         ports = []
     if not isinstance(ports, list):
-        ctx.err("ports must be a list", _loc(pr, "ports", ploc), ppath + ".ports")
+        ctx.schema("ports must be a list", _loc(pr, "ports", ploc), ppath + ".ports")
         return None
     if len(ports) > MAX_PORTS:
         ctx.err(f"too many ports, the max is {MAX_PORTS}", _loc(pr, "ports", ploc), ppath + ".ports")
         return None
     items: list[PortItem] = []
     for m, p in enumerate(ports):
-        it = _parse_port_item(p, f"{ppath}.ports[{m}]", _loc(ports, m, ploc), has_dns, ctx)
+        it = _parse_port_item(p, f"{ppath}.ports[{m}]", _loc(ports, m, ploc), has_dns, ctx, env.settings)
         if it is None:
             return None
         if l7_types and not has_dns and it.protocol != "TCP":
@@ -843,7 +916,7 @@ def _port_rule(
             http = []
             raw_http = rules["http"]
             if not isinstance(raw_http, list):
-                ctx.err("rules.http must be a list", _loc(rules, "http", ploc), ppath + ".rules.http")
+                ctx.schema("rules.http must be a list", _loc(rules, "http", ploc), ppath + ".rules.http")
                 return None
             for n, h in enumerate(raw_http):
                 rule = _http_rule(h, f"{ppath}.rules.http[{n}]", _loc(raw_http, n, ploc), ctx)
@@ -855,7 +928,7 @@ def _port_rule(
             dns = []
             raw_dns = rules["dns"]
             if not isinstance(raw_dns, list):
-                ctx.err("rules.dns must be a list", _loc(rules, "dns", ploc), ppath + ".rules.dns")
+                ctx.schema("rules.dns must be a list", _loc(rules, "dns", ploc), ppath + ".rules.dns")
                 return None
             for n, d in enumerate(raw_dns):
                 dloc = _loc(raw_dns, n, ploc)
@@ -889,7 +962,7 @@ def _http_rule(h: Any, where: str, loc: Loc, ctx: _Ctx) -> HttpRule | None:
     if h is None:
         h = {}
     if not isinstance(h, dict):
-        ctx.err("an HTTP rule must be a mapping", loc, where)
+        ctx.schema("an HTTP rule must be a mapping", loc, where)
         return None
     for key in ("method", "path", "host"):
         v = h.get(key)
@@ -910,7 +983,7 @@ def _http_rule(h: Any, where: str, loc: Loc, ctx: _Ctx) -> HttpRule | None:
     matches = []
     for hm in h.get("headerMatches") or []:
         if not isinstance(hm, dict) or not hm.get("name"):
-            ctx.err("headerMatches entries need a name", _loc(h, "headerMatches", loc), f"{where}.headerMatches")
+            ctx.schema("headerMatches entries need a name", _loc(h, "headerMatches", loc), f"{where}.headerMatches")
             return None
         value = hm.get("value")
         matches.append((str(hm["name"]), None if value in (None, "") else str(value), hm.get("mismatch") or None))

@@ -20,7 +20,10 @@ and for one side (``subject``, ``peer``, ``direction``):
 * traffic from the local host (``reserved:host``) is always allowed on ingress
   (``allow-localhost=always`` in Kubernetes mode);
 * ``toFQDNs`` allows only names the pod's own DNS proxy rules (``rules.dns`` on an
-  egress rule selecting the pod) let it resolve (docs: "DNS-based" policy).
+  egress rule selecting the pod) let it resolve (docs: "DNS-based" policy), and such a
+  rule counts only if it actually lets the pod query the DNS server: its peer selects
+  kube-dns, its ports include one kube-dns serves, no deny rule removes that, and
+  kube-dns's ingress admits it (the proxy only sees queries that are allowed).
 
 Everything is computed on identity classes with bit masks: a rule's subject selector
 and each entry's peer selectors are evaluated once against all classes.
@@ -29,7 +32,7 @@ and each entry's peer selectors are evaluated once against all classes.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Iterable, Mapping
 
 from .fqdn import FqdnSelector
 from .identities import IdentityClass
@@ -70,6 +73,12 @@ class SideResult:
     l7: tuple[L7Restriction, ...]
     localhost: bool = False
     fqdn_without_dns: tuple[Entry, ...] = ()
+    # rules.dns entries of the subject that do not reach the DNS server (wrong peer, port,
+    # or denied), so they give no DNS visibility: the reason behind fqdn_without_dns
+    dns_not_reaching: tuple[Entry, ...] = ()
+    # fromRequires/toRequires conditions ANDed into every endpoint peer of this side:
+    # (the rule that states it, its requirements, whether it applies to deny entries)
+    requires: tuple[tuple[Origin, tuple[Requirement, ...], bool], ...] = ()
 
 
 @dataclass(slots=True)
@@ -83,6 +92,8 @@ class DirectionPolicy:
     deny_union: int
     fqdn_blocked: list[tuple[Entry, int]] = field(default_factory=list)
     blocked_union: int = 0
+    dns_not_reaching: tuple[Entry, ...] = ()
+    requires: tuple[tuple[Origin, tuple[Requirement, ...], bool], ...] = ()
     memo: dict = field(default_factory=dict)  # side results by signature (matching entries, dest ports)
     allow_masks: tuple[int, ...] = ()
     deny_masks: tuple[int, ...] = ()
@@ -93,8 +104,12 @@ class Engine:
     """Evaluates policy sides for identity classes.  Holds only caches of pure
     results; building it twice from the same inputs gives the same answers."""
 
-    def __init__(self, classes: list[IdentityClass], rules: list[PolicyRule], settings: NetworkSettings) -> None:
+    def __init__(self, classes: list[IdentityClass], rules: list[PolicyRule], settings: NetworkSettings,
+                 dns_servers: Mapping[int, PortSet] | None = None) -> None:
         self.classes = classes
+        # class index -> the ports the DNS server (actor kube-dns) serves.  Without any
+        # (an engine built without actors) every rules.dns entry counts, as before.
+        self.dns_servers = dict(dns_servers or {})
         self.rules = rules
         self.settings = settings
         self.index = SelectorIndex.build([c.identity for c in classes])
@@ -168,23 +183,14 @@ class Engine:
         isolated = enforced and (mode == "always" or bool(isolating))
         req_allow: list[Requirement] = []
         req_deny: list[Requirement] = []
+        conditions: list[tuple[Origin, tuple[Requirement, ...], bool]] = []
         for r in rules:
-            if direction == "ingress":
-                req_allow += r.requires_ingress
-                req_deny += r.requires_ingress_deny
-            else:
-                req_allow += r.requires_egress
-                req_deny += r.requires_egress_deny
-        dns_rules: list[FqdnSelector] = []
-        if direction == "egress":
-            for r in rules:
-                for e in r.entries:
-                    if e.direction == "egress" and not e.deny and e.l7 is not None and e.l7.kind == "dns":
-                        dns_rules.extend(e.l7.dns)
-        allows: list[tuple[Entry, int]] = []
-        denies: list[tuple[Entry, int]] = []
-        blocked: list[tuple[Entry, int]] = []
-        au = du = 0
+            allow_reqs = r.requires_ingress if direction == "ingress" else r.requires_egress
+            deny_reqs = r.requires_ingress_deny if direction == "ingress" else r.requires_egress_deny
+            req_allow += allow_reqs
+            req_deny += deny_reqs
+            conditions += [(r.origin, reqs, deny) for reqs, deny in ((allow_reqs, False), (deny_reqs, True)) if reqs]
+        base: list[tuple[Entry, int]] = []
         for r in rules:
             for e in r.entries:
                 if e.direction != direction:
@@ -193,30 +199,68 @@ class Engine:
                 reqs = req_deny if e.deny else req_allow
                 if reqs and ep:
                     ep &= self._req_mask(tuple(sorted(set(reqs))))
-                m = ep | other
-                if e.fqdns:
-                    wanted = self._fqdn_mask(e.fqdns)
-                    visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules else 0
-                    m |= wanted & visible
-                    if wanted & ~visible:
-                        blocked.append((e, wanted & ~visible))
-                if not m:
-                    continue
-                if e.deny:
-                    denies.append((e, m))
-                    du |= m
-                else:
-                    allows.append((e, m))
-                    au |= m
+                base.append((e, ep | other))
+        dns_rules: list[FqdnSelector] = []
+        dns_missing: list[Entry] = []
+        if direction == "egress":
+            dns_rules, dns_missing = self._dns_visibility(ci, base)
+        allows: list[tuple[Entry, int]] = []
+        denies: list[tuple[Entry, int]] = []
+        blocked: list[tuple[Entry, int]] = []
+        au = du = 0
+        for e, m in base:
+            if e.fqdns:
+                wanted = self._fqdn_mask(e.fqdns)
+                visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules else 0
+                m |= wanted & visible
+                if wanted & ~visible:
+                    blocked.append((e, wanted & ~visible))
+            if not m:
+                continue
+            if e.deny:
+                denies.append((e, m))
+                du |= m
+            else:
+                allows.append((e, m))
+                au |= m
         bu = 0
         for _, m in blocked:
             bu |= m
-        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu)
+        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu, tuple(dns_missing),
+                             tuple(conditions))
         dp.allow_masks = tuple(m for _, m in allows)
         dp.deny_masks = tuple(m for _, m in denies)
         dp.any_named_egress = direction == "egress" and any(e.named for e, _ in allows + denies)
         self._dirs[direction][ci] = dp
         return dp
+
+    def _dns_visibility(self, ci: int, base: list[tuple[Entry, int]]) -> tuple[list[FqdnSelector], list[Entry]]:
+        """(the DNS patterns the pod's DNS proxy rules let it resolve, the rules.dns
+        entries that do not reach the DNS server and so give no visibility)."""
+        candidates = [(e, m) for e, m in base if not e.deny and e.l7 is not None and e.l7.kind == "dns"]
+        if not self.dns_servers:
+            return [d for e, _ in candidates for d in e.l7.dns], []
+        patterns: list[FqdnSelector] = []
+        missing: list[Entry] = []
+        for e, m in candidates:
+            if any(self._reaches(ci, e, m, c, served, base) for c, served in sorted(self.dns_servers.items())):
+                patterns.extend(e.l7.dns)
+            else:
+                missing.append(e)
+        return patterns, missing
+
+    def _reaches(self, ci: int, e: Entry, mask: int, server: int, served: PortSet,
+                 base: list[tuple[Entry, int]]) -> bool:
+        """Whether the allow entry ``e`` lets class ``ci`` query DNS server ``server``."""
+        if not mask & (1 << server):
+            return False
+        ports = self.entry_ports(e, server).intersect(served)
+        for d, dm in base:
+            if d.deny and dm & (1 << server):
+                ports = ports.subtract(self.entry_ports(d, server))
+        if not ports:
+            return False
+        return bool(ports.intersect(self.side(server, "ingress", ci).allowed))
 
     def entry_ports(self, entry: Entry, dest: int) -> PortSet:
         """Ports of an entry for one destination class (named ports resolve there)."""
@@ -263,7 +307,8 @@ class Engine:
     def _compute_side(self, subject: int, direction: str, peer: int, dp: DirectionPolicy, localhost: bool, sig) -> SideResult:
         dest = peer if direction == "egress" else subject
         if sig is None:
-            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else self.carried, (), (), ())
+            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else self.carried, (), (), (),
+                              requires=dp.requires)
         ai, di, bi = sig[0], sig[1], sig[2]
         allows = tuple(Contribution(dp.allows[i][0], p) for i in ai for p in (self.entry_ports(dp.allows[i][0], dest),) if p)
         denies = tuple(Contribution(dp.denies[i][0], p) for i in di for p in (self.entry_ports(dp.denies[i][0], dest),) if p)
@@ -305,7 +350,8 @@ class Engine:
                 restrictions.append(L7Restriction(kind, group_ports, () if any_request else http, dns, tuple(c.entry for c in group)))
         blocked = tuple(dp.fqdn_blocked[i][0] for i in bi)
         return SideResult(
-            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked
+            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked,
+            dp.dns_not_reaching if blocked else (), dp.requires,
         )
 
 

@@ -11,6 +11,7 @@ from typing import Any, Mapping
 
 from .engine import SideResult
 from .ports import PortSet
+from .selectors import Selector
 from .traffic import Traffic, Verdict
 
 
@@ -26,7 +27,8 @@ def _covers(ports: PortSet, protocol: str, port: int | None) -> bool:
     return bool(ports.get(protocol)) if port is None else ports.contains(protocol, port)
 
 
-def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port: int | None) -> list[str]:
+def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port: int | None,
+                 peer_identity: frozenset | None = None) -> list[str]:
     verb = "egress" if side.direction == "egress" else "ingress"
     towards = f"to {peer}" if verb == "egress" else f"from {peer}"
     head = f"{verb} of {subject} ({towards}):"
@@ -51,8 +53,12 @@ def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port:
     for c in denying:
         lines.append(f"  DENIED by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()} (deny beats allow)")
     for e in side.fqdn_without_dns:
-        lines.append(f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs needs an egress rules.dns (port 53) "
-                     f"rule on {subject} whose patterns cover the name; none does")
+        lines.append(f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs counts only if an egress rules.dns "
+                     f"rule of {subject} reaches kube-dns and its patterns cover the name; none does")
+    for e in side.dns_not_reaching:
+        lines.append(f"  the DNS rule {e.origin.text()} ({e.peer_text}) does not reach kube-dns (its peer does not "
+                     "select it, its ports miss the DNS port, or a deny rule or kube-dns's policy removes it)")
+    lines += _conditions(side, peer, peer_identity)
     for r in side.l7:
         if _covers(r.ports, protocol, port):
             rules = "; ".join(h.describe() for h in r.http) if r.kind == "http" else ", ".join(d.describe() for d in r.dns)
@@ -72,6 +78,52 @@ def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port:
     return lines
 
 
+def _conditions(side: SideResult, peer: str, identity: frozenset | None) -> list[str]:
+    """fromRequires/toRequires behind a verdict: conditions every endpoint peer of this
+    side must meet (pkg/policy/rule.go: ANDed into every fromEndpoints/toEndpoints)."""
+    out = []
+    field = "fromRequires" if side.direction == "ingress" else "toRequires"
+    for origin, reqs, deny in side.requires:
+        text = ", ".join(r.describe() for r in reqs)
+        met = ""
+        if identity is not None:
+            met = f"; {peer} {'meets' if Selector.of(reqs).matches(identity) else 'does not meet'} it"
+        scope = "deny" if deny else "allow"
+        out.append(f"  condition: {field} of {origin.text()} requires every endpoint peer of the {scope} rules "
+                   f"to match {text}{met}")
+    return out
+
+
+def _relevant_notes(traffic: Traffic, v: Verdict) -> list:
+    """The engine's remarks (a namespace overwritten, a section Cilium enforces although
+    policyTypes omits it, a peer that cannot be resolved offline ...) about the
+    policies that decided this verdict."""
+    policies = _deciding_policies(v)
+    return [n for n in traffic.notes if n.policy in policies]
+
+
+def _deciding_policies(v: Verdict) -> set[str]:
+    policies: set[str] = set()
+    for side in (v.egress, v.ingress):
+        policies |= {o.policy for o in side.isolating}
+        policies |= {c.entry.origin.policy for c in side.allows + side.denies}
+        policies |= {o.policy for o, _, _ in side.requires}
+    return policies
+
+
+def _relevant_pruned(traffic: Traffic, v: Verdict) -> list:
+    """Unknown fields (NET008) of the policies that decided this verdict: the verdict
+    assumes they were dropped."""
+    policies = _deciding_policies(v)
+    return [p for p in traffic.parsed.pruned if p.policy in policies]
+
+
+def _relevant_rejections(traffic: Traffic, v: Verdict) -> list:
+    """Rejected policies that would have applied to the source or the destination."""
+    ids = [traffic.endpoints[e].identity for e in (v.src, v.dst) if e in traffic.endpoints]
+    return [r for r in traffic.rejections if any(r.concerns(i) for i in ids)]
+
+
 def explain_verdict(traffic: Traffic, v: Verdict) -> str:
     status = {
         "allowed": "ALLOWED",
@@ -80,17 +132,28 @@ def explain_verdict(traffic: Traffic, v: Verdict) -> str:
         "l7-denied": "DENIED at L7 (the request matches no L7 rule; HTTP 403 / DNS refused)",
     }[v.status]
     out = [f"{v.src} -> {v.dst} on {_port_text(v.protocol, v.port)}: {status}", ""]
-    out += explain_side(v.egress, v.src, v.dst, v.protocol, v.port)
+    identity = {e: traffic.endpoints[e].identity for e in (v.src, v.dst) if e in traffic.endpoints}
+    out += explain_side(v.egress, v.src, v.dst, v.protocol, v.port, identity.get(v.dst))
     out.append("")
-    out += explain_side(v.ingress, v.dst, v.src, v.protocol, v.port)
+    out += explain_side(v.ingress, v.dst, v.src, v.protocol, v.port, identity.get(v.src))
     out.append("")
     out.append(f"allowed from {v.src} to {v.dst} in total: {v.ports.describe()}")
-    relevant = [r for r in traffic.rejections]
+    notes = _relevant_notes(traffic, v)
+    pruned = _relevant_pruned(traffic, v)
+    if notes or pruned:
+        out.append("")
+        out.append("remarks on the policies behind this verdict:")
+        out += [f"  {n.policy} ({n.loc.path}:{n.loc.line}): {n.message}" for n in notes]
+        out += [f"  {p.policy} ({p.loc.path}:{p.loc.line}): unknown field '{p.path}' (NET008) is assumed dropped, as "
+                f"the API server does with validation off, so {p.effect}; kubectl's strict validation would reject "
+                "the whole policy instead" for p in pruned]
+    relevant = _relevant_rejections(traffic, v)
     if relevant:
         out.append("")
-        out.append("policies rejected by Cilium as a whole (NET007), so not applied here:")
+        out.append(f"policies that would apply to {v.src} or {v.dst} but are rejected as a whole (NET007), "
+                   "so not applied here:")
         for r in relevant:
-            out.append(f"  {r.policy} ({r.loc.path}:{r.loc.line}): {r.message}")
+            out.append(f"  {r.policy} ({r.loc.path}:{r.loc.line}), rejected by {r.component}: {r.message}")
     return "\n".join(out) + "\n"
 
 

@@ -17,7 +17,7 @@ JSON contract (sorted, deterministic)::
                 "allowedBy": {"egress": [...], "ingress": [...]},
                 "deniedBy": {"egress": [...], "ingress": [...]}   # only when a deny removed ports
                }],
-     "rejectedPolicies": [{"policy", "message", "file", "line"}]}
+     "rejectedPolicies": [{"policy", "message", "rejectedBy", "file", "line"}]}
 
 See docs/semantics.md ("Graph") for the meaning of every field.
 """
@@ -199,7 +199,7 @@ def graph_to_json(g: nx.DiGraph) -> dict:
     nodes = [dict(g.nodes[n]) for n in sorted(g.nodes)]
     edges = [edge_json(u, v, g.edges[u, v], cache) for u, v in sorted(g.edges)]
     rejected = [
-        {"policy": r.policy, "message": r.message, "file": r.loc.path, "line": r.loc.line}
+        {"policy": r.policy, "message": r.message, "rejectedBy": r.by, "file": r.loc.path, "line": r.loc.line}
         for r in g.graph.get("rejections", [])
     ]
     out = {"nodes": nodes, "edges": edges, "rejectedPolicies": rejected}
@@ -280,7 +280,7 @@ def to_mermaid(g: nx.DiGraph, scope: str = "workloads") -> str:
     for u, v in edges:
         lines.append(f'  {_mid(u)} -->|"{_label(g.edges[u, v])}"| {_mid(v)}')
     for r in g.graph.get("rejections", []):
-        lines.append(f"  %% rejected by Cilium, not applied: {r.policy} ({r.loc.path}:{r.loc.line}): {r.message}")
+        lines.append(f"  %% rejected by {r.component}, not applied: {r.policy} ({r.loc.path}:{r.loc.line}): {r.message}")
     return "\n".join(lines) + "\n"
 
 

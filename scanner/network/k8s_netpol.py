@@ -27,10 +27,12 @@ Sources:
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import replace
 
 from ..loader.documents import KubeObject
 from ..located import Loc
-from .cilium import ParseEnv, _Ctx, _loc, cidr_selector, is_svc_name
+from .cilium import ParseEnv, _Ctx, _loc, cidr_selector, is_svc_name, record_pruned
+from .policy_schema import NETWORK_POLICY
 from .ports import PortSet, port_range_set
 from .rules import KNP, Entry, Origin, ParsedPolicies, PolicyRule, PortItem
 from .selectors import CLUSTER, K8S, NAMESPACE_LABELS, POD_NAMESPACE, WILDCARD, Requirement, Selector, SelectorError, parse_label_selector
@@ -40,12 +42,13 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
     namespace = obj.namespace or env.default_namespace
     ctx = _Ctx(KNP, namespace, obj.name)
     out.policies.append(ctx.origin("", obj.loc))
-    spec = obj.body.get("spec")
+    body = record_pruned(obj, ctx.origin("", obj.loc).policy, NETWORK_POLICY, out)
+    spec = body.get("spec")
     if not isinstance(spec, dict):
-        ctx.err("NetworkPolicy has no spec", obj.loc, "spec")
+        ctx.schema("NetworkPolicy has no spec", obj.loc, "spec")
         out.rejections.extend(ctx.errors)
         return
-    sloc = obj.body.loc_of("spec")
+    sloc = body.loc_of("spec")
     ps = spec.get("podSelector")
     if ps is None:
         ps = {}
@@ -55,7 +58,7 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
             raw["matchLabels"] = {k: v for k, v in raw["matchLabels"].items() if k != POD_NAMESPACE}
         subject = parse_label_selector(raw, force_source=K8S).and_(Requirement(K8S, POD_NAMESPACE, "In", (namespace,)))
     except SelectorError as exc:
-        ctx.err(f"podSelector: {exc}", _loc(spec, "podSelector", sloc), "spec.podSelector")
+        ctx.schema(f"podSelector: {exc}", _loc(spec, "podSelector", sloc), "spec.podSelector")
         out.rejections.extend(ctx.errors)
         return
 
@@ -64,13 +67,13 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
     egress_rules = spec.get("egress") or []
     for key, val in (("ingress", ingress_rules), ("egress", egress_rules)):
         if not isinstance(val, list):
-            ctx.err(f"spec.{key} must be a list", _loc(spec, key, sloc), f"spec.{key}")
+            ctx.schema(f"spec.{key} must be a list", _loc(spec, key, sloc), f"spec.{key}")
     if types is None or types == []:
         types = ["Ingress"] + (["Egress"] if egress_rules else [])
     elif not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types) or len(types) > 2:
-        ctx.err(f"policyTypes must list Ingress and/or Egress, got {types!r}", _loc(spec, "policyTypes", sloc), "spec.policyTypes")
+        ctx.schema(f"policyTypes must list Ingress and/or Egress, got {types!r}", _loc(spec, "policyTypes", sloc), "spec.policyTypes")
     if ctx.errors:
-        out.rejections.extend(ctx.errors)
+        out.rejections.extend(replace(r, subjects=(subject,)) for r in ctx.errors)
         return
     if "Egress" not in types and egress_rules:
         ctx.note("policyTypes omits Egress but spec.egress has rules: the Kubernetes specification ignores them, "
@@ -88,7 +91,7 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
             if rule is None:
                 rule = {}
             if not isinstance(rule, dict):
-                ctx.err(f"{rpath} must be a mapping", rloc, rpath)
+                ctx.schema(f"{rpath} must be a mapping", rloc, rpath)
                 continue
             ports = _ports(rule.get("ports"), rpath, rloc, ctx)
             if ports is None:
@@ -96,7 +99,7 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
             static, named, l3_only = ports
             peers = rule.get(peer_key)
             if peers is not None and not isinstance(peers, list):
-                ctx.err(f"{rpath}.{peer_key} must be a list", _loc(rule, peer_key, rloc), f"{rpath}.{peer_key}")
+                ctx.schema(f"{rpath}.{peer_key} must be a list", _loc(rule, peer_key, rloc), f"{rpath}.{peer_key}")
                 continue
             if not peers:
                 entries.append(Entry(
@@ -117,7 +120,7 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
                     endpoints=endpoints, others=others, l3_only=l3_only, static=static, named=named, peer_text=text,
                 ))
     if ctx.errors:
-        out.rejections.extend(ctx.errors)
+        out.rejections.extend(replace(r, subjects=(subject,)) for r in ctx.errors)
         out.notes.extend(ctx.notes)
         return
     out.notes.extend(ctx.notes)
@@ -139,7 +142,7 @@ def _ports(raw, rpath: str, rloc: Loc, ctx: _Ctx) -> tuple[PortSet, tuple[PortIt
     if raw is None or raw == []:
         return PortSet(), (), True
     if not isinstance(raw, list):
-        ctx.err("ports must be a list", rloc, f"{rpath}.ports")
+        ctx.schema("ports must be a list", rloc, f"{rpath}.ports")
         return None
     static = PortSet()
     named: list[PortItem] = []
@@ -149,42 +152,42 @@ def _ports(raw, rpath: str, rloc: Loc, ctx: _Ctx) -> tuple[PortSet, tuple[PortIt
         if p is None:
             p = {}
         if not isinstance(p, dict):
-            ctx.err("a ports entry must be a mapping", ploc, where)
+            ctx.schema("a ports entry must be a mapping", ploc, where)
             return None
         proto = p.get("protocol", "TCP") or "TCP"
         if proto not in ("TCP", "UDP", "SCTP"):
-            ctx.err(f"unsupported protocol {proto!r}: must be TCP, UDP or SCTP", _loc(p, "protocol", ploc), where + ".protocol")
+            ctx.schema(f"unsupported protocol {proto!r}: must be TCP, UDP or SCTP", _loc(p, "protocol", ploc), where + ".protocol")
             return None
         port = p.get("port")
         end = p.get("endPort")
         if end is not None and (not isinstance(end, int) or isinstance(end, bool)):
-            ctx.err("endPort must be an integer", _loc(p, "endPort", ploc), where + ".endPort")
+            ctx.schema("endPort must be an integer", _loc(p, "endPort", ploc), where + ".endPort")
             return None
         if port is None:
             if end is not None:
-                ctx.err("endPort may only be specified with a numeric port", _loc(p, "endPort", ploc), where + ".endPort")
+                ctx.schema("endPort may only be specified with a numeric port", _loc(p, "endPort", ploc), where + ".endPort")
                 return None
             static = static.union(port_range_set(proto, 0, 0))
             continue
         if isinstance(port, str) and not port.isdigit():
             if not is_svc_name(port):
-                ctx.err(f"port {port!r} is neither a number nor a valid port name", _loc(p, "port", ploc), where + ".port")
+                ctx.schema(f"port {port!r} is neither a number nor a valid port name", _loc(p, "port", ploc), where + ".port")
                 return None
             if end is not None:
-                ctx.err("endPort may only be specified with a numeric port", _loc(p, "endPort", ploc), where + ".endPort")
+                ctx.schema("endPort may only be specified with a numeric port", _loc(p, "endPort", ploc), where + ".endPort")
                 return None
             named.append(PortItem(proto, 0, 0, port.lower()))
             continue
         if isinstance(port, bool) or not isinstance(port, (int, str)):
-            ctx.err(f"port must be a number or a name, got {port!r}", _loc(p, "port", ploc), where + ".port")
+            ctx.schema(f"port must be a number or a name, got {port!r}", _loc(p, "port", ploc), where + ".port")
             return None
         number = int(port)
         if not 1 <= number <= 65535:
-            ctx.err(f"port {number} is out of range 1-65535", _loc(p, "port", ploc), where + ".port")
+            ctx.schema(f"port {number} is out of range 1-65535", _loc(p, "port", ploc), where + ".port")
             return None
         if end is not None:
             if not number <= end <= 65535:
-                ctx.err(f"endPort {end} must be >= port {number} and <= 65535", _loc(p, "endPort", ploc), where + ".endPort")
+                ctx.schema(f"endPort {end} must be >= port {number} and <= 65535", _loc(p, "endPort", ploc), where + ".endPort")
                 return None
         static = static.union(port_range_set(proto, number, end if end is not None else number))
     return static, tuple(named), False
@@ -192,37 +195,37 @@ def _ports(raw, rpath: str, rloc: Loc, ctx: _Ctx) -> tuple[PortSet, tuple[PortIt
 
 def _peer(peer, namespace: str, ppath: str, ploc: Loc, env: ParseEnv, ctx: _Ctx):
     if not isinstance(peer, dict) or not any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")):
-        ctx.err("a peer must specify podSelector, namespaceSelector or ipBlock", ploc, ppath)
+        ctx.schema("a peer must specify podSelector, namespaceSelector or ipBlock", ploc, ppath)
         return None
     block = peer.get("ipBlock")
     if block is not None:
         if peer.get("podSelector") is not None or peer.get("namespaceSelector") is not None:
-            ctx.err("a peer may not specify both ipBlock and a selector", ploc, ppath)
+            ctx.schema("a peer may not specify both ipBlock and a selector", ploc, ppath)
             return None
         if not isinstance(block, dict) or not block.get("cidr"):
-            ctx.err("ipBlock needs a cidr", _loc(peer, "ipBlock", ploc), ppath + ".ipBlock")
+            ctx.schema("ipBlock needs a cidr", _loc(peer, "ipBlock", ploc), ppath + ".ipBlock")
             return None
         try:
             net = ipaddress.ip_network(str(block["cidr"]).strip(), strict=False)
             if "/" not in str(block["cidr"]):
                 raise ValueError("a prefix (address/length) is required")
         except ValueError as exc:
-            ctx.err(f"ipBlock.cidr {block['cidr']!r}: {exc}", _loc(block, "cidr", ploc), ppath + ".ipBlock.cidr")
+            ctx.schema(f"ipBlock.cidr {block['cidr']!r}: {exc}", _loc(block, "cidr", ploc), ppath + ".ipBlock.cidr")
             return None
         excepts = []
         raw_except = block.get("except")
         if raw_except is not None and not isinstance(raw_except, list):
-            ctx.err("ipBlock.except must be a list of CIDRs", _loc(block, "except", ploc), ppath + ".ipBlock.except")
+            ctx.schema("ipBlock.except must be a list of CIDRs", _loc(block, "except", ploc), ppath + ".ipBlock.except")
             return None
         for m, e in enumerate(raw_except or []):
             eloc = _loc(block.get("except"), m, ploc)
             try:
                 enet = ipaddress.ip_network(str(e).strip(), strict=False)
             except ValueError as exc:
-                ctx.err(f"ipBlock.except {e!r}: {exc}", eloc, f"{ppath}.ipBlock.except[{m}]")
+                ctx.schema(f"ipBlock.except {e!r}: {exc}", eloc, f"{ppath}.ipBlock.except[{m}]")
                 return None
             if enet.version != net.version or not enet.subnet_of(net) or enet.prefixlen <= net.prefixlen:
-                ctx.err(f"ipBlock.except {e} must be a strict subset of cidr {block['cidr']}", eloc, f"{ppath}.ipBlock.except[{m}]")
+                ctx.schema(f"ipBlock.except {e} must be a strict subset of cidr {block['cidr']}", eloc, f"{ppath}.ipBlock.except[{m}]")
                 return None
             excepts.append(str(enet))
         sel = cidr_selector(str(net), tuple(excepts))
@@ -246,6 +249,6 @@ def _peer(peer, namespace: str, ppath: str, ploc: Loc, env: ParseEnv, ctx: _Ctx)
             sel = pod_sel.and_(Requirement(K8S, POD_NAMESPACE, "In", (namespace,)), cluster)
             text = f"podSelector {pod_sel.describe()} (namespace {namespace})"
     except SelectorError as exc:
-        ctx.err(str(exc), ploc, ppath)
+        ctx.schema(str(exc), ploc, ppath)
         return None
     return (sel,), (), text

@@ -22,6 +22,11 @@ from .ports import NOTHING, PortSet
 from .selectors import Requirement, Selector
 
 CNP = "CiliumNetworkPolicy"
+# Who refuses a policy: the API server (CRD schema or built-in validation: the object is
+# never stored, ``kubectl apply`` fails) or the Cilium agent (the object is stored but
+# its status says VALID=False and nothing of it is enforced).
+API_SERVER = "api-server"
+CILIUM_AGENT = "cilium-agent"
 CCNP = "CiliumClusterwideNetworkPolicy"
 KNP = "NetworkPolicy"
 BUILTIN = "built-in"
@@ -205,11 +210,27 @@ class Rejection:
     message: str
     loc: Loc
     path: str = ""
+    by: str = CILIUM_AGENT  # API_SERVER or CILIUM_AGENT
+    # What the policy would have selected (its subject selectors), for ``explain`` to
+    # tell whether the rejection matters for a pair; None when unknown.
+    subjects: tuple[Selector, ...] | None = field(default=None, compare=False)
+
+    def concerns(self, identity: frozenset) -> bool:
+        """Whether the rejected policy would have applied to an endpoint with ``identity``
+        (True when that cannot be told)."""
+        return self.subjects is None or any(s.matches(identity) for s in self.subjects)
 
     @property
     def policy(self) -> str:
         ns = f"{self.namespace}/" if self.namespace else ""
         return f"{self.kind} {ns}{self.name}"
+
+    @property
+    def component(self) -> str:
+        """Who rejects it, in words."""
+        if self.by == API_SERVER:
+            return "the API server" + (" (its built-in validation)" if self.kind == KNP else " (the CRD schema)")
+        return "the Cilium agent (policy validation)"
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -222,10 +243,26 @@ class Note:
     loc: Loc
 
 
+@dataclass(frozen=True, slots=True, order=True)
+class PrunedField:
+    """A field of a policy that its schema does not have (rule NET008).  ``kubectl
+    apply`` with strict field validation (the default) rejects the object; with
+    validation off the API server drops the field and ``effect`` describes the
+    rule that remains, which is what the engine applies."""
+
+    loc: Loc
+    policy: str
+    path: str  # "spec.egress[0].fromEndpoint"
+    key: str
+    suggestion: str | None
+    effect: str
+
+
 @dataclass(slots=True)
 class ParsedPolicies:
     rules: list[PolicyRule] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     notes: list[Note] = field(default_factory=list)
+    pruned: list[PrunedField] = field(default_factory=list)  # unknown fields dropped before parsing (NET008)
     policies: list[Origin] = field(default_factory=list)  # every policy object seen (applied or not)
     entities: set[str] = field(default_factory=set)  # entity names written in applied policies

@@ -127,11 +127,20 @@ def entity_selector(name: str) -> Selector:
 
 
 class SelectorError(ValueError):
-    """A label selector that the API server (or Cilium) rejects; ``path`` is where."""
+    """A label selector that the API server or the Cilium agent rejects; ``path`` is
+    where (keys inside the selector mapping), ``by`` who (``rules.API_SERVER`` for the
+    schema's types and enums, else the agent's ``LabelSelectorAsSelector``)."""
 
-    def __init__(self, message: str, path: tuple = ()):  # path: keys inside the selector mapping
+    def __init__(self, message: str, path: tuple = (), by: str = "api-server"):
         super().__init__(message)
         self.path = path
+        self.by = by
+
+
+# The CRD's matchLabels value pattern and length (ciliumnetworkpolicies.yaml,
+# MatchLabelsValue); Kubernetes validates label values of built-in kinds the same way
+# (apimachinery validation IsValidLabelValue).
+_LABEL_VALUE = __import__("re").compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def parse_label_selector(
@@ -157,7 +166,8 @@ def parse_label_selector(
 
     def key_of(raw: object, where: tuple) -> tuple[str, str]:
         if not isinstance(raw, str) or not raw:
-            raise SelectorError("a label key must be a non-empty string", where)
+            raise SelectorError("a label key must be a non-empty string", where,
+                                by="cilium-agent" if isinstance(raw, str) else "api-server")
         if force_source is not None:
             return force_source, key_prefix + raw
         src, key = split_source(raw, default_source)
@@ -174,6 +184,9 @@ def parse_label_selector(
                 v = "true" if v else "false"
             if not isinstance(v, (str, int, float)):
                 raise SelectorError(f"matchLabels.{k} must be a string", ("matchLabels", k))
+            if isinstance(v, str) and (len(v) > 63 or not _LABEL_VALUE.match(v)):
+                raise SelectorError(f"matchLabels.{k}: {v[:70]!r} is not a valid label value (at most 63 characters "
+                                    "of [-A-Za-z0-9_.], starting and ending alphanumeric)", ("matchLabels", k))
             src, key = key_of(k, ("matchLabels", k))
             reqs.append(Requirement(src, key, "In", (str(v),)))
     exprs = data.get("matchExpressions")
@@ -186,16 +199,17 @@ def parse_label_selector(
                 raise SelectorError("a matchExpressions entry must be a mapping", where)
             op = e.get("operator")
             if op not in OPERATORS:
-                raise SelectorError(f"operator {op!r} is not one of In, NotIn, Exists, DoesNotExist", where + ("operator",))
+                raise SelectorError(f"operator {op!r} is not one of In, NotIn, Exists, DoesNotExist (the enum is "
+                                    "case-sensitive)", where + ("operator",))
             values = e.get("values")
             if values is None:
                 values = []
             if not isinstance(values, list):
                 raise SelectorError("values must be a list", where + ("values",))
             if op in ("In", "NotIn") and not values:
-                raise SelectorError(f"operator {op} needs at least one value", where)
+                raise SelectorError(f"operator {op} needs at least one value", where, by="cilium-agent")
             if op in ("Exists", "DoesNotExist") and values:
-                raise SelectorError(f"operator {op} must not have values", where + ("values",))
+                raise SelectorError(f"operator {op} must not have values", where + ("values",), by="cilium-agent")
             src, key = key_of(e.get("key"), where + ("key",))
             reqs.append(Requirement(src, key, op, tuple(sorted(str(v) for v in values))))
     return Selector.of(reqs)

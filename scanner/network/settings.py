@@ -24,6 +24,16 @@ class NetworkSettings:
     namespace_label_selectors_cross_namespace: bool = True
     # Honour the rule field enableDefaultDeny (Cilium >= 1.16, PR #30572).
     enable_default_deny_field: bool = True
+    # --enable-extended-ip-protocols (off by default, as in Cilium): protocols without
+    # transport ports in toPorts (VRRP, IGMP; GRE, IPIP, IPV6, ESP, AH from 1.20).
+    # Without it the agent rejects them (pkg/policy/api/rule_validation.go
+    # PortProtocol.Validate; PRs #39872, #44459).
+    extended_ip_protocols: bool = False
+    # The Cilium release whose version-dependent validation is modelled (docs/semantics.md
+    # "Settings"): "1.18" (default), "1.19" (fromRequires/toRequires removed: the CRD
+    # rejects them, PRs #42615/#43167), "1.20" (a CIDR except may not be wider than its
+    # cidr, PR #44637; tunnel protocols as extended IP protocols, PR #44459).
+    release: str = "1.18"
     # enable-k8s-networkpolicy
     k8s_network_policy: bool = True
     cluster_name: str = "default"
@@ -32,8 +42,8 @@ class NetworkSettings:
     # (remote-node: they are assumed to run on another node than their peer).  "pod":
     # treat them like ordinary pods, as analyzers of the Kubernetes specification do.
     host_network_pods: str = "node"
-    # Reject rules that have none of ingress/ingressDeny/egress/egressDeny (current
-    # main, rule_validation.go Validate; #35558).
+    # Reject rules that have none of ingress/ingressDeny/egress/egressDeny (Cilium >= 1.17,
+    # rule_validation.go Validate; #35558, PR #35904).
     reject_empty_rules: bool = True
     # toServices combined with toPorts: rejected up to the release that lifted it
     # (issue #20067); current main accepts it.
@@ -62,6 +72,8 @@ class NetworkSettings:
             "cidrMatchMode": "cidr_match_mode",
             "namespaceLabelSelectorsCrossNamespace": "namespace_label_selectors_cross_namespace",
             "enableDefaultDenyField": "enable_default_deny_field",
+            "extendedIPProtocols": "extended_ip_protocols",
+            "release": "release",
             "k8sNetworkPolicy": "k8s_network_policy",
             "clusterName": "cluster_name",
             "hostNetworkPods": "host_network_pods",
@@ -90,8 +102,19 @@ class NetworkSettings:
         """What protocol ANY (or an omitted protocol in a CNP) stands for."""
         return ("TCP", "UDP", "SCTP") if self.sctp else ("TCP", "UDP")
 
+    def at_least(self, release: str) -> bool:
+        """Whether the modelled Cilium release is ``release`` or newer ("1.19" >= "1.18")."""
+        return _release_key(self.release) >= _release_key(release)
+
     def describe(self) -> dict[str, Any]:
         return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+def _release_key(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in str(text).split("."))
+    except ValueError:
+        return (0,)
 
 
 DEFAULT_SETTINGS = NetworkSettings()

@@ -17,6 +17,7 @@ from typing import Any, Iterable, Mapping
 
 from ..loader.documents import KubeObject
 from ..model.build import Model
+from ..model.duplicates import apply_order
 from . import fqdn as fqdnlib
 from .actors import Actor
 from .cilium import ParseEnv, ServiceInfo, cidr_groups_from, parse_cilium_policy
@@ -36,7 +37,7 @@ from .identities import (
 )
 from .k8s_netpol import parse_network_policy
 from .labelfilter import DEFAULT_PREFIXES, LabelFilter
-from .ports import PortSet
+from .ports import PortSet, port_range_set
 from .rules import CCNP, CNP, KNP, Note, ParsedPolicies, PolicyRule, Rejection
 from .selectors import CIDR
 from .settings import NetworkSettings
@@ -70,11 +71,11 @@ def services_from(objects: Iterable[KubeObject], default_namespace: str) -> tupl
 def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, default_namespace: str = "default") -> ParsedPolicies:
     """Every CNP, CCNP and NetworkPolicy -> rules (and rejections, notes).
 
-    Objects with the same kind, namespace and name are one object in a cluster; the
-    first by file and line is used, so document order and duplicates never matter."""
+    Objects with the same kind, namespace and name are one object in a cluster: the
+    last one ``kubectl apply -f`` applies is live (``model.duplicates``, reported as
+    INPUT006), so the result does not depend on the order objects are passed in."""
     objects = list(objects)
     env = ParseEnv(settings, cidr_groups_from(objects), services_from(objects, default_namespace), default_namespace)
-    chosen: dict[tuple, KubeObject] = {}
     dupes: dict[tuple, list[KubeObject]] = {}
     for o in objects:
         if not _is_policy(o):
@@ -84,27 +85,15 @@ def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, def
         dupes.setdefault(key, []).append(o)
     out = ParsedPolicies()
     for key in sorted(dupes, key=lambda k: (k[0], k[1] or "", k[2])):
-        group = sorted(dupes[key], key=lambda o: (o.loc.path, o.loc.line, o.loc.col))
-        first = group[0]
-        chosen[key] = first
-        if len(group) > 1 and len({_fingerprint(o) for o in group}) > 1:
-            ns = f"{key[1]}/" if key[1] else ""
-            out.notes.append(Note(f"{key[0]} {ns}{key[2]}",
-                                  f"defined {len(group)} times with different content; only the first ({first.loc}) is used",
-                                  group[1].loc))
-        if first.kind == KNP:
-            parse_network_policy(first, env, out)
+        live = max(dupes[key], key=apply_order)
+        if live.kind == KNP:
+            parse_network_policy(live, env, out)
         else:
-            parse_cilium_policy(first, env, out)
+            parse_cilium_policy(live, env, out)
     out.rejections.sort()
     out.notes.sort()
+    out.pruned.sort()
     return out
-
-
-def _fingerprint(o: KubeObject) -> str:
-    import json
-
-    return json.dumps(o.body, sort_keys=True, default=str)
 
 
 # -- endpoint references ------------------------------------------------------------
@@ -279,16 +268,20 @@ def build_traffic(
     actors: Iterable[Actor] = (),
     extra_endpoints: Iterable[str] = (),
     default_namespace: str = "default",
+    parsed: ParsedPolicies | None = None,
     istio_settings: Mapping[str, Any] | None = None,
     actor_mesh: Mapping[str, str] | None = None,
 ) -> Traffic:
     """Build the traffic model.  ``extra_endpoints`` adds graph nodes for references
-    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``).
-    ``istio_settings``/``actor_mesh`` configure the Istio layer (``traffic.istio``)."""
+    that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``);
+    ``parsed`` is ``parse_policies`` of the same objects, settings and namespace when the
+    caller has it already.  ``istio_settings``/``actor_mesh`` configure the Istio layer
+    (``traffic.istio``)."""
     if not isinstance(settings, NetworkSettings):
         settings = NetworkSettings.from_mapping(settings)
     objects = list(objects)
-    parsed = parse_policies(objects, settings, default_namespace)
+    if parsed is None:
+        parsed = parse_policies(objects, settings, default_namespace)
     label_filter = LabelFilter.parse(DEFAULT_PREFIXES, tuple(settings.label_prefixes))
     endpoints: dict[str, Endpoint] = {}
 
@@ -341,7 +334,7 @@ def build_traffic(
         endpoints[ep.id] = ep
 
     classes, class_of = group_classes(endpoints.values())
-    engine = Engine(classes, parsed.rules, settings)
+    engine = Engine(classes, parsed.rules, settings, _dns_servers(endpoints, class_of))
     traffic = Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
                       tuple(model.services))
     from .istio.layer import IstioLayer
@@ -349,6 +342,21 @@ def build_traffic(
     traffic.istio = IstioLayer.build(model, objects, traffic.endpoints, actor_list, istio_settings, actor_mesh,
                                      default_namespace)
     return traffic
+
+
+def _dns_servers(endpoints: Mapping[str, Endpoint], class_of: Mapping[str, int]) -> dict[int, PortSet]:
+    """The DNS server the pods query: the kube-dns actor (built in, or declared in the
+    policy file), with the ports it serves (``53/UDP``, ``53/TCP`` ...)."""
+    ep = endpoints.get("actor:kube-dns")
+    if ep is None:
+        return {}
+    served = PortSet()
+    for text in ep.ports:
+        number, _, protocol = str(text).partition("/")
+        low, _, high = number.partition("-")
+        if low.isdigit() and (not high or high.isdigit()):
+            served = served.union(port_range_set((protocol or "TCP").upper(), int(low), int(high or low)))
+    return {class_of[ep.id]: served}
 
 
 def flow_endpoints(traffic_section: Any) -> list[str]:
@@ -379,7 +387,7 @@ def flow_endpoints(traffic_section: Any) -> list[str]:
 
 
 def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy, extra_endpoints: Iterable[str] = (),
-                             default_namespace: str | None = None) -> Traffic:
+                             default_namespace: str | None = None, parsed: ParsedPolicies | None = None) -> Traffic:
     """Convenience: settings, actors and documented flow endpoints from a ``Policy``."""
     from .actors import actors_from_policy
     from .istio.layer import actor_mesh_from_policy
@@ -392,6 +400,7 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
         actors_from_policy(section),
         list(flow_endpoints(section)) + list(extra_endpoints),
         default_namespace or policy.settings.default_namespace,
+        parsed,
         istio_settings=policy.settings.istio,
         actor_mesh=actor_mesh_from_policy(section),
     )

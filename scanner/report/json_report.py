@@ -27,11 +27,11 @@ def _where(loc: Loc) -> dict[str, Any]:
     return {"path": loc.path, "line": loc.line, "column": loc.col}
 
 
-def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
+def _finding(finding: Finding, rule: Rule, baselined: bool = False) -> dict[str, Any]:
     sup = finding.suppression
     return {
         "ruleId": finding.rule_id,
-        "severity": rule.severity,
+        "severity": finding.severity or rule.severity,
         "message": finding.message,
         **_where(finding.loc),
         "subject": finding.subject or None,
@@ -43,8 +43,15 @@ def _finding(finding: Finding, rule: Rule) -> dict[str, Any]:
         if sup is None
         else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source),
               "expires": sup.expires.isoformat() if sup.expires else None},
-        "promise": finding.promise or None,
+        "promises": list(finding.promises),
+        "baseline": _baseline_state(finding, baselined),
     }
+
+
+def _baseline_state(finding: Finding, baselined: bool) -> str | None:
+    if not baselined or finding.suppression is not None:
+        return None
+    return "unchanged" if finding.baseline else "new"
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
@@ -64,17 +71,29 @@ def _rule(rule: Rule) -> dict[str, Any]:
 def summary(result: ScanResult) -> dict[str, Any]:
     by_severity = {level: 0 for level in SEVERITIES}
     for finding in result.active():
-        by_severity[result.rules[finding.rule_id].severity] += 1
+        by_severity[result.level(finding)] += 1
     return {
         "findings": len(result.active()),
         "bySeverity": by_severity,
         "suppressed": len(result.suppressed()),
         "files": len(result.files),
+        "excluded": len(result.excluded),
         "documents": dict(result.document_counts),
         "workloads": result.workload_count,
         "rulesChecked": len(result.rules),
         "promises": {status: sum(p.status == status for p in result.promises) for status in ("kept", "broken", "excepted")},
+        "baseline": None if result.baseline_fixed is None else {
+            "known": sum(1 for f in result.active() if f.baseline),
+            "new": sum(1 for f in result.active() if not f.baseline),
+            "fixed": len(result.baseline_fixed)},
     }
+
+
+def _scope(scope, result: ScanResult) -> dict[str, Any]:
+    rules = {rule: {"enabled": st.enabled, "severity": st.severity, "reason": st.reason or None}
+             for policy, rule, st in result.rule_settings if policy == scope.policy_path}
+    return {"path": scope.policy_path, "directory": scope.directory, "files": scope.files, "excluded": scope.excluded,
+            "rules": rules}
 
 
 def _promise(p: PromiseResult) -> dict[str, Any]:
@@ -88,10 +107,11 @@ def json_report(result: ScanResult) -> dict[str, Any]:
         "schemaVersion": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": __version__, "informationUri": INFORMATION_URI},
         "policy": result.policy_path,
-        "policies": [{"path": s.policy_path, "directory": s.directory, "files": s.files} for s in result.scopes],
+        "policies": [_scope(s, result) for s in result.scopes],
         "summary": summary(result),
         "promises": [_promise(p) for p in result.promises],
-        "findings": [_finding(f, result.rules[f.rule_id]) for f in result.findings],
+        "findings": [_finding(f, result.rules[f.rule_id], result.baseline_fixed is not None) for f in result.findings],
+        "baselineFixed": None if result.baseline_fixed is None else [e.to_json() for e in result.baseline_fixed],
         "rules": {rid: _rule(result.rules[rid]) for rid in used},
     }
 

@@ -14,7 +14,6 @@ paths, sorted keys, so two runs on the same input are byte-identical.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -38,8 +37,8 @@ SECURITY_CATEGORIES = frozenset({"security-context", "pod-security", "network", 
 
 
 def identity_hash(finding: Finding) -> str:
-    """SHA-256 (hex) of the finding's line-independent identity."""
-    return hashlib.sha256(finding.identity.encode("utf-8")).hexdigest()
+    """SHA-256 (hex) of the finding's line-independent identity (owned by Finding)."""
+    return finding.fingerprint
 
 
 def fingerprints(findings: Iterable[Finding]) -> list[str]:
@@ -114,11 +113,11 @@ def rule_descriptor(rule: Rule) -> dict[str, Any]:
     }
 
 
-def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[str, Any]:
+def _result(finding: Finding, rule: Rule, index: int, fingerprint: str, baselined: bool = False) -> dict[str, Any]:
     result: dict[str, Any] = {
         "ruleId": finding.rule_id,
         "ruleIndex": index,
-        "level": rule.severity,
+        "level": finding.severity or rule.severity,
         "message": {"text": finding.message},
         "locations": [{"physicalLocation": physical(finding.loc)}],
         "partialFingerprints": {
@@ -136,6 +135,8 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[
     }
     if properties:
         result["properties"] = properties
+    if baselined and finding.suppression is None:
+        result["baselineState"] = "unchanged" if finding.baseline else "new"
     if finding.suppression is not None:
         sup = finding.suppression
         where = {"physicalLocation": physical(sup.source), "message": {"text": "documented exception"}}
@@ -153,13 +154,31 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str) -> dict[
     return result
 
 
+def _invocation(result: ScanResult, index: dict[str, int]) -> dict[str, Any]:
+    """Rule settings of the policies, as SARIF configuration overrides (the same rule
+    set differently by two policies appears once per setting)."""
+    out: dict[str, Any] = {"executionSuccessful": True}
+    overrides = []
+    for policy, rule, st in result.rule_settings:
+        if rule not in index:
+            continue
+        config: dict[str, Any] = {"enabled": st.enabled}
+        if st.severity:
+            config["level"] = st.severity
+        overrides.append({"descriptor": {"id": rule, "index": index[rule]}, "configuration": config,
+                          "properties": {"policy": policy, "reason": st.reason}})
+    if overrides:
+        out["ruleConfigurationOverrides"] = overrides
+    return out
+
+
 def sarif_log(result: ScanResult) -> dict[str, Any]:
     """The SARIF log as a Python object (``render_sarif`` serialises it)."""
     rules = list(result.rules.values())  # the whole catalogue, in id order
     index = {rule.id: i for i, rule in enumerate(rules)}
     prints = fingerprints(result.findings)
     results = [
-        _result(finding, result.rules[finding.rule_id], index[finding.rule_id], fp)
+        _result(finding, result.rules[finding.rule_id], index[finding.rule_id], fp, result.baseline_fixed is not None)
         for finding, fp in zip(result.findings, prints)
     ]
     run: dict[str, Any] = {
@@ -176,11 +195,14 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
         "originalUriBaseIds": {
             SRCROOT: {"description": {"text": "The directory kubematrix ran from (the repository root in CI)."}}
         },
-        "invocations": [{"executionSuccessful": True}],
+        "invocations": [_invocation(result, index)],
         # What a green run proved: which policy governed which files, and the promises' outcomes.
         "properties": {
             "kubematrix": {
-                "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files} for sc in result.scopes],
+                "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files,
+                              "excluded": sc.excluded} for sc in result.scopes],
+                "excludedFiles": len(result.excluded),
+                "baselineFixed": None if result.baseline_fixed is None else len(result.baseline_fixed),
                 "promises": {status: sum(p.status == status for p in result.promises)
                              for status in ("kept", "broken", "excepted")},
             }

@@ -118,16 +118,19 @@ def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
 
 
 def _severity(result: ScanResult, finding: Finding) -> str:
-    return result.rules[finding.rule_id].severity
+    return result.level(finding)
 
 
 def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | None:
+    if finding.loc.path in result.rendered:
+        return None  # its lines are those of rendered output, not of the file on disk
     raw = sources.line(finding.loc.path, finding.loc.line)
     if raw is None or not raw.strip():
         return None
-    # Secret rules and input rules (a duplicate or malformed key can sit inside a
-    # Secret's data) never show what follows the colon.
-    always = result.rules[finding.rule_id].category in ("secrets", "input")
+    # Secret rules never show what follows the colon, nor do findings whose line may
+    # hold a secret (a duplicate key inside a Secret's data, an env entry ...); any
+    # other line shows its values, except those of secret-looking keys.
+    always = result.rules[finding.rule_id].category == "secrets" or finding.sensitive
     shown = clean(mask_secrets(raw.rstrip(), always=always))
     text = Text(f"{finding.loc.line} | ", style="dim")
     text.append(shown)
@@ -136,36 +139,44 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
     return text
 
 
+def _fix(result: ScanResult, finding: Finding) -> str:
+    """The rule's remediation, first sentence: the one-line fix."""
+    text = " ".join(result.rules[finding.rule_id].remediation.split())
+    end = text.find(". ")
+    return text if end < 0 else text[: end + 1]
+
+
 def _findings_by_file(console: Console, result: ScanResult, sources: _Sources) -> None:
-    active = result.active()
+    """Each finding as ``path:line:col  severity  RULE`` (clickable in terminals and
+    editors), then its message, the offending line and the rule's one-line fix."""
+    active = [f for f in result.active() if not f.baseline]
     if not active:
         return
     by_file: dict[str, list[Finding]] = {}
     for finding in active:
         by_file.setdefault(finding.loc.path, []).append(finding)
-    # The same column widths for every file, so the report reads as one table.
-    pos_width = max(len(f"{f.loc.line}:{f.loc.col}") for f in active)
-    rule_width = max(len(f.rule_id) for f in active)
-    for path, findings in by_file.items():
-        console.print(Text(clean(path), style="bold underline"))
-        grid = Table.grid(padding=(0, 2), pad_edge=False)
-        grid.add_column(no_wrap=True, justify="right", min_width=pos_width)
-        grid.add_column(no_wrap=True, min_width=max(map(len, SEVERITIES)))
-        grid.add_column(no_wrap=True, min_width=rule_width)
-        grid.add_column(overflow="fold")
+    for findings in by_file.values():
         for finding in findings:
             level = _severity(result, finding)
-            grid.add_row(
-                Text(f"{finding.loc.line}:{finding.loc.col}"),
-                Text(level, style=SEVERITY_STYLE[level]),
-                Text(finding.rule_id, style="bold"),
-                Text(clean(finding.message)),
-            )
+            head = Text(clean(str(finding.loc)), style="bold")
+            head.append("  ")
+            head.append(level, style=SEVERITY_STYLE[level])
+            head.append("  ")
+            head.append(finding.rule_id, style="bold")
+            console.print(head)
+            body = Table.grid(pad_edge=False)
+            body.add_column(overflow="fold")
+            body.add_row(Text(clean(finding.message)))
             snippet = _snippet(sources, result, finding)
             if snippet is not None:
-                grid.add_row("", "", "", snippet)
-        console.print(Padding(grid, (0, 0, 0, 2)))
+                body.add_row(snippet)
+            body.add_row(Text(clean(f"fix: {_fix(result, finding)}"), style="dim"))
+            console.print(Padding(body, (0, 0, 0, 4)))
         console.print()
+    rules = sorted({f.rule_id for f in active})
+    console.print(Text(clean(f"A finding that does not apply here can be documented as an exception with a reason "
+                             f"(kubematrix rules {rules[0]} shows how)."), style="dim"))
+    console.print()
 
 
 def _exceptions(console: Console, result: ScanResult) -> None:
@@ -190,6 +201,27 @@ def _exceptions(console: Console, result: ScanResult) -> None:
     console.print()
 
 
+def _baseline(console: Console, result: ScanResult) -> None:
+    """Known findings in one line per rule; what the baseline recorded and is now fixed."""
+    if result.baseline_fixed is None:
+        return
+    known = [f for f in result.active() if f.baseline]
+    if known:
+        per_rule: dict[str, int] = {}
+        for f in known:
+            per_rule[f.rule_id] = per_rule.get(f.rule_id, 0) + 1
+        console.print(Text(f"Known from the baseline ({len(known)}, not failing)", style="bold"))
+        console.print(Text("  " + ", ".join(f"{rule} x{n}" for rule, n in sorted(per_rule.items())), style="dim"))
+        console.print()
+    if result.baseline_fixed:
+        console.print(Text(f"Fixed since the baseline ({len(result.baseline_fixed)}): remove them from it", style="bold"))
+        for e in result.baseline_fixed[:20]:
+            console.print(Text(clean(f"  {e.rule_id}  {e.path}  {e.subject}"), style="green"))
+        if len(result.baseline_fixed) > 20:
+            console.print(Text(f"  ... and {len(result.baseline_fixed) - 20} more (--format json lists them)"))
+        console.print()
+
+
 def _summary(console: Console, result: ScanResult) -> None:
     counts = {level: 0 for level in SEVERITIES}
     for finding in result.active():
@@ -202,12 +234,27 @@ def _summary(console: Console, result: ScanResult) -> None:
         table.add_row(Text(f"{level}s", style=SEVERITY_STYLE[level] if counts[level] else ""), str(counts[level]))
     table.add_row("suppressed (documented exceptions)", str(len(result.suppressed())))
     table.add_row("files scanned", str(len(result.files)))
+    if result.excluded:
+        table.add_row("files excluded on purpose", str(len(result.excluded)))
     for cls, count in result.document_counts.items():
         table.add_row(f"documents: {cls}", str(count))
     table.add_row("workloads", str(result.workload_count))
     table.add_row("rules checked", str(len(result.rules)))
     console.print(Padding(table, (0, 0, 0, 2)))
     console.print()
+
+
+def _scope_notes(result: ScanResult, scope) -> list[str]:
+    """What the policy itself turned off or down, and left out: always visible."""
+    notes = []
+    if scope.excluded:
+        notes.append(f"{_plural(scope.excluded, 'file')} left out by its exclude list")
+    for policy, rule, setting in result.rule_settings:
+        if policy != scope.policy_path:
+            continue
+        what = "turned off" if not setting.enabled else f"severity set to {setting.severity}"
+        notes.append(f"rule {rule} {what}" + (f" ({setting.reason})" if setting.reason else ""))
+    return notes
 
 
 def _promises(console: Console, result: ScanResult) -> None:
@@ -221,6 +268,8 @@ def _promises(console: Console, result: ScanResult) -> None:
             continue
         console.print(Text(clean(f"Policy {scope.policy_path} governs {scope.directory or 'every scanned file'} "
                                  f"({files})"), style="bold"))
+        for line in _scope_notes(result, scope):
+            console.print(Text(clean(f"  {line}"), style="yellow"))
         mine = [p for p in result.promises if p.policy == scope.policy_path]
         if not mine:
             console.print(Text("  it documents no promise", style="yellow"))
@@ -253,9 +302,13 @@ def _checked(result: ScanResult) -> str:
 
 
 def _verdict(result: ScanResult) -> Text:
-    active = result.active()
+    active = [f for f in result.active() if not f.baseline]
+    known = len(result.active()) - len(active)
     kept = [p for p in result.promises if p.status != "broken"]
     excepted = sum(p.status == "excepted" for p in result.promises)
+    if not active and known:
+        return Text(f"No new findings: {_plural(known, 'finding')} known from the baseline (not failing); "
+                    f"{_checked(result)}.", style="bold green")
     if not active:
         if not result.promises:
             why = "no policy file applied" if result.policy_path is None else "the policy documents no promise"
@@ -272,6 +325,8 @@ def _verdict(result: ScanResult) -> Text:
     text = f"{_plural(len(active), 'finding')} ({parts}) in {_plural(files, 'file')}"
     if result.suppressed():
         text += f"; {len(result.suppressed())} suppressed by documented exceptions"
+    if known:
+        text += f"; {known} more known from the baseline"
     if result.promises:
         text += f"; {len(result.promises) - len(kept)} of {_plural(len(result.promises), 'documented promise')} broken"
     return Text(text + ".", style="bold red" if counts["error"] else "bold yellow")
@@ -282,6 +337,8 @@ def render_text(result: ScanResult, *, color: bool = False, width: int = 100) ->
     if result.findings:
         _findings_by_file(console, result, _Sources())
         _exceptions(console, result)
+    _baseline(console, result)
+    if result.findings:
         _summary(console, result)
     _promises(console, result)
     console.print(_verdict(result))

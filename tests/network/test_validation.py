@@ -129,7 +129,8 @@ def test_pruned_fields_are_noted_not_rejected():
     disappears, leaving the ports-only deny that matches every peer."""
     t = traffic(BASE + cnp("p", "a", rule("egressDeny:\n- toFQDNs: [{matchName: a.com}]\n  toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n")))
     assert not t.rejections
-    assert any("drops it" in n.message for n in t.notes)
+    assert [(f.path, f.suggestion) for f in t.parsed.pruned] == [("spec.egressDeny[0].toFQDNs", None)]
+    assert "every peer" in t.parsed.pruned[0].effect
     assert not allowed(t, "a/web", "b/db", port=443)
 
 
