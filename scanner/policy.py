@@ -101,6 +101,7 @@ class Settings:
     default_namespace: str = "default"
     pod_security_default: str = "baseline"
     cilium: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    istio: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +291,7 @@ def _settings(section: Any) -> Settings:
         default_namespace=str(section.get("defaultNamespace", "default")),
         pod_security_default=str(pss.get("defaultLevel", "baseline")),
         cilium=MappingProxyType(dict(section.get("cilium") or {})),
+        istio=MappingProxyType(dict(section.get("istio") or {})),
     )
 
 

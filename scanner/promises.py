@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 FAMILIES = {
     "flows": "documented flows proven allowed",
     "zero-trust": "zero-trust directions proven closed to undocumented peers",
+    "exposure": "crown-jewel exposure limits proven (paths, Cilium and Istio)",
     "security-context": "SecurityContext table rows proven",
     "table-namespaces": "namespaces proven completely documented in the table",
     "backups": "backups proven as documented",
@@ -102,6 +103,7 @@ def documented(ctx: CheckContext) -> list[Promise]:
         return []
     out = [Promise("flows", flow.text, flow.loc, flow_key(flow)) for flow in policy.traffic.flows]
     out += _zero_trust(ctx)
+    out += _exposure(ctx)
     for ref, row in policy.security.workloads.items():
         out.append(Promise("security-context", f"{ref}" + ("" if row.documented else " ('-' row)"), row.loc, row_key(ref)))
     for ns, loc in policy.security.namespace_locs.items():
@@ -174,6 +176,12 @@ def _zero_trust(ctx: CheckContext) -> list[Promise]:
         for direction in ("ingress", "egress"):
             out.append(Promise("zero-trust", f"{wid} {direction}", scope[w.namespace], isolation_key(wid, direction)))
     return out
+
+
+def _exposure(ctx: CheckContext) -> list[Promise]:
+    from .checks.exposure import exposure_key, exposures
+
+    return [Promise("exposure", e.text, e.loc, exposure_key(e)) for e in exposures(ctx.policy.section("traffic"))]
 
 
 def evaluate(promises: list[Promise], findings: Iterable[Finding], policy: str | None) -> list[PromiseResult]:

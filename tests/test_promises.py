@@ -82,5 +82,5 @@ def test_every_format_names_the_policy_and_the_promises(tmp_path, fmt, capsys, m
 
         props = json.loads(out)["runs"][0]["properties"]["kubematrix"]
         assert props["policies"] == [{"path": "fixtures/blog-system/kubematrix.yaml", "directory": "fixtures/blog-system/",
-                                      "files": 12, "excluded": 0}]
+                                      "files": 13, "excluded": 0}]
         assert props["promises"]["broken"] == 0

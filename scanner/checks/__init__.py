@@ -14,6 +14,9 @@ from types import MappingProxyType
 from . import (
     backup,
     ci,
+    exposure,
+    istio,
+    istio_zero_trust,
     network,
     policy_file,
     pss,
@@ -25,7 +28,8 @@ from . import (
 )
 from .base import CheckContext, CheckFn
 
-_MODULES = (security_context, pss, backup, retention, ci, secrets, network, traffic_matrix, zero_trust, policy_file)
+_MODULES = (security_context, pss, backup, retention, ci, secrets, network, traffic_matrix, zero_trust, policy_file,
+            exposure, istio, istio_zero_trust)
 
 # Rules whose findings come from the loader/model rather than a check function.
 INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "INPUT005", "INPUT006", "POL002", "POL003",

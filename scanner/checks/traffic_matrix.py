@@ -46,6 +46,7 @@ from ..network.selectors import CIDR, RESERVED, Label
 from ..network.traffic import EndpointError
 from ..policy import Flow
 from ..promises import flow_key, isolation_key
+from . import istio_l7
 from .base import CheckContext
 from .unread import may_be_there
 
@@ -181,6 +182,7 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             yield _unknown_names(flow, dst, unknown)
         egress, ingress = traffic.sides(src, dst)
         allowed = egress.allowed.intersect(ingress.allowed)
+        yield from istio_l7.blocked_findings(traffic, flow, [(src, dst, ports.intersect(allowed))])  # Istio at dst
         missing = ports.subtract(allowed)
         if missing:
             carried = missing.intersect(traffic.settings.carried)
@@ -215,6 +217,10 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
         _, unknown = flow_ports(traffic, flow, dst)
         if unknown:
             yield _unknown_names(flow, dst, unknown)
+    if src_group:  # Istio at the destination decides for every member
+        dst = traffic.resolve(flow.dst)
+        yield from istio_l7.blocked_findings(traffic, flow, [(m, dst, p.intersect(side.allowed))
+                                                             for m, side, p in _group_sides(traffic, flow, True)])
     blocked: list[str] = []
     reason = ""
     for member, side, ports in _group_sides(traffic, flow, src_group):
@@ -301,6 +307,10 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
         src_group, dst_group = flow.src in GROUPS, flow.dst in GROUPS
         if src_group and dst_group:
             continue
+        if src_group and istio_l7.applies(traffic, traffic.resolve(flow.dst)):  # Cilium AND Istio
+            yield from istio_l7.group_findings(traffic, flow, list(_group_sides(traffic, flow, True)),
+                                               traffic.resolve(flow.dst))
+            continue
         if src_group or dst_group:
             problems: dict[tuple[str, str], list[str]] = {}
             for member, side, ports in _group_sides(traffic, flow, src_group):
@@ -317,6 +327,10 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
         src, dst = traffic.resolve(flow.src), traffic.resolve(flow.dst)
         egress, ingress = traffic.sides(src, dst)
         ports, _ = flow_ports(traffic, flow, dst)
+        if istio_l7.applies(traffic, dst):  # the composed decision: Cilium's HTTP rules AND Istio
+            yield from istio_l7.concrete_findings(traffic, flow, src, dst, [egress, ingress],
+                                                  ports.intersect(egress.allowed).intersect(ingress.allowed))
+            continue
         got = _l7_problem(flow, [egress, ingress], ports.intersect(egress.allowed).intersect(ingress.allowed))
         if got:
             yield Finding("NET003", f"documented flow {flow.text} {got[1]}",

@@ -121,6 +121,8 @@ def explain_command(
 ) -> None:
     """Explain whether SRC may connect to DST, side by side for egress and ingress."""
     from ..network.explain import explain
+    from ..network.istio.compose import compose
+    from ..network.istio.graphext import status_of
     from ..network.traffic import EndpointError
 
     proto = protocol.upper()
@@ -148,11 +150,18 @@ def explain_command(
                 if p is None and port is not None:
                     out.append({"from": s, "to": d, "protocol": proto, "port": None, "status": "denied", "allowedPorts": []})
                     continue
-                v = traffic.verdict(s, d, proto, p, request)
-                out.append({"from": s, "to": d, "protocol": v.protocol, "port": v.port, "status": v.status,
-                            "allowedPorts": v.ports.to_json()})
+                cv = compose(traffic, s, d, proto, p, request)  # Cilium AND Istio
+                v = cv.cilium
+                item = {"from": s, "to": d, "protocol": v.protocol, "port": v.port, "status": cv.status,
+                        "allowedPorts": v.ports.to_json()}
+                if traffic.istio.active:  # the layers apart (docs/istio.md)
+                    item["layers"] = {"cilium": v.status, "istio": status_of(cv.istio), "istioReason": cv.istio.reason}
+                out.append(item)
             text = json.dumps({"allowed": ok, "verdicts": out}, indent=2) + "\n"
     except EndpointError as exc:
         raise UsageError(str(exc)) from None
     write_output(text, None)
     raise typer.Exit(EXIT_OK if ok else EXIT_FINDINGS)
+
+
+from . import paths as _paths  # noqa: F401  (registers `kubematrix paths`)

@@ -176,14 +176,19 @@ def explain(traffic: Traffic, src: str, dst: str, protocol: str = "TCP", port: i
             parts.append(head + text)
             ok_all = ok_all and ok
         return "\n".join(parts), ok_all
+    from .istio.compose import compose
+    from .istio.explain import explain_composed
+
     srcs = traffic.members(src)
     dsts = traffic.members(dst)
     if len(srcs) == 1 and len(dsts) == 1:
-        v = traffic.verdict(srcs[0], dsts[0], protocol, port, http)
-        return explain_verdict(traffic, v), v.allowed
-    verdicts = [traffic.verdict(s, d, protocol, port, http) for s in srcs for d in dsts if s != d]
-    good = [v for v in verdicts if v.allowed]
-    bad = [v for v in verdicts if not v.allowed]
+        cv = compose(traffic, srcs[0], dsts[0], protocol, port, http)  # Cilium AND Istio
+        return explain_composed(traffic, cv, dict(http) if http else None), cv.allowed
+    composed = {(c.cilium.src, c.cilium.dst): c for c in
+                (compose(traffic, s, d, protocol, port, http) for s in srcs for d in dsts if s != d)}
+    verdicts = [c.cilium for c in composed.values()]
+    good = [v for v in verdicts if composed[v.src, v.dst].allowed]
+    bad = [v for v in verdicts if not composed[v.src, v.dst].allowed]
     lines = [f"{src} -> {dst} on {_port_text(protocol, port)}: allowed for {len(good)} of {len(verdicts)} pairs", ""]
     eg_ok = sum(1 for v in verdicts if _covers(v.egress.allowed, v.protocol, v.port))
     in_ok = sum(1 for v in verdicts if _covers(v.ingress.allowed, v.protocol, v.port))
@@ -198,10 +203,12 @@ def explain(traffic: Traffic, src: str, dst: str, protocol: str = "TCP", port: i
                 why.append("egress of the source")
             if not _covers(v.ingress.allowed, v.protocol, v.port):
                 why.append("ingress of the destination")
+            if "Istio" in composed[v.src, v.dst].denied_by or composed[v.src, v.dst].status == "undecidable":
+                why.append(f"Istio ({composed[v.src, v.dst].istio.reason})")
             lines.append(f"  {v.src} -> {v.dst}: denied by {' and '.join(why) or 'L7'}")
         lines.append("")
     sample = bad[0] if bad else (good[0] if good else None)
     if sample is not None:
         lines.append("example:")
-        lines.append(explain_verdict(traffic, sample))
+        lines.append(explain_composed(traffic, composed[sample.src, sample.dst], dict(http) if http else None))
     return "\n".join(lines) + "\n", not bad

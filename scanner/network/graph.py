@@ -63,6 +63,7 @@ def build_graph(traffic: "Traffic") -> nx.DiGraph:
 
     g.add_edges_from(edges())
     g.graph["rejections"] = list(traffic.rejections)
+    g.graph["istio"] = traffic.istio  # the Istio layer: JSON extension "istio" (istio/graphext.py)
     return g
 
 
@@ -201,7 +202,15 @@ def graph_to_json(g: nx.DiGraph) -> dict:
         {"policy": r.policy, "message": r.message, "rejectedBy": r.by, "file": r.loc.path, "line": r.loc.line}
         for r in g.graph.get("rejections", [])
     ]
-    return {"nodes": nodes, "edges": edges, "rejectedPolicies": rejected}
+    out = {"nodes": nodes, "edges": edges, "rejectedPolicies": rejected}
+    layer = g.graph.get("istio")
+    if layer is not None and layer.active:  # the versioned Istio extension (docs/semantics.md "Graph")
+        from .istio.graphext import edge_extension, graph_extension
+
+        for e in edges:
+            e["istio"] = edge_extension(layer, e["from"], e["to"], g.edges[e["from"], e["to"]]["ports"])
+        out["istio"] = graph_extension(layer, g.nodes)
+    return out
 
 
 def to_json_text(g: nx.DiGraph) -> str:

@@ -157,6 +157,7 @@ class Traffic:
     settings: NetworkSettings
     actors: tuple[Actor, ...] = ()
     services: tuple = ()  # model.services: Service (selector, ports) for service: references
+    istio: Any = None  # the Istio layer (scanner/network/istio), composed with this one by istio/compose.py
 
     def service_backends(self, ref: str, port: int | None, protocol: str = "TCP") -> list[tuple[str, int | None]]:
         """``service:<ns>/<name>`` -> [(backend endpoint id, target port)].  Policies see
@@ -268,11 +269,14 @@ def build_traffic(
     extra_endpoints: Iterable[str] = (),
     default_namespace: str = "default",
     parsed: ParsedPolicies | None = None,
+    istio_settings: Mapping[str, Any] | None = None,
+    actor_mesh: Mapping[str, str] | None = None,
 ) -> Traffic:
     """Build the traffic model.  ``extra_endpoints`` adds graph nodes for references
     that no policy names (``cidr:1.1.1.1/32``, ``entity:host``, ``fqdn:example.com``);
     ``parsed`` is ``parse_policies`` of the same objects, settings and namespace when the
-    caller has it already."""
+    caller has it already.  ``istio_settings``/``actor_mesh`` configure the Istio layer
+    (``traffic.istio``)."""
     if not isinstance(settings, NetworkSettings):
         settings = NetworkSettings.from_mapping(settings)
     objects = list(objects)
@@ -331,8 +335,13 @@ def build_traffic(
 
     classes, class_of = group_classes(endpoints.values())
     engine = Engine(classes, parsed.rules, settings, _dns_servers(endpoints, class_of))
-    return Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
-                   tuple(model.services))
+    traffic = Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
+                      tuple(model.services))
+    from .istio.layer import IstioLayer
+
+    traffic.istio = IstioLayer.build(model, objects, traffic.endpoints, actor_list, istio_settings, actor_mesh,
+                                     default_namespace)
+    return traffic
 
 
 def _dns_servers(endpoints: Mapping[str, Endpoint], class_of: Mapping[str, int]) -> dict[int, PortSet]:
@@ -364,6 +373,16 @@ def flow_endpoints(traffic_section: Any) -> list[str]:
                     except EndpointError:
                         continue  # not an endpoint at all; check NET006 reports it
                     out.append(v)
+    # Crown-jewel exposure sources and intermediaries (traffic.exposure) are graph nodes too.
+    for e in (traffic_section.get("exposure") if isinstance(traffic_section, dict) else None) or []:
+        if isinstance(e, dict):
+            for r in (e.get("workload"), e.get("from", "entity:world"), *(e.get("onlyVia") or [])):
+                if isinstance(r, str) and not r.startswith(("entity:all", "entity:cluster")):
+                    try:
+                        normalize_ref(r)
+                    except EndpointError:
+                        continue  # NET011 reports it
+                    out.append(r)
     return out
 
 
@@ -371,6 +390,7 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
                              default_namespace: str | None = None, parsed: ParsedPolicies | None = None) -> Traffic:
     """Convenience: settings, actors and documented flow endpoints from a ``Policy``."""
     from .actors import actors_from_policy
+    from .istio.layer import actor_mesh_from_policy
 
     section = policy.section("traffic")
     return build_traffic(
@@ -381,6 +401,8 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
         list(flow_endpoints(section)) + list(extra_endpoints),
         default_namespace or policy.settings.default_namespace,
         parsed,
+        istio_settings=policy.settings.istio,
+        actor_mesh=actor_mesh_from_policy(section),
     )
 
 
