@@ -42,7 +42,8 @@ class CheckContext:
         from ..network import NetworkSettings, parse_policies
 
         return self.shared("parsed_policies", lambda: parse_policies(
-            self.inputs.objects, NetworkSettings.from_mapping(self.policy.settings.cilium), self.default_namespace))
+            self.inputs.objects, NetworkSettings.from_mapping(self.policy.settings.cilium), self.default_namespace,
+            services=self.model.services))
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """A result several checks of this scan use (parsed policies ...), computed once."""

@@ -43,15 +43,14 @@ from ..network.fqdn import FqdnSelector
 from ..network.identities import ENTITY_NODES
 from ..network.ports import PortSet
 from ..network.selectors import CIDR, RESERVED, Label
-from ..network.traffic import EndpointError
+from ..network.traffic import GROUP_ENTITIES, EndpointError
 from ..policy import Flow
 from ..promises import flow_key, isolation_key
 from . import istio_l7
 from .base import CheckContext
 from .unread import may_be_there
 
-GROUPS = ("entity:all", "entity:cluster")
-GROUP_ENTITIES = ("all", "cluster")
+GROUPS = tuple(f"entity:{e}" for e in GROUP_ENTITIES)
 IMPLICIT_SOURCES = ("entity:host",)  # allowed by Cilium regardless of policy (allow-localhost)
 _WORLD = Label(RESERVED, "world")
 

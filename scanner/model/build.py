@@ -686,7 +686,9 @@ def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> 
             r.wrong(p.loc_of("protocol"), f"spec.ports[{i}].protocol", "TCP, UDP or SCTP", protocol, PROTOCOLS)
             protocol = "TCP"
         ports.append(ServicePort(port, target, protocol, r.str(p, "name", f"spec.ports[{i}].name")))
-    return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc)
+    labels = r.labels(obj.metadata, "labels", "metadata.labels")
+    return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc,
+                   MappingProxyType(labels))
 
 
 def effective(workload: Workload, container: Container, field_name: str, yaml_path: str) -> Setting[Any]:

@@ -221,3 +221,4 @@ class Service:
     selector: Mapping[str, str] | None
     ports: tuple[ServicePort, ...]
     loc: Loc
+    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # metadata.labels (k8sServiceSelector)

@@ -31,6 +31,7 @@ from ..model.build import Model
 from ..model.types import Workload
 from . import fqdn as fqdnlib
 from .actors import Actor
+from .cidrs import contains
 from .labelfilter import LabelFilter
 from .selectors import CIDR, CLUSTER, K8S, NAMESPACE_LABELS, POD_NAMESPACE, RESERVED, SERVICE_ACCOUNT, Label
 from .settings import NetworkSettings
@@ -102,16 +103,6 @@ def pod_identity(
     return frozenset(out)
 
 
-def normalize_prefix(text: str) -> str:
-    """``1.1.1.1`` -> ``1.1.1.1/32``; host bits cleared.  Raises ValueError."""
-    return str(ipaddress.ip_network(text.strip(), strict=False))
-
-
-def _contains(outer: str, inner: str) -> bool:
-    a, b = ipaddress.ip_network(outer), ipaddress.ip_network(inner)
-    return a.version == b.version and b.subnet_of(a)
-
-
 def cidr_identity(prefix: str, mentioned: Iterable[str], settings: NetworkSettings) -> frozenset[Label]:
     """A CIDR identity: ``cidr:<P>`` for every policy prefix P containing it, and world."""
     net = ipaddress.ip_network(prefix)
@@ -119,7 +110,7 @@ def cidr_identity(prefix: str, mentioned: Iterable[str], settings: NetworkSettin
     out = {Label(RESERVED, "world"), Label(RESERVED, fam), Label(CIDR, prefix)}
     out.add(Label(CIDR, IPV4_WORLD if net.version == 4 else IPV6_WORLD))
     for m in mentioned:
-        if _contains(m, prefix):
+        if contains(m, prefix):
             out.add(Label(CIDR, m))
     return frozenset(out)
 

@@ -26,229 +26,265 @@ Sources:
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import replace
+from typing import Any, Mapping
 
 from ..loader.documents import KubeObject
-from ..located import Loc
-from .cilium import ParseEnv, _Ctx, _loc, cidr_selector, is_svc_name, record_pruned
+from .cidrs import cidr_selector, k8s_except_allowed, parse_prefix
+from .parsing import At, ParseEnv, PolicyContext, record_pruned
 from .policy_schema import NETWORK_POLICY
-from .ports import PortSet, port_range_set
-from .rules import KNP, Entry, Origin, ParsedPolicies, PolicyRule, PortItem
+from .ports import PortSet, is_port_name, port_range_set
+from .rules import KNP, Entry, ParsedPolicies, PolicyRule, PortItem
 from .selectors import CLUSTER, K8S, NAMESPACE_LABELS, POD_NAMESPACE, WILDCARD, Requirement, Selector, SelectorError, parse_label_selector
+
+PROTOCOLS = ("TCP", "UDP", "SCTP")
+PolicyTypes = list[str]
 
 
 def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) -> None:
     namespace = obj.namespace or env.default_namespace
-    ctx = _Ctx(KNP, namespace, obj.name)
-    out.policies.append(ctx.origin("", obj.loc))
-    body = record_pruned(obj, ctx.origin("", obj.loc).policy, NETWORK_POLICY, out)
+    ctx = PolicyContext(KNP, namespace, obj.name)
+    out.policies.append(ctx.origin(At("", obj.loc)))
+    body = record_pruned(obj, ctx.origin(At("", obj.loc)).policy, NETWORK_POLICY, out)
     spec = body.get("spec")
     if not isinstance(spec, dict):
-        ctx.schema("NetworkPolicy has no spec", obj.loc, "spec")
+        ctx.schema("NetworkPolicy has no spec", At("spec", obj.loc))
         out.rejections.extend(ctx.errors)
         return
-    sloc = body.loc_of("spec")
-    ps = spec.get("podSelector")
-    if ps is None:
-        ps = {}
-    try:
-        raw = dict(ps) if isinstance(ps, dict) else ps
-        if isinstance(raw, dict) and isinstance(raw.get("matchLabels"), dict):
-            raw["matchLabels"] = {k: v for k, v in raw["matchLabels"].items() if k != POD_NAMESPACE}
-        subject = parse_label_selector(raw, force_source=K8S).and_(Requirement(K8S, POD_NAMESPACE, "In", (namespace,)))
-    except SelectorError as exc:
-        ctx.schema(f"podSelector: {exc}", _loc(spec, "podSelector", sloc), "spec.podSelector")
+    at = At("spec", body.loc_of("spec"))
+    subject = _subject(spec, at, namespace, ctx)
+    if subject is None:
         out.rejections.extend(ctx.errors)
         return
-
-    types = spec.get("policyTypes")
-    ingress_rules = spec.get("ingress") or []
-    egress_rules = spec.get("egress") or []
-    for key, val in (("ingress", ingress_rules), ("egress", egress_rules)):
-        if not isinstance(val, list):
-            ctx.schema(f"spec.{key} must be a list", _loc(spec, key, sloc), f"spec.{key}")
-    if types is None or types == []:
-        types = ["Ingress"] + (["Egress"] if egress_rules else [])
-    elif not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types) or len(types) > 2:
-        ctx.schema(f"policyTypes must list Ingress and/or Egress, got {types!r}", _loc(spec, "policyTypes", sloc), "spec.policyTypes")
+    ingress, egress = _rule_list(spec, "ingress", at, ctx), _rule_list(spec, "egress", at, ctx)
+    types = _policy_types(spec, at, bool(egress), ctx)
     if ctx.errors:
         out.rejections.extend(replace(r, subjects=(subject,)) for r in ctx.errors)
         return
-    if "Egress" not in types and egress_rules:
-        ctx.note("policyTypes omits Egress but spec.egress has rules: the Kubernetes specification ignores them, "
-                 "Cilium enforces them (and isolates egress)", _loc(spec, "egress", sloc))
-    if "Ingress" not in types and ingress_rules:
-        ctx.note("policyTypes omits Ingress but spec.ingress has rules: the Kubernetes specification ignores them, "
-                 "Cilium enforces them (and isolates ingress)", _loc(spec, "ingress", sloc))
-
-    entries: list[Entry] = []
-    for direction, rules, peer_key in (("ingress", ingress_rules, "from"), ("egress", egress_rules, "to")):
-        holder = spec.get(direction)
-        for i, rule in enumerate(rules):
-            rpath = f"spec.{direction}[{i}]"
-            rloc = _loc(holder, i, sloc)
-            if rule is None:
-                rule = {}
-            if not isinstance(rule, dict):
-                ctx.schema(f"{rpath} must be a mapping", rloc, rpath)
-                continue
-            ports = _ports(rule.get("ports"), rpath, rloc, ctx)
-            if ports is None:
-                continue
-            static, named, l3_only = ports
-            peers = rule.get(peer_key)
-            if peers is not None and not isinstance(peers, list):
-                ctx.schema(f"{rpath}.{peer_key} must be a list", _loc(rule, peer_key, rloc), f"{rpath}.{peer_key}")
-                continue
-            if not peers:
-                entries.append(Entry(
-                    origin=Origin(KNP, namespace, obj.name, rpath, rloc), direction=direction, deny=False,
-                    others=(WILDCARD,), l3_only=l3_only, static=static, named=named,
-                    peer_text=f"any peer ({peer_key} empty or missing: every source/destination, external included)",
-                ))
-                continue
-            for j, peer in enumerate(peers):
-                ppath = f"{rpath}.{peer_key}[{j}]"
-                ploc = _loc(peers, j, rloc)
-                got = _peer(peer, namespace, ppath, ploc, env, ctx)
-                if got is None:
-                    continue
-                endpoints, others, text = got
-                entries.append(Entry(
-                    origin=Origin(KNP, namespace, obj.name, ppath, ploc), direction=direction, deny=False,
-                    endpoints=endpoints, others=others, l3_only=l3_only, static=static, named=named, peer_text=text,
-                ))
-    if ctx.errors:
-        out.rejections.extend(replace(r, subjects=(subject,)) for r in ctx.errors)
-        out.notes.extend(ctx.notes)
-        return
+    _note_enforced_anyway(spec, at, types, ctx)
+    entries = _entries(spec, "ingress", ingress, at, env, ctx) + _entries(spec, "egress", egress, at, env, ctx)
     out.notes.extend(ctx.notes)
+    if ctx.errors:
+        out.rejections.extend(replace(r, subjects=(subject,)) for r in ctx.errors)
+        return
     if not env.settings.k8s_network_policy:
         return
-    dd_in = bool(ingress_rules) or "Ingress" in types or "Egress" not in types
-    dd_eg = bool(egress_rules) or "Egress" in types
     out.rules.append(PolicyRule(
-        origin=Origin(KNP, namespace, obj.name, "spec", sloc),
+        origin=ctx.origin(at),
         subject=subject,
         node_selector=None,
-        default_deny_ingress=dd_in,
-        default_deny_egress=dd_eg,
+        default_deny_ingress=bool(ingress) or "Ingress" in types or "Egress" not in types,
+        default_deny_egress=bool(egress) or "Egress" in types,
         entries=tuple(entries),
     ))
 
 
-def _ports(raw, rpath: str, rloc: Loc, ctx: _Ctx) -> tuple[PortSet, tuple[PortItem, ...], bool] | None:
+def _without_namespace_key(raw: Any) -> Any:
+    """Cilium drops a user-written ``io.kubernetes.pod.namespace`` from a podSelector's
+    matchLabels and adds the policy's own namespace instead."""
+    if isinstance(raw, dict) and isinstance(raw.get("matchLabels"), dict):
+        raw = dict(raw)
+        raw["matchLabels"] = {k: v for k, v in raw["matchLabels"].items() if k != POD_NAMESPACE}
+    return raw
+
+
+def _subject(spec: Mapping, at: At, namespace: str, ctx: PolicyContext) -> Selector | None:
+    """``podSelector`` (null = every pod) in the policy's namespace."""
+    raw = spec.get("podSelector")
+    try:
+        sel = parse_label_selector(_without_namespace_key(raw if raw is not None else {}), force_source=K8S)
+    except SelectorError as exc:
+        ctx.schema(f"podSelector: {exc}", at.field(spec, "podSelector"))
+        return None
+    return sel.and_(Requirement(K8S, POD_NAMESPACE, "In", (namespace,)))
+
+
+def _rule_list(spec: Mapping, key: str, at: At, ctx: PolicyContext) -> list:
+    rules = spec.get(key) or []
+    if not isinstance(rules, list):
+        ctx.schema(f"spec.{key} must be a list", at.field(spec, key))
+        return []
+    return rules
+
+
+def _policy_types(spec: Mapping, at: At, has_egress: bool, ctx: PolicyContext) -> PolicyTypes:
+    """API defaulting: omitted policyTypes is Ingress, plus Egress when spec.egress has
+    rules."""
+    types = spec.get("policyTypes")
+    if types is None or types == []:
+        return ["Ingress"] + (["Egress"] if has_egress else [])
+    if not isinstance(types, list) or any(t not in ("Ingress", "Egress") for t in types) or len(types) > 2:
+        ctx.schema(f"policyTypes must list Ingress and/or Egress, got {types!r}", at.field(spec, "policyTypes"))
+        return []
+    return types
+
+
+def _note_enforced_anyway(spec: Mapping, at: At, types: PolicyTypes, ctx: PolicyContext) -> None:
+    for key, kind in (("egress", "Egress"), ("ingress", "Ingress")):
+        if kind not in types and spec.get(key):
+            ctx.note(f"policyTypes omits {kind} but spec.{key} has rules: the Kubernetes specification ignores "
+                     f"them, Cilium enforces them (and isolates {key})", at.field(spec, key))
+
+
+def _entries(spec: Mapping, direction: str, rules: list, at: At, env: ParseEnv, ctx: PolicyContext) -> list[Entry]:
+    peer_key = "from" if direction == "ingress" else "to"
+    here = at.field(spec, direction)
+    out: list[Entry] = []
+    for i, rule in enumerate(rules):
+        rule_at = here.item(rules, i)
+        rule = rule if rule is not None else {}
+        if not isinstance(rule, dict):
+            ctx.schema(f"{rule_at.path} must be a mapping", rule_at)
+            continue
+        ports = _ports(rule.get("ports"), rule_at.field(rule, "ports"), ctx)
+        peers = rule.get(peer_key)
+        if peers is not None and not isinstance(peers, list):
+            ctx.schema(f"{rule_at.path}.{peer_key} must be a list", rule_at.field(rule, peer_key))
+            continue
+        if ports is None:
+            continue
+        static, named, l3_only = ports
+        common = dict(direction=direction, deny=False, l3_only=l3_only, static=static, named=named)
+        if not peers:
+            out.append(Entry(origin=ctx.origin(rule_at), others=(WILDCARD,), **common,
+                             peer_text=f"any peer ({peer_key} empty or missing: every source/destination, "
+                                       "external included)"))
+            continue
+        for j, peer in enumerate(peers):
+            peer_at = rule_at.field(rule, peer_key).item(peers, j)
+            got = _peer(peer, peer_at, ctx.namespace or "", env, ctx)
+            if got is not None:
+                endpoints, others, text = got
+                out.append(Entry(origin=ctx.origin(peer_at), endpoints=endpoints, others=others, peer_text=text,
+                                 **common))
+    return out
+
+
+def _ports(raw: Any, at: At, ctx: PolicyContext) -> tuple[PortSet, tuple[PortItem, ...], bool] | None:
+    """(numeric ports, named ports, L3 only): no ports is every port and protocol."""
     if raw is None or raw == []:
         return PortSet(), (), True
     if not isinstance(raw, list):
-        ctx.schema("ports must be a list", rloc, f"{rpath}.ports")
+        ctx.schema("ports must be a list", at)
         return None
     static = PortSet()
     named: list[PortItem] = []
     for k, p in enumerate(raw):
-        where = f"{rpath}.ports[{k}]"
-        ploc = _loc(raw, k, rloc)
-        if p is None:
-            p = {}
-        if not isinstance(p, dict):
-            ctx.schema("a ports entry must be a mapping", ploc, where)
+        got = _port(p if p is not None else {}, at.item(raw, k), ctx)
+        if got is None:
             return None
-        proto = p.get("protocol", "TCP") or "TCP"
-        if proto not in ("TCP", "UDP", "SCTP"):
-            ctx.schema(f"unsupported protocol {proto!r}: must be TCP, UDP or SCTP", _loc(p, "protocol", ploc), where + ".protocol")
-            return None
-        port = p.get("port")
-        end = p.get("endPort")
-        if end is not None and (not isinstance(end, int) or isinstance(end, bool)):
-            ctx.schema("endPort must be an integer", _loc(p, "endPort", ploc), where + ".endPort")
-            return None
-        if port is None:
-            if end is not None:
-                ctx.schema("endPort may only be specified with a numeric port", _loc(p, "endPort", ploc), where + ".endPort")
-                return None
-            static = static.union(port_range_set(proto, 0, 0))
-            continue
-        if isinstance(port, str) and not port.isdigit():
-            if not is_svc_name(port):
-                ctx.schema(f"port {port!r} is neither a number nor a valid port name", _loc(p, "port", ploc), where + ".port")
-                return None
-            if end is not None:
-                ctx.schema("endPort may only be specified with a numeric port", _loc(p, "endPort", ploc), where + ".endPort")
-                return None
-            named.append(PortItem(proto, 0, 0, port.lower()))
-            continue
-        if isinstance(port, bool) or not isinstance(port, (int, str)):
-            ctx.schema(f"port must be a number or a name, got {port!r}", _loc(p, "port", ploc), where + ".port")
-            return None
-        number = int(port)
-        if not 1 <= number <= 65535:
-            ctx.schema(f"port {number} is out of range 1-65535", _loc(p, "port", ploc), where + ".port")
-            return None
-        if end is not None:
-            if not number <= end <= 65535:
-                ctx.schema(f"endPort {end} must be >= port {number} and <= 65535", _loc(p, "endPort", ploc), where + ".endPort")
-                return None
-        static = static.union(port_range_set(proto, number, end if end is not None else number))
+        if isinstance(got, PortItem):
+            named.append(got)
+        else:
+            static = static.union(got)
     return static, tuple(named), False
 
 
-def _peer(peer, namespace: str, ppath: str, ploc: Loc, env: ParseEnv, ctx: _Ctx):
-    if not isinstance(peer, dict) or not any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")):
-        ctx.schema("a peer must specify podSelector, namespaceSelector or ipBlock", ploc, ppath)
+def _port(p: Any, at: At, ctx: PolicyContext) -> PortSet | PortItem | None:
+    """One ``NetworkPolicyPort`` (API validation): protocol TCP/UDP/SCTP (default TCP);
+    port a number 1-65535 or a port name, absent = every port; ``endPort`` only with a
+    numeric port, and >= it."""
+    if not isinstance(p, dict):
+        ctx.schema("a ports entry must be a mapping", at)
         return None
-    block = peer.get("ipBlock")
-    if block is not None:
+    protocol = p.get("protocol", "TCP") or "TCP"
+    if protocol not in PROTOCOLS:
+        ctx.schema(f"unsupported protocol {protocol!r}: must be TCP, UDP or SCTP", at.field(p, "protocol"))
+        return None
+    port, end = p.get("port"), p.get("endPort")
+    if end is not None and (not isinstance(end, int) or isinstance(end, bool)):
+        ctx.schema("endPort must be an integer", at.field(p, "endPort"))
+        return None
+    named = port is None or (isinstance(port, str) and not port.isdigit())
+    if named and end is not None:
+        ctx.schema("endPort may only be specified with a numeric port", at.field(p, "endPort"))
+        return None
+    if port is None:
+        return port_range_set(protocol, 0, 0)
+    if named:
+        if not is_port_name(port):
+            ctx.schema(f"port {port!r} is neither a number nor a valid port name", at.field(p, "port"))
+            return None
+        return PortItem(protocol, 0, 0, port.lower())
+    return _numbered(port, end, protocol, p, at, ctx)
+
+
+def _numbered(port: Any, end: int | None, protocol: str, p: Mapping, at: At, ctx: PolicyContext) -> PortSet | None:
+    if isinstance(port, bool) or not isinstance(port, (int, str)):
+        ctx.schema(f"port must be a number or a name, got {port!r}", at.field(p, "port"))
+        return None
+    number = int(port)
+    if not 1 <= number <= 65535:
+        ctx.schema(f"port {number} is out of range 1-65535", at.field(p, "port"))
+        return None
+    if end is not None and not number <= end <= 65535:
+        ctx.schema(f"endPort {end} must be >= port {number} and <= 65535", at.field(p, "endPort"))
+        return None
+    return port_range_set(protocol, number, end if end is not None else number)
+
+
+def _peer(peer: Any, at: At, namespace: str, env: ParseEnv, ctx: PolicyContext):
+    """One ``NetworkPolicyPeer`` -> (endpoint selectors, other selectors, text)."""
+    if not isinstance(peer, dict) or not any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")):
+        ctx.schema("a peer must specify podSelector, namespaceSelector or ipBlock", at)
+        return None
+    if peer.get("ipBlock") is not None:
         if peer.get("podSelector") is not None or peer.get("namespaceSelector") is not None:
-            ctx.schema("a peer may not specify both ipBlock and a selector", ploc, ppath)
+            ctx.schema("a peer may not specify both ipBlock and a selector", at)
             return None
-        if not isinstance(block, dict) or not block.get("cidr"):
-            ctx.schema("ipBlock needs a cidr", _loc(peer, "ipBlock", ploc), ppath + ".ipBlock")
-            return None
-        try:
-            net = ipaddress.ip_network(str(block["cidr"]).strip(), strict=False)
-            if "/" not in str(block["cidr"]):
-                raise ValueError("a prefix (address/length) is required")
-        except ValueError as exc:
-            ctx.schema(f"ipBlock.cidr {block['cidr']!r}: {exc}", _loc(block, "cidr", ploc), ppath + ".ipBlock.cidr")
-            return None
-        excepts = []
-        raw_except = block.get("except")
-        if raw_except is not None and not isinstance(raw_except, list):
-            ctx.schema("ipBlock.except must be a list of CIDRs", _loc(block, "except", ploc), ppath + ".ipBlock.except")
-            return None
-        for m, e in enumerate(raw_except or []):
-            eloc = _loc(block.get("except"), m, ploc)
-            try:
-                enet = ipaddress.ip_network(str(e).strip(), strict=False)
-            except ValueError as exc:
-                ctx.schema(f"ipBlock.except {e!r}: {exc}", eloc, f"{ppath}.ipBlock.except[{m}]")
-                return None
-            if enet.version != net.version or not enet.subnet_of(net) or enet.prefixlen <= net.prefixlen:
-                ctx.schema(f"ipBlock.except {e} must be a strict subset of cidr {block['cidr']}", eloc, f"{ppath}.ipBlock.except[{m}]")
-                return None
-            excepts.append(str(enet))
-        sel = cidr_selector(str(net), tuple(excepts))
-        return (), (sel,), f"ipBlock {net}" + (f" except {', '.join(excepts)}" if excepts else "")
-    cluster = Requirement(K8S, CLUSTER, "In", (env.settings.cluster_name,))
-    pod_raw = peer.get("podSelector")
-    ns_raw = peer.get("namespaceSelector")
+        return _ip_block(peer["ipBlock"], at.field(peer, "ipBlock"), ctx)
     try:
-        if ns_raw is not None:
-            ns_sel = parse_label_selector(ns_raw, force_source=K8S, key_prefix=f"{NAMESPACE_LABELS}.")
-            if ns_sel.is_wildcard:
-                ns_sel = Selector.of([Requirement(K8S, POD_NAMESPACE, "Exists")])
-            pod_sel = parse_label_selector(pod_raw, force_source=K8S) if pod_raw is not None else Selector()
-            sel = Selector.of(ns_sel.requirements + pod_sel.requirements + (cluster,))
-            text = "namespaceSelector " + ns_sel.describe() + (f" AND podSelector {pod_sel.describe()}" if pod_raw is not None else "")
-        else:
-            raw = dict(pod_raw) if isinstance(pod_raw, dict) else pod_raw
-            if isinstance(raw, dict) and isinstance(raw.get("matchLabels"), dict):
-                raw["matchLabels"] = {k: v for k, v in raw["matchLabels"].items() if k != POD_NAMESPACE}
-            pod_sel = parse_label_selector(raw, force_source=K8S)
-            sel = pod_sel.and_(Requirement(K8S, POD_NAMESPACE, "In", (namespace,)), cluster)
-            text = f"podSelector {pod_sel.describe()} (namespace {namespace})"
+        sel, text = _selector_peer(peer, namespace, env)
     except SelectorError as exc:
-        ctx.schema(str(exc), ploc, ppath)
+        ctx.schema(str(exc), at)
         return None
     return (sel,), (), text
+
+
+def _ip_block(block: Any, at: At, ctx: PolicyContext):
+    """``ValidateIPBlock``: cidr a prefix, each except a prefix strictly inside it.
+    Cilium turns it into a CIDR rule (never matching pods or nodes by default)."""
+    if not isinstance(block, dict) or not block.get("cidr"):
+        ctx.schema("ipBlock needs a cidr", at)
+        return None
+    try:
+        net = parse_prefix(block["cidr"])
+    except ValueError as exc:
+        ctx.schema(f"ipBlock.cidr {block['cidr']!r}: {exc}", at.field(block, "cidr"))
+        return None
+    raw = block.get("except")
+    if raw is not None and not isinstance(raw, list):
+        ctx.schema("ipBlock.except must be a list of CIDRs", at.field(block, "except"))
+        return None
+    excepts = []
+    for m, text in enumerate(raw or []):
+        here = at.field(block, "except").item(raw, m)
+        try:
+            excluded = parse_prefix(text)
+        except ValueError as exc:
+            ctx.schema(f"ipBlock.except {text!r}: {exc}", here)
+            return None
+        if not k8s_except_allowed(net, excluded):
+            ctx.schema(f"ipBlock.except {text} must be a strict subset of cidr {block['cidr']}", here)
+            return None
+        excepts.append(str(excluded))
+    text = f"ipBlock {net}" + (f" except {', '.join(excepts)}" if excepts else "")
+    return (), (cidr_selector(str(net), tuple(excepts)),), text
+
+
+def _selector_peer(peer: Mapping, namespace: str, env: ParseEnv) -> tuple[Selector, str]:
+    """podSelector (in the policy's namespace), namespaceSelector (namespace labels;
+    empty = every namespace), or both ANDed; all in this cluster.  Raises
+    SelectorError."""
+    cluster = Requirement(K8S, CLUSTER, "In", (env.settings.cluster_name,))
+    pod_raw, ns_raw = peer.get("podSelector"), peer.get("namespaceSelector")
+    if ns_raw is None:
+        pod_sel = parse_label_selector(_without_namespace_key(pod_raw), force_source=K8S)
+        sel = pod_sel.and_(Requirement(K8S, POD_NAMESPACE, "In", (namespace,)), cluster)
+        return sel, f"podSelector {pod_sel.describe()} (namespace {namespace})"
+    ns_sel = parse_label_selector(ns_raw, force_source=K8S, key_prefix=f"{NAMESPACE_LABELS}.")
+    if ns_sel.is_wildcard:
+        ns_sel = Selector.of([Requirement(K8S, POD_NAMESPACE, "Exists")])
+    pod_sel = parse_label_selector(pod_raw, force_source=K8S) if pod_raw is not None else Selector()
+    text = "namespaceSelector " + ns_sel.describe() + (f" AND podSelector {pod_sel.describe()}" if pod_raw is not None else "")
+    return Selector.of(ns_sel.requirements + pod_sel.requirements + (cluster,)), text

@@ -26,6 +26,17 @@ PORT_MIN, PORT_MAX = 1, 65535
 ICMP_MIN, ICMP_MAX = 0, 255
 
 
+_PORT_NAME = re.compile(r"^[a-z0-9]([a-z0-9-]{0,13}[a-z0-9])?$", re.IGNORECASE)
+
+
+def is_port_name(text: str) -> bool:
+    """An IANA service name, as Kubernetes and Cilium accept for a named port
+    (``k8s.io/apimachinery`` ``IsValidPortName``, Cilium ``pkg/iana``): at most 15
+    characters of [a-z0-9-], at least one letter, no leading, trailing or double
+    hyphen."""
+    return bool(_PORT_NAME.match(text)) and "--" not in text and any(c.isalpha() for c in text)
+
+
 def domain(protocol: str) -> tuple[int, int]:
     return (ICMP_MIN, ICMP_MAX) if protocol in ICMP_PROTOCOLS else (PORT_MIN, PORT_MAX)
 

@@ -18,9 +18,11 @@ from typing import Any, Iterable, Mapping
 from ..loader.documents import KubeObject
 from ..model.build import Model
 from ..model.duplicates import apply_order
+from ..model.types import Service
 from . import fqdn as fqdnlib
 from .actors import Actor
-from .cilium import ParseEnv, ServiceInfo, cidr_groups_from, parse_cilium_policy
+from .cidrs import normalize_prefix
+from .cilium import cidr_groups_from, parse_cilium_policy
 from .engine import Engine, L7Restriction, SideResult, l7_allows_request
 from .identities import (
     ENTITY_NODES,
@@ -32,10 +34,10 @@ from .identities import (
     entity_endpoint,
     fqdn_endpoint,
     group_classes,
-    normalize_prefix,
     workload_endpoint,
 )
 from .k8s_netpol import parse_network_policy
+from .parsing import ParseEnv
 from .labelfilter import DEFAULT_PREFIXES, LabelFilter
 from .ports import PortSet, port_range_set
 from .rules import CCNP, CNP, KNP, Note, ParsedPolicies, PolicyRule, Rejection
@@ -52,30 +54,16 @@ def _is_policy(obj: KubeObject) -> bool:
     return obj.kind == KNP and obj.group == "networking.k8s.io"
 
 
-def services_from(objects: Iterable[KubeObject], default_namespace: str) -> tuple[ServiceInfo, ...]:
-    out = []
-    for o in objects:
-        if o.kind != "Service" or o.api_version != "v1":
-            continue
-        spec = o.body.get("spec") if isinstance(o.body, dict) else None
-        sel = spec.get("selector") if isinstance(spec, dict) else None
-        meta = o.metadata
-        labels = {str(k): str(v) for k, v in (meta.get("labels") or {}).items()} if isinstance(meta, dict) else {}
-        out.append(ServiceInfo(
-            o.name, o.namespace or default_namespace, labels,
-            {str(k): str(v) for k, v in sel.items()} if isinstance(sel, dict) and sel else None,
-        ))
-    return tuple(sorted(out, key=lambda s: (s.namespace, s.name)))
-
-
-def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, default_namespace: str = "default") -> ParsedPolicies:
-    """Every CNP, CCNP and NetworkPolicy -> rules (and rejections, notes).
+def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, default_namespace: str = "default", *,
+                   services: Iterable[Service]) -> ParsedPolicies:
+    """Every CNP, CCNP and NetworkPolicy -> rules (and rejections, notes).  ``services``
+    are the model's (``toServices`` selects their backends).
 
     Objects with the same kind, namespace and name are one object in a cluster: the
     last one ``kubectl apply -f`` applies is live (``model.duplicates``, reported as
     INPUT006), so the result does not depend on the order objects are passed in."""
     objects = list(objects)
-    env = ParseEnv(settings, cidr_groups_from(objects), services_from(objects, default_namespace), default_namespace)
+    env = ParseEnv(settings, cidr_groups_from(objects), tuple(services), default_namespace)
     dupes: dict[tuple, list[KubeObject]] = {}
     for o in objects:
         if not _is_policy(o):
@@ -281,7 +269,7 @@ def build_traffic(
         settings = NetworkSettings.from_mapping(settings)
     objects = list(objects)
     if parsed is None:
-        parsed = parse_policies(objects, settings, default_namespace)
+        parsed = parse_policies(objects, settings, default_namespace, services=model.services)
     label_filter = LabelFilter.parse(DEFAULT_PREFIXES, tuple(settings.label_prefixes))
     endpoints: dict[str, Endpoint] = {}
 

@@ -10,6 +10,7 @@ from conftest import scan_path
 from rule_fixtures import expected_findings
 
 from scanner.loader.documents import load
+from scanner.model.build import build_model
 from scanner.network import NetworkSettings, parse_policies
 
 DOCS = Path(__file__).parent / "data" / "cilium-docs"
@@ -28,7 +29,7 @@ def test_only_what_cilium_rejects_under_the_default_settings_is_net007():
 def test_nothing_is_rejected_with_the_flags_those_shapes_need():
     objects = load([DOCS], DOCS).objects
     settings = NetworkSettings(extended_ip_protocols=True, node_selector_labels=True)
-    parsed = parse_policies(objects, settings)
+    parsed = parse_policies(objects, settings, services=build_model(objects).services)
     assert parsed.rejections == []
     assert len(parsed.policies) == 34
 
@@ -36,14 +37,14 @@ def test_nothing_is_rejected_with_the_flags_those_shapes_need():
 def test_from_1_20_the_wide_except_is_rejected_too():
     objects = load([DOCS], DOCS).objects
     settings = NetworkSettings(extended_ip_protocols=True, node_selector_labels=True, release="1.20")
-    parsed = parse_policies(objects, settings)
+    parsed = parse_policies(objects, settings, services=build_model(objects).services)
     assert sorted(r.name for r in parsed.rejections) == ["prod-needs-prod", "wide-except"]
 
 
 def test_from_1_19_from_requires_is_rejected_by_the_crd():
     objects = load([DOCS], DOCS).objects
     settings = NetworkSettings(extended_ip_protocols=True, node_selector_labels=True, release="1.19")
-    parsed = parse_policies(objects, settings)
+    parsed = parse_policies(objects, settings, services=build_model(objects).services)
     assert [(r.name, r.by) for r in parsed.rejections] == [("prod-needs-prod", "api-server")]
 
 
@@ -52,6 +53,6 @@ def test_the_connectivity_test_policies_have_no_unknown_field():
     fields: NET008 stays silent on them."""
     corpus = DOCS.parent / "cilium-connectivity"
     objects = load([corpus], corpus).objects
-    parsed = parse_policies(objects, NetworkSettings())
+    parsed = parse_policies(objects, NetworkSettings(), services=build_model(objects).services)
     assert len(parsed.policies) > 50
     assert parsed.pruned == []
