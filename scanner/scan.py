@@ -15,6 +15,7 @@ from .catalog import Rule, load_catalog, severity_rank
 from .checks import CheckContext, all_checks
 from .findings import Finding
 from .loader.documents import DocClass, LoadResult, Stream, load
+from .matrixview import MatrixView, build_view
 from .model.build import Model, build_model
 from .policy import Policy, RuleSetting
 from .promises import PromiseResult, documented, evaluate
@@ -32,6 +33,7 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()  # --exclude globs: files not read at all
     baseline: tuple[BaselineEntry, ...] | None = None  # --baseline: known findings do not fail the build
     streams: tuple[Stream, ...] = ()  # manifests from stdin or a renderer (scan -, --render)
+    matrix_view: bool = False  # judge every edge of the traffic graph for a diagram (--format markdown)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +60,7 @@ class ScanResult:
     rule_settings: tuple[tuple[str, str, RuleSetting], ...] = ()  # (policy, rule, setting) from policies' ``rules``
     baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
     rendered: frozenset[str] = frozenset()  # paths whose line numbers are lines of rendered output
+    matrix: tuple[MatrixView, ...] = ()  # per policy with a traffic matrix, when ScanOptions.matrix_view
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -92,6 +95,7 @@ class _ScopeResult:
     findings: list[Finding]
     workloads: int
     promises: list[PromiseResult]
+    view: MatrixView | None = None
 
 
 def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: list[Finding]) -> _ScopeResult:
@@ -111,7 +115,8 @@ def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: 
     findings = [_with_settings(f, policy) for f in findings + problems if policy.enabled(f.rule_id)]
     findings = exceptions.apply(findings, policy.all_exceptions + tuple(annotated), options.today,
                                 options.report_unused_exceptions)
-    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, policy.path))
+    view = build_view(ctx) if options.matrix_view and policy.path and policy.traffic.present else None
+    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, policy.path), view)
 
 
 def _with_settings(finding: Finding, policy: Policy) -> Finding:
@@ -129,12 +134,14 @@ def run_scan(options: ScanOptions) -> ScanResult:
     findings: list[Finding] = []
     workloads = 0
     promises: list[PromiseResult] = []
+    views: list[MatrixView] = []
     for scope in scopes:
         mine = [f for f in pending if f.loc.path in scope.files]
         done = _check_scope(scope, inputs, options, mine)
         findings.extend(done.findings)
         workloads += done.workloads
         promises += done.promises
+        views += [done.view] if done.view is not None else []
     claimed = {f.loc.path for s in scopes for f in pending if f.loc.path in s.files | s.excluded}
     findings += [f for f in pending if f.loc.path not in claimed]  # e.g. a directory that cannot be read
     findings = _dedupe(findings)
@@ -164,4 +171,5 @@ def run_scan(options: ScanOptions) -> ScanResult:
         rule_settings=tuple((s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()),
         baseline_fixed=fixed,
         rendered=frozenset(inputs.rendered),
+        matrix=tuple(views),
     )

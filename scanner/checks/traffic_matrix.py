@@ -197,7 +197,7 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _group_sides(traffic, flow: Flow, src_group: bool) -> Iterator[tuple[str, Any, PortSet]]:
+def group_sides(traffic, flow: Flow, src_group: bool) -> Iterator[tuple[str, Any, PortSet]]:
     """For a flow from (to) a group: (member, the concrete endpoint's side towards that
     member, the flow's ports there).  Only the concrete side is the promise."""
     concrete = traffic.resolve(flow.dst if src_group else flow.src)
@@ -217,7 +217,7 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
             yield _unknown_names(flow, dst, unknown)
     blocked: list[str] = []
     reason = ""
-    for member, side, ports in _group_sides(traffic, flow, src_group):
+    for member, side, ports in group_sides(traffic, flow, src_group):
         missing = ports.subtract(side.allowed)
         if missing:
             blocked.append(member)
@@ -303,7 +303,7 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
             continue
         if src_group or dst_group:
             problems: dict[tuple[str, str], list[str]] = {}
-            for member, side, ports in _group_sides(traffic, flow, src_group):
+            for member, side, ports in group_sides(traffic, flow, src_group):
                 got = _l7_problem(flow, [side], ports.intersect(side.allowed))
                 if got:
                     problems.setdefault(got, []).append(member)

@@ -217,9 +217,11 @@ def _short_ports(ports: PortSet) -> str:
     return ports.describe()
 
 
-def _label(data: dict) -> str:
-    ports: PortSet = data["ports"]
-    text = _short_ports(ports)
+def edge_label(data: dict, ports: PortSet | None = None, everything: PortSet | None = None) -> str:
+    """Ports of an edge (or of ``ports``, a part of them) and the L7 rules on them;
+    "all" when they cover ``everything`` (what the datapath carries)."""
+    ports = data["ports"] if ports is None else ports
+    text = "all" if everything is not None and ports.covers(everything) else _short_ports(ports)
     kinds = sorted({r.kind.upper() for side in (data["egress"], data["ingress"]) for r in side.l7 if r.ports.intersect(ports)})
     if kinds:
         text += " · " + "+".join(kinds)
@@ -314,7 +316,7 @@ def to_mermaid(g: nx.DiGraph, scope: str = "workloads") -> str:
     for n in loose:
         lines.append("  " + mermaid_node(n, g.nodes[n]))
     for u, v in edges:
-        lines.append(f'  {mermaid_id(u)} -->|"{mermaid_text(_label(g.edges[u, v]))}"| {mermaid_id(v)}')
+        lines.append(f'  {mermaid_id(u)} -->|"{mermaid_text(edge_label(g.edges[u, v]))}"| {mermaid_id(v)}')
     lines += rejection_comments(g)
     return "\n".join(lines) + "\n"
 
@@ -355,6 +357,6 @@ def to_dot(g: nx.DiGraph, scope: str = "workloads") -> str:
         if attrs.get("kind") != "workload":
             lines.append(f"  {_dq(n)} [shape={shapes.get(attrs.get('kind'), 'box')}];")
     for u, v in edges:
-        lines.append(f"  {_dq(u)} -> {_dq(v)} [label={_dq(_label(g.edges[u, v]))}];")
+        lines.append(f"  {_dq(u)} -> {_dq(v)} [label={_dq(edge_label(g.edges[u, v]))}];")
     lines.append("}")
     return "\n".join(lines) + "\n"
