@@ -29,6 +29,7 @@ class Format(str, Enum):
     text = "text"
     sarif = "sarif"
     json = "json"
+    markdown = "markdown"
 
 
 class FailOn(str, Enum):
@@ -137,6 +138,16 @@ def read_baseline(path: Path | None):
         raise UsageError(str(exc)) from None
 
 
+def source_links(fmt: Format):
+    """Markdown links findings to the scanned commit on GitHub when its environment
+    names one (GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_SHA)."""
+    if fmt is not Format.markdown:
+        return None
+    from ..report.markdown import links_from_env
+
+    return links_from_env(os.environ)
+
+
 def use_color(no_color: bool, output: Path | None) -> bool:
     if no_color or output is not None or os.environ.get("NO_COLOR"):
         return False
@@ -148,7 +159,7 @@ def scan(
     paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively); '-' reads a manifest stream from stdin (helm template ... | scan -).", show_default=False, metavar="PATH"),
     policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format (markdown: for pull requests and GitHub's job summary, with the traffic graph as a Mermaid diagram)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
     fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output even on a terminal."),
@@ -171,7 +182,7 @@ def scan(
     try:
         result = run_scan(ScanOptions(paths=tuple(p for p in paths if p != STDIN), policy=loaded, namespace=namespace,
                                       cwd=cwd, exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions,
-                                      baseline=known, streams=streams))
+                                      baseline=known, streams=streams, matrix_view=fmt is Format.markdown))
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     if write_baseline is not None:
@@ -179,7 +190,7 @@ def scan(
 
         write_output(render_baseline(result.active()), write_baseline)
         sys.stderr.write(f"wrote {write_baseline}: {len(result.active())} findings recorded\n")
-    text = render(result, fmt.value, color=use_color(no_color, output))
+    text = render(result, fmt.value, color=use_color(no_color, output), links=source_links(fmt))
     write_output(text, output)
     if write_baseline is not None:
         raise typer.Exit(EXIT_OK)  # today's findings are the baseline: none is new
