@@ -18,7 +18,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import FIXED_TODAY, REPO
+from conftest import FIXED_TODAY, REPO, missing_tool
 
 from scanner.cli.app import _run
 from scanner.network.graph import mermaid_id
@@ -34,12 +34,12 @@ NETWORK_CASES = ["NET001", "NET002", "NET003", "NET004", "NET005", "NET006", "NE
 def _node_modules() -> Path:
     where = os.environ.get("KUBEMATRIX_NODE_MODULES")
     if shutil.which("node") is None:
-        pytest.skip(f"Node.js is not installed: the Mermaid parser runs in it ({HOW})")
+        missing_tool(f"Node.js is not installed: the Mermaid parser runs in it ({HOW})")
     if not where:
-        pytest.skip(f"KUBEMATRIX_NODE_MODULES is not set: {HOW}")
+        missing_tool(f"KUBEMATRIX_NODE_MODULES is not set: {HOW}")
     missing = [p for p in ("mermaid", "jsdom") if not (Path(where) / p / "package.json").is_file()]
     if missing:
-        pytest.skip(f"{', '.join(missing)} not in {where}: {HOW}")
+        missing_tool(f"{', '.join(missing)} not in {where}: {HOW}")
     return Path(where)
 
 
