@@ -14,7 +14,15 @@ from .baseline import Entry as BaselineEntry
 from .catalog import Rule, load_catalog, severity_rank
 from .checks import CheckContext, all_checks
 from .findings import Finding
-from .loader.documents import DocClass, LoadResult, Stream, load
+from .loader.documents import (
+    NO_REPLACEMENT,
+    DocClass,
+    LoadResult,
+    RenderedOutput,
+    Replacement,
+    Stream,
+    load,
+)
 from .matrixview import MatrixView, build_view
 from .model.build import Model, build_model
 from .policy import Policy, RuleSetting
@@ -34,6 +42,8 @@ class ScanOptions:
     baseline: tuple[BaselineEntry, ...] | None = None  # --baseline: known findings do not fail the build
     streams: tuple[Stream, ...] = ()  # manifests from stdin or a renderer (scan -, --render)
     matrix_view: bool = False  # judge every edge of the traffic graph for a diagram (--format markdown)
+    replacement: Replacement = NO_REPLACEMENT  # --render: raw files its output replaces (render.py)
+    problems: tuple[Finding, ...] = ()  # found before loading: what --render refused to render
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +71,8 @@ class ScanResult:
     baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
     rendered: frozenset[str] = frozenset()  # paths whose line numbers are lines of rendered output
     matrix: tuple[MatrixView, ...] = ()  # per policy with a traffic matrix, when ScanOptions.matrix_view
+    replaced: tuple[str, ...] = ()  # raw files --render read from rendered output instead
+    outputs: tuple[RenderedOutput, ...] = ()  # what --render ran, and how many documents each gave
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -128,9 +140,9 @@ def run_scan(options: ScanOptions) -> ScanResult:
     """Load once, split the files by governing policy, check each part, merge.  Raises
     PolicyError for an invalid or ambiguous policy file (a usage error)."""
     catalog = load_catalog()
-    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams)
+    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams, options.replacement)
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
-    pending: list[Finding] = list(inputs.problems) + unapplied
+    pending: list[Finding] = list(inputs.problems) + list(options.problems) + unapplied
     findings: list[Finding] = []
     workloads = 0
     promises: list[PromiseResult] = []
@@ -172,4 +184,6 @@ def run_scan(options: ScanOptions) -> ScanResult:
         baseline_fixed=fixed,
         rendered=frozenset(inputs.rendered),
         matrix=tuple(views),
+        replaced=tuple(inputs.replaced),
+        outputs=tuple(inputs.outputs),
     )

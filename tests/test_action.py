@@ -67,3 +67,18 @@ def test_the_summary_can_be_turned_off(repo):
 def test_no_summary_after_a_usage_error(repo):
     code, outputs, summary = run_step(repo, path="does-not-exist")
     assert code == 2 and outputs["exit-code"] == "2" and summary == ""
+
+
+def test_the_action_renders_charts_and_overlays_when_asked(tmp_path):
+    from conftest import missing_tool
+
+    for tool in ("helm", "kubectl"):
+        if shutil.which(tool) is None:
+            missing_tool(f"{tool} is not on PATH (.ci/run installs helm; kubectl is on the CI machine)")
+    shutil.copytree(REPO / "tests" / "data" / "render", tmp_path / "repo")
+    (tmp_path / "repo" / ".git").mkdir()
+    code, outputs, summary = run_step(tmp_path, format="json", output="km.json", render="true")
+    assert code == 0 and outputs["exit-code"] == "0"
+    assert "## Rendered (--render)\n\n- helm template --namespace shop" in summary
+    report = (tmp_path / "repo" / "km.json").read_text(encoding="utf-8")
+    assert '"command": "kubectl kustomize kustomize/overlays/prod"' in report

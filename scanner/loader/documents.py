@@ -312,7 +312,7 @@ def _template_finding(shown_path: str, where: Loc) -> Finding:
     return Finding(
         "INPUT001",
         f"unrendered Helm template ('{{{{' at line {where.line}): render it first "
-        "(helm template RELEASE CHART > rendered.yaml) and scan the output; this file is not scanned",
+        "(scan with --render, or helm template RELEASE CHART | kubematrix scan -); this file is not scanned",
         Loc(shown_path, where.line, where.col),
         detail="template",
     )
@@ -327,7 +327,7 @@ def _template_document_finding(shown_path: str, doc: ParsedDocument) -> Finding:
     return Finding(
         "INPUT001",
         f"document {doc.index + 1} is an unrendered Helm template ({hit.placeholder} at line {hit.loc.line}): render "
-        "it first (helm template RELEASE CHART > rendered.yaml) and scan the output; this document is not checked",
+        "it first (scan with --render, or helm template RELEASE CHART | kubematrix scan -); this document is not checked",
         Loc(shown_path, hit.loc.line, hit.loc.col),
         detail=f"template:doc:{doc.index}",
         sensitive=sensitive,

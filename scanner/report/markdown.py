@@ -34,6 +34,7 @@ from .text import (
     masked_line,
     one_line_fix,
     plural,
+    rendered_lines,
     scope_notes,
     verdict,
 )
@@ -111,6 +112,11 @@ def _summary(result: ScanResult) -> list[str]:
     rows += [(f"documents: {cls}", n) for cls, n in result.document_counts.items()]
     rows += [("workloads", result.workload_count), ("rules checked", len(result.rules))]
     return ["| | count |", "|---|---:|", *(f"| {md(name)} | {n} |" for name, n in rows), ""]
+
+
+def _rendered(result: ScanResult) -> list[str]:
+    lines = rendered_lines(result)
+    return ["## Rendered (--render)", "", *(f"- {md(line)}" for line in lines), ""] if lines else []
 
 
 def _policies(result: ScanResult) -> list[str]:
@@ -324,6 +330,7 @@ def _matrix_notes(view: MatrixView) -> list[str]:
 def render_markdown(result: ScanResult, links: SourceLinks | None = None) -> str:
     out = ["# kubematrix report", "", f"**{md(verdict(result).plain)}**", ""]
     out += _summary(result)
+    out += _rendered(result)
     out += _policies(result)
     out += _findings(result, links, Sources())
     out += _exceptions(result, links)

@@ -231,6 +231,28 @@ def _baseline(console: Console, result: ScanResult) -> None:
         console.print()
 
 
+def rendered_lines(result: ScanResult) -> list[str]:
+    """What --render ran and what its output replaced (every report says it)."""
+    lines = []
+    for out in result.outputs:
+        what = "failed: nothing of it is checked" if out.failed else plural(out.documents, "document")
+        lines.append(f"{out.command} ({what})")
+    if result.replaced:
+        lines.append(f"{plural(len(result.replaced), 'file')} not read raw: rendered output replaces them "
+                     "(templates, and the manifests of rendered kustomizations)")
+    return lines
+
+
+def _rendered(console: Console, result: ScanResult) -> None:
+    lines = rendered_lines(result)
+    if not lines:
+        return
+    console.print(Text("Rendered (--render)", style="bold"))
+    for line in lines:
+        console.print(Text(clean(f"  {line}")))
+    console.print()
+
+
 def _summary(console: Console, result: ScanResult) -> None:
     counts = {level: 0 for level in SEVERITIES}
     for finding in result.active():
@@ -348,6 +370,7 @@ def render_text(result: ScanResult, *, color: bool = False, width: int = 100) ->
         _findings_by_file(console, result, Sources())
         _exceptions(console, result)
     _baseline(console, result)
+    _rendered(console, result)
     if result.findings:
         _summary(console, result)
     _promises(console, result)
