@@ -517,10 +517,9 @@ def _unapplied_kustomizations(documents: list[Document]) -> list[Finding]:
         directory = posixpath.dirname(doc.path) or "."
         out.append(Finding(
             "INPUT007",
-            "this Kustomization is not applied: the files it names are checked as written, without what kustomize "
-            "would change (namespace, name prefixes and suffixes, labels, patches, generated ConfigMaps and Secrets, "
-            f"images), so the objects checked may not be the ones deployed; render it: kubectl kustomize {directory} "
-            "| kubematrix scan -, or scan with --render",
+            "this Kustomization is not applied: the files it names are checked as written, without its namespace, "
+            "name prefixes, labels, patches and generators, so they may not be what is deployed; render it: "
+            f"kubectl kustomize {directory} | kubematrix scan -, or scan with --render",
             doc.loc, subject=doc.path, detail="kustomization"))
     return out
 
