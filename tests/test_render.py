@@ -85,6 +85,10 @@ def test_rendered_charts_and_overlays_are_checked_as_deployed(repo):
         "kustomize/overlays/prod/kustomization.yaml", "kustomize/overlays/prod/privileged.yaml",
         "kustomize/overlays/prod/unlisted.yaml"]
     assert {"charts/shop/values.yaml", "charts/shop/values-prod.yaml", "charts/shop/Chart.yaml"} <= set(result.files)
+    sarif = json.loads(render(result, "sarif"))["runs"][0]["properties"]["kubematrix"]["rendered"]
+    assert sarif == {"commands": report["rendered"]["commands"], "replacedFiles": 10}
+    text = render(result, "text")
+    assert "Rendered (--render)\n  helm template --namespace shop --values charts/shop/values-prod.yaml blog" in text
     assert report["summary"]["documents"]["kubernetes"] == 5  # web, api, netpol, alerts (helm) + prod-web
     assert result.workload_count == 3  # the 'helm test' hook is not installed, so not checked
 

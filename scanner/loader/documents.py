@@ -502,9 +502,7 @@ def _drop_rendered(result: LoadResult, replacement: Replacement) -> None:
     kept = {d.path for d in result.documents} | {p.loc.path for p in result.problems}
     gone = raw - kept
     result.files = [f for f in result.files if f not in gone]
-    result.replaced = sorted([*result.replaced, *gone])
-    for f in gone:
-        del result.sources[f]
+    result.replaced = sorted([*result.replaced, *gone])  # their sources stay: output mapped there lives there
 
 
 def _unapplied_kustomizations(documents: list[Document]) -> list[Finding]:
@@ -579,10 +577,12 @@ def _add_stream(result: LoadResult, stream: Stream, cwd: Path) -> None:
     parsed, problems = relocate(parsed, problems, list(stream.marks))
     problems = [*problems, *stream.problems]
     paths = sorted({p.loc.path for p in parsed} | {p.loc.path for p in problems} | ({stream.display} if not parsed else set()))
+    listed = set(result.files)
     for path in paths:
-        if path not in result.sources:
+        if path not in listed:
             result.files.append(path)
-            result.sources[path] = cwd / path  # where it would live: policy discovery goes by directory
+        # where it lives, or would: policy discovery goes by directory
+        result.sources.setdefault(path, cwd / path)
         result.rendered.add(path)
     added = _add_parsed(result, stream.display, parsed, problems, stream)
     if stream.origin:
