@@ -17,7 +17,6 @@ import shutil
 import subprocess
 from pathlib import Path
 
-import pytest
 from conftest import FIXED_TODAY, REPO, missing_tool
 
 from scanner.cli.app import _run
