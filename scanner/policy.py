@@ -142,6 +142,17 @@ class TrafficSection:
 
 
 @dataclass(frozen=True, slots=True)
+class HelmRender:
+    """One ``render.helm`` entry: how ``--render`` runs ``helm template`` on a chart."""
+
+    chart: Path  # the chart's directory, absolute
+    loc: Loc  # the entry in the policy file
+    release: str | None = None  # None: helm's default (release-name)
+    namespace: str | None = None  # None: the scan's default namespace
+    values: tuple[Path, ...] = ()  # absolute, in order
+
+
+@dataclass(frozen=True, slots=True)
 class Policy:
     """The typed policy.  Sections other than ``security`` are kept located (``raw``)
     for the checks that consume them."""
@@ -155,6 +166,7 @@ class Policy:
     exceptions: tuple[Exception_, ...] = ()  # the top-level section (table rows keep their own)
     rules: Mapping[str, RuleSetting] = field(default_factory=lambda: MappingProxyType({}))
     exclude: tuple[str, ...] = ()  # path globs, relative to the policy file's directory
+    render: tuple[HelmRender, ...] = ()  # ``render.helm``, for --render
 
     @property
     def all_exceptions(self) -> tuple[Exception_, ...]:
@@ -357,7 +369,22 @@ def policy_from_parsed(documents: list[Any], problems: list, shown: str, directo
         exceptions=exceptions.from_policy(data.get("exceptions"), posixpath.dirname(shown)),
         rules=_rule_settings(data.get("rules")),
         exclude=tuple(str(g) for g in data.get("exclude") or ()),
+        render=_helm_renders(data.get("render"), directory),
     )
+
+
+def _helm_renders(section: Any, directory: Path) -> tuple[HelmRender, ...]:
+    """``render.helm`` with paths made absolute (relative to the policy's directory)."""
+    items = section.get("helm") if isinstance(section, LMap) else None
+    if not isinstance(items, LList):
+        return ()
+    out = []
+    for i, item in enumerate(items):
+        values = item.get("values") or ()
+        out.append(HelmRender(Path(os.path.normpath(directory / str(item["chart"]))), items.loc_of(i),
+                              item.get("release"), item.get("namespace"),
+                              tuple(Path(os.path.normpath(directory / str(v))) for v in values)))
+    return tuple(out)
 
 
 def is_policy_file_name(name: str) -> bool:

@@ -15,7 +15,16 @@ from .baseline import Entry as BaselineEntry
 from .catalog import Rule, load_catalog, severity_rank
 from .checks import CheckContext, all_checks
 from .findings import Finding
-from .loader.documents import DocClass, LoadResult, Stream, load
+from .loader.documents import (
+    NO_REPLACEMENT,
+    DocClass,
+    LoadResult,
+    RenderedOutput,
+    Replacement,
+    Stream,
+    load,
+)
+from .matrixview import MatrixView, build_view
 from .model.build import Model, build_model
 from .policy import Policy, RuleSetting
 from .promises import PromiseResult, documented, evaluate
@@ -33,6 +42,9 @@ class ScanOptions:
     exclude: tuple[str, ...] = ()  # --exclude globs: files not read at all
     baseline: tuple[BaselineEntry, ...] | None = None  # --baseline: known findings do not fail the build
     streams: tuple[Stream, ...] = ()  # manifests from stdin or a renderer (scan -, --render)
+    matrix_view: bool = False  # judge every edge of the traffic graph for a diagram (--format markdown)
+    replacement: Replacement = NO_REPLACEMENT  # --render: raw files its output replaces (render.py)
+    problems: tuple[Finding, ...] = ()  # found before loading: what --render refused to render
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +71,9 @@ class ScanResult:
     rule_settings: tuple[tuple[str, str, RuleSetting], ...] = ()  # (policy, rule, setting) from policies' ``rules``
     baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
     rendered: frozenset[str] = frozenset()  # paths whose line numbers are lines of rendered output
+    matrix: tuple[MatrixView, ...] = ()  # per policy with a traffic matrix, when ScanOptions.matrix_view
+    replaced: tuple[str, ...] = ()  # raw files --render read from rendered output instead
+    outputs: tuple[RenderedOutput, ...] = ()  # what --render ran, and how many documents each gave
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -93,6 +108,7 @@ class _ScopeResult:
     findings: list[Finding]
     workloads: int
     promises: list[PromiseResult]
+    view: MatrixView | None = None
 
 
 def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: list[Finding]) -> _ScopeResult:
@@ -112,7 +128,8 @@ def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: 
     findings = [_with_settings(f, policy) for f in findings + problems if policy.enabled(f.rule_id)]
     findings = exceptions.apply(findings, policy.all_exceptions + tuple(annotated), options.today,
                                 options.report_unused_exceptions)
-    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, policy.path))
+    view = build_view(ctx) if options.matrix_view and policy.path and policy.traffic.present else None
+    return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, policy.path), view)
 
 
 def _with_settings(finding: Finding, policy: Policy) -> Finding:
@@ -139,18 +156,20 @@ def run_scan(options: ScanOptions) -> ScanResult:
 
 def _run_scan(options: ScanOptions) -> ScanResult:
     catalog = load_catalog()
-    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams)
+    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams, options.replacement)
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
-    pending: list[Finding] = list(inputs.problems) + unapplied
+    pending: list[Finding] = list(inputs.problems) + list(options.problems) + unapplied
     findings: list[Finding] = []
     workloads = 0
     promises: list[PromiseResult] = []
+    views: list[MatrixView] = []
     for scope in scopes:
         mine = [f for f in pending if f.loc.path in scope.files]
         done = _check_scope(scope, inputs, options, mine)
         findings.extend(done.findings)
         workloads += done.workloads
         promises += done.promises
+        views += [done.view] if done.view is not None else []
     claimed = {f.loc.path for s in scopes for f in pending if f.loc.path in s.files | s.excluded}
     findings += [f for f in pending if f.loc.path not in claimed]  # e.g. a directory that cannot be read
     findings = _dedupe(findings)
@@ -180,4 +199,7 @@ def _run_scan(options: ScanOptions) -> ScanResult:
         rule_settings=tuple((s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()),
         baseline_fixed=fixed,
         rendered=frozenset(inputs.rendered),
+        matrix=tuple(views),
+        replaced=tuple(inputs.replaced),
+        outputs=tuple(inputs.outputs),
     )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
 from pathlib import Path
 
@@ -28,3 +29,12 @@ def scan_path(path: Path, *, policy: Path | None = None, namespace: str | None =
 @pytest.fixture
 def scan():
     return scan_path
+
+
+def missing_tool(reason: str) -> None:
+    """A test cannot run because a tool is not installed: skip it, saying what to
+    install — unless KUBEMATRIX_REQUIRE_TOOLS is set (.ci/run installs the tools and sets
+    it), where a skip would be a false green."""
+    if os.environ.get("KUBEMATRIX_REQUIRE_TOOLS"):
+        pytest.fail(f"KUBEMATRIX_REQUIRE_TOOLS is set, but {reason}")
+    pytest.skip(reason)

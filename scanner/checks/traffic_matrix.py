@@ -198,7 +198,7 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             )
 
 
-def _group_sides(traffic, flow: Flow, src_group: bool) -> Iterator[tuple[str, Any, PortSet]]:
+def group_sides(traffic, flow: Flow, src_group: bool) -> Iterator[tuple[str, Any, PortSet]]:
     """For a flow from (to) a group: (member, the concrete endpoint's side towards that
     member, the flow's ports there).  Only the concrete side is the promise."""
     concrete = traffic.resolve(flow.dst if src_group else flow.src)
@@ -219,10 +219,10 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
     if src_group:  # Istio at the destination decides for every member
         dst = traffic.resolve(flow.dst)
         yield from istio_l7.blocked_findings(traffic, flow, [(m, dst, p.intersect(side.allowed))
-                                                             for m, side, p in _group_sides(traffic, flow, True)])
+                                                             for m, side, p in group_sides(traffic, flow, True)])
     blocked: list[str] = []
     reason = ""
-    for member, side, ports in _group_sides(traffic, flow, src_group):
+    for member, side, ports in group_sides(traffic, flow, src_group):
         missing = ports.subtract(side.allowed)
         if missing:
             blocked.append(member)
@@ -307,12 +307,12 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
         if src_group and dst_group:
             continue
         if src_group and istio_l7.applies(traffic, traffic.resolve(flow.dst)):  # Cilium AND Istio
-            yield from istio_l7.group_findings(traffic, flow, list(_group_sides(traffic, flow, True)),
+            yield from istio_l7.group_findings(traffic, flow, list(group_sides(traffic, flow, True)),
                                                traffic.resolve(flow.dst))
             continue
         if src_group or dst_group:
             problems: dict[tuple[str, str], list[str]] = {}
-            for member, side, ports in _group_sides(traffic, flow, src_group):
+            for member, side, ports in group_sides(traffic, flow, src_group):
                 got = _l7_problem(flow, [side], ports.intersect(side.allowed))
                 if got:
                     problems.setdefault(got, []).append(member)

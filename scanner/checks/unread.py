@@ -13,7 +13,7 @@ from ..findings import Finding
 from .base import CheckContext
 
 # Problem details that mean content was dropped, not just flagged.
-_LOST = frozenset({"read", "read-dir", "decode", "size", "symlink", "parse", "template", "depth", "values"})
+_LOST = frozenset({"read", "read-dir", "decode", "size", "symlink", "parse", "template", "depth", "values", "render"})
 _LOST_DOC_SUFFIXES = ("aliases", "depth", "recursive-alias", "undefined-alias")
 
 

@@ -29,6 +29,7 @@ class Format(str, Enum):
     text = "text"
     sarif = "sarif"
     json = "json"
+    markdown = "markdown"
 
 
 class FailOn(str, Enum):
@@ -107,6 +108,21 @@ def read_stdin(paths: list[Path], source_root: str | None) -> tuple:
     return (Stream("stdin", text, tuple(helm_sources(text, {}, source_root or ""))),)
 
 
+def render_tree(paths: list[Path], cwd: Path, exclude: tuple[str, ...], policy):
+    """--render: run helm / kubectl kustomize on the charts and kustomizations of the tree
+    (scanner/render.py); a missing binary or an unusable render section is a usage error."""
+    from ..policy import PolicyError
+    from ..render import RenderUnavailable, plan_render, render_all
+
+    try:
+        plan = plan_render(paths, cwd, exclude, policy)
+    except (RenderUnavailable, PolicyError) as exc:
+        raise UsageError(str(exc)) from None
+    if not plan.jobs and not plan.problems:
+        sys.stderr.write("kubematrix: --render: no Helm chart (Chart.yaml) or kustomization in the scanned tree\n")
+    return render_all(plan)
+
+
 def load_policy_option(policy: Path | None, cwd: Path):
     """The policy named by --policy (None: discover them in the scanned tree)."""
     from ..policy import PolicyError, load_policy
@@ -137,6 +153,16 @@ def read_baseline(path: Path | None):
         raise UsageError(str(exc)) from None
 
 
+def source_links(fmt: Format):
+    """Markdown links findings to the scanned commit on GitHub when its environment
+    names one (GITHUB_SERVER_URL, GITHUB_REPOSITORY, GITHUB_SHA)."""
+    if fmt is not Format.markdown:
+        return None
+    from ..report.markdown import links_from_env
+
+    return links_from_env(os.environ)
+
+
 def use_color(no_color: bool, output: Path | None) -> bool:
     if no_color or output is not None or os.environ.get("NO_COLOR"):
         return False
@@ -148,7 +174,7 @@ def scan(
     paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively); '-' reads a manifest stream from stdin (helm template ... | scan -).", show_default=False, metavar="PATH"),
     policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
     namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format."),
+    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format (markdown: for pull requests and GitHub's job summary, with the traffic graph as a Mermaid diagram)."),
     output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
     fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output even on a terminal."),
@@ -157,9 +183,11 @@ def scan(
     baseline_file: Path | None = typer.Option(None, "--baseline", help="Findings recorded in this baseline are reported but do not fail the build."),
     write_baseline: Path | None = typer.Option(None, "--write-baseline", help="Record today's findings in this file (exit 0), for --baseline later."),
     source_root: str | None = typer.Option(None, "--source-root", help="With '-' (stdin): the directory holding the charts whose '# Source:' paths Helm printed, so findings point at repository files."),
+    render_input: bool = typer.Option(False, "--render", help="Render the Helm charts (helm template, values from the policy's render.helm) and kustomizations (kubectl kustomize) of the scanned tree with the real binaries, and scan what they render instead of the raw templates and overlays."),
 ) -> None:
     """Scan manifests and check them against the documented policy."""
     from ..policy import PolicyError
+    from ..render import Rendered
     from ..report import render
     from ..scan import ScanOptions, run_scan
 
@@ -168,10 +196,14 @@ def scan(
     loaded = load_policy_option(policy, cwd)
     known = read_baseline(baseline_file)
     streams = read_stdin(paths, source_root)
+    scanned = [p for p in paths if p != STDIN]
+    rendered = render_tree(scanned, cwd, tuple(exclude), loaded) if render_input else Rendered()
     try:
-        result = run_scan(ScanOptions(paths=tuple(p for p in paths if p != STDIN), policy=loaded, namespace=namespace,
+        result = run_scan(ScanOptions(paths=tuple(scanned), policy=loaded, namespace=namespace,
                                       cwd=cwd, exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions,
-                                      baseline=known, streams=streams))
+                                      baseline=known, streams=streams + rendered.streams,
+                                      matrix_view=fmt is Format.markdown, replacement=rendered.replacement,
+                                      problems=rendered.problems))
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     if write_baseline is not None:
@@ -179,7 +211,7 @@ def scan(
 
         write_output(render_baseline(result.active()), write_baseline)
         sys.stderr.write(f"wrote {write_baseline}: {len(result.active())} findings recorded\n")
-    text = render(result, fmt.value, color=use_color(no_color, output))
+    text = render(result, fmt.value, color=use_color(no_color, output), links=source_links(fmt))
     write_output(text, output)
     if write_baseline is not None:
         raise typer.Exit(EXIT_OK)  # today's findings are the baseline: none is new

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import posixpath
 import re
 from dataclasses import dataclass, field, replace
@@ -58,6 +59,7 @@ class Document:
     loc: Loc
     data: Any  # None for an EMPTY document
     cls: DocClass
+    namespace: str | None = None  # of its objects that name none: a renderer's (helm --namespace)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,8 @@ class LoadResult:
     sources: dict[str, Path] = field(default_factory=dict)  # display path -> the file on disk
     excluded: list[str] = field(default_factory=list)  # files left out on purpose (--exclude)
     rendered: set[str] = field(default_factory=set)  # paths whose lines are lines of rendered output (no snippet)
+    replaced: list[str] = field(default_factory=list)  # files --render read from rendered output instead
+    outputs: list[RenderedOutput] = field(default_factory=list)  # what --render rendered, for the reports
 
     def by_class(self, cls: DocClass) -> list[Document]:
         return [d for d in self.documents if d.cls is cls]
@@ -126,12 +130,13 @@ def _is_values_file(name: str) -> bool:
     )
 
 
-def classify(path: str, data: Any) -> DocClass:
+def classify(path: str, data: Any, *, by_name: bool = True) -> DocClass:
     """Decide what a document is.  Order matters: Kubernetes objects are recognised
-    by their shape wherever they live; the rest by shape and conventional names."""
+    by their shape wherever they live; the rest by shape and conventional names
+    (``by_name=False`` for rendered output, whose path is only where it came from)."""
     if data is None:
         return DocClass.EMPTY
-    name = PurePosixPath(path).name
+    name = PurePosixPath(path).name if by_name else ""
     if isinstance(data, dict):
         api, kind = data.get("apiVersion"), data.get("kind")
         if kind == "Kustomization" or name in _KUSTOMIZATION_NAMES:
@@ -159,10 +164,13 @@ def _name_loc(body: LMap) -> Loc:
     return body.loc
 
 
-def _as_object(body: LMap, api: str, kind: str, problems: list[Finding]) -> KubeObject:
+def _as_object(body: LMap, api: str, kind: str, problems: list[Finding], default_namespace: str | None = None
+               ) -> KubeObject:
     meta = body.get("metadata")
     name: Any = meta.get("name") if isinstance(meta, LMap) else None
     namespace: Any = meta.get("namespace") if isinstance(meta, LMap) else None
+    if namespace is None and default_namespace is not None and not _cluster_scoped(kind):
+        namespace = default_namespace
     # Only kinds that are certainly API objects are held to the object shape: many
     # configuration files also carry apiVersion/kind without metadata (kubeconfig,
     # skaffold, kind, kubeadm, audit policies ...).
@@ -208,7 +216,7 @@ def expand_objects(doc: Document, problems: list[Finding], _depth: int = 0) -> l
     kind = str(body.get("kind"))
     api = str(body.get("apiVersion"))
     if not kind.endswith("List") or "items" not in body:
-        return [_as_object(body, api, kind, problems)]
+        return [_as_object(body, api, kind, problems, doc.namespace)]
     items = body.get("items")
     if items is None:
         return []
@@ -233,11 +241,19 @@ def expand_objects(doc: Document, problems: list[Finding], _depth: int = 0) -> l
             )
             continue
         if item_kind.endswith("List") and isinstance(item.get("items"), list) and _depth < MAX_DEPTH:
-            nested = Document(doc.path, doc.index, item.loc, item, DocClass.KUBERNETES)
+            nested = Document(doc.path, doc.index, item.loc, item, DocClass.KUBERNETES, doc.namespace)
             out.extend(expand_objects(nested, problems, _depth + 1))
         else:
-            out.append(_as_object(item, item_api, item_kind, problems))
+            out.append(_as_object(item, item_api, item_kind, problems, doc.namespace))
     return out
+
+
+def _cluster_scoped(kind: str) -> bool:
+    from ..model.duplicates import (
+        CLUSTER_SCOPED,  # the model's list; imported late: the model imports the loader
+    )
+
+    return kind in CLUSTER_SCOPED
 
 
 def _plain_to_located(value: Any, loc: Loc) -> tuple[Any, int]:
@@ -296,7 +312,7 @@ def _template_finding(shown_path: str, where: Loc) -> Finding:
     return Finding(
         "INPUT001",
         f"unrendered Helm template ('{{{{' at line {where.line}): render it first "
-        "(helm template RELEASE CHART > rendered.yaml) and scan the output; this file is not scanned",
+        "(scan with --render, or helm template RELEASE CHART | kubematrix scan -); this file is not scanned",
         Loc(shown_path, where.line, where.col),
         detail="template",
     )
@@ -311,7 +327,7 @@ def _template_document_finding(shown_path: str, doc: ParsedDocument) -> Finding:
     return Finding(
         "INPUT001",
         f"document {doc.index + 1} is an unrendered Helm template ({hit.placeholder} at line {hit.loc.line}): render "
-        "it first (helm template RELEASE CHART > rendered.yaml) and scan the output; this document is not checked",
+        "it first (scan with --render, or helm template RELEASE CHART | kubematrix scan -); this document is not checked",
         Loc(shown_path, hit.loc.line, hit.loc.col),
         detail=f"template:doc:{doc.index}",
         sensitive=sensitive,
@@ -406,7 +422,33 @@ def _kustomize_patches(documents: list[Document]) -> dict[str, str]:
     return patches
 
 
-def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = ()) -> LoadResult:
+@dataclass(frozen=True, slots=True)
+class Replacement:
+    """What ``--render`` reads from rendered output instead of from the files
+    (scanner/render.py decides it): absolute directories."""
+
+    skip: tuple[Path, ...] = ()  # not read at all: a rendered chart's templates/ and charts/
+    manifests: tuple[Path, ...] = ()  # rendered kustomizations: their Kubernetes documents are not read raw
+
+    def skips(self, path: Path) -> bool:
+        return _under(path, self.skip)
+
+    def replaces_documents(self, path: Path) -> bool:
+        return _under(path, self.manifests)
+
+
+def _under(path: Path, directories: tuple[Path, ...]) -> bool:
+    absolute = Path(os.path.abspath(path))
+    return any(absolute == d or d in absolute.parents for d in directories)
+
+
+NO_REPLACEMENT = Replacement()
+# The documents of a rendered kustomization's directory that kustomize's output replaces.
+_RENDERED_CLASSES = (DocClass.KUBERNETES, DocClass.KUSTOMIZATION, DocClass.KUSTOMIZE_PATCH, DocClass.EMPTY)
+
+
+def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = (),
+         replacement: Replacement = NO_REPLACEMENT) -> LoadResult:
     """Discover, read, parse and classify everything under ``paths``.
 
     Loading allocates millions of small, acyclic objects; Python's cyclic garbage
@@ -416,26 +458,32 @@ def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: t
     was_enabled = gc.isenabled()
     gc.disable()
     try:
-        return _load(paths, cwd, exclude, streams)
+        return _load(paths, cwd, exclude, streams, replacement)
     finally:
         if was_enabled:
             gc.enable()
 
 
-def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = ()) -> LoadResult:
+def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...], streams: tuple[Stream, ...],
+          replacement: Replacement) -> LoadResult:
     discovery = discover(paths, cwd, exclude)
     result = LoadResult(problems=list(discovery.problems), excluded=list(discovery.excluded))
-    for file, (parsed, problems) in zip(discovery.files, parse_files(discovery.files)):
+    files = [f for f in discovery.files if not replacement.skips(f.real_path)]
+    result.replaced.extend(f.display for f in discovery.files if replacement.skips(f.real_path))
+    for file, (parsed, problems) in zip(files, parse_files(files)):
         result.files.append(file.display)
         result.sources[file.display] = file.real_path
         _add_parsed(result, file.display, parsed, problems)
+    if replacement.manifests:
+        _drop_rendered(result, replacement)  # before the rendered output joins under the same paths
     for stream in streams:
         _add_stream(result, stream, cwd)
     patches = _kustomize_patches(result.documents)
     for i, doc in enumerate(result.documents):
         if doc.path in patches and doc.cls in (DocClass.KUBERNETES, DocClass.OTHER):
-            doc = Document(doc.path, doc.index, doc.loc, doc.data, DocClass.KUSTOMIZE_PATCH)
-            result.documents[i] = doc
+            result.documents[i] = replace(doc, cls=DocClass.KUSTOMIZE_PATCH)
+    result.problems += _unapplied_kustomizations(result.documents)
+    for doc in result.documents:
         _objects_of(doc, result)
     return result
 
@@ -494,13 +542,51 @@ def parse_files(files: list[InputFile]) -> list[tuple[list[ParsedDocument], list
     return out
 
 
-def _add_parsed(result: LoadResult, shown: str, parsed: list[ParsedDocument], problems: list[Finding]) -> None:
+def _drop_rendered(result: LoadResult, replacement: Replacement) -> None:
+    """Documents of a rendered kustomization's directory that its output replaces: kustomize
+    applies only what the kustomization names, so a manifest there that it does not name
+    is not deployed either.  A file left with nothing else (and no problem) was rendered
+    instead of read."""
+    raw = {f for f in result.files if replacement.replaces_documents(result.sources[f])}
+    if not raw:
+        return
+    result.documents = [d for d in result.documents if not (d.path in raw and d.cls in _RENDERED_CLASSES)]
+    kept = {d.path for d in result.documents} | {p.loc.path for p in result.problems}
+    gone = raw - kept
+    result.files = [f for f in result.files if f not in gone]
+    result.replaced = sorted([*result.replaced, *gone])  # their sources stay: output mapped there lives there
+
+
+def _unapplied_kustomizations(documents: list[Document]) -> list[Finding]:
+    """INPUT007 at every kustomization file read as a file: its overlay is not applied."""
+    out = []
+    for doc in documents:
+        name = PurePosixPath(doc.path).name
+        if doc.cls is not DocClass.KUSTOMIZATION or name not in _KUSTOMIZATION_NAMES:
+            continue
+        directory = posixpath.dirname(doc.path) or "."
+        out.append(Finding(
+            "INPUT007",
+            "this Kustomization is not applied: the files it names are checked as written, without its namespace, "
+            "name prefixes, labels, patches and generators, so they may not be what is deployed; render it: "
+            f"kubectl kustomize {directory} | kubematrix scan -, or scan with --render",
+            doc.loc, subject=doc.path, detail="kustomization"))
+    return out
+
+
+def _add_parsed(result: LoadResult, shown: str, parsed: list[ParsedDocument], problems: list[Finding],
+                stream: Stream | None = None) -> int:
+    """Add one file's (or stream's) documents; how many."""
     result.problems.extend(problems)
+    added = 0
     if not parsed and not any(p.rule_id in ("INPUT001", "INPUT004") for p in problems):
         result.documents.append(Document(shown, 0, Loc(shown), None, DocClass.EMPTY))
+    rendered = stream is not None and bool(stream.origin)
     for p in parsed:
         path = p.loc.path or shown  # a rendered stream's documents carry their template's path
-        cls = classify(path, p.data)
+        cls = classify(path, p.data, by_name=stream is None)
+        if rendered and p.data is not None:
+            p = replace(p, template=None)  # a renderer's output holds no template: '{{' there is data
         if p.template is not None and cls not in (DocClass.HELM_VALUES, DocClass.HELM_CHART):
             # One finding per unrendered document; its content is not judged.
             result.problems.append(_template_document_finding(path, p))
@@ -508,7 +594,9 @@ def _add_parsed(result: LoadResult, shown: str, parsed: list[ParsedDocument], pr
         result.problems.extend(p.held)  # values files may legitimately hold '{{ }}' strings
         if p.data is None and p.template is not None:
             continue
-        result.documents.append(Document(path, p.index, p.loc, p.data, cls))
+        result.documents.append(Document(path, p.index, p.loc, p.data, cls, stream.namespace if stream else None))
+        added += 1
+    return added
 
 
 @dataclass(frozen=True, slots=True)
@@ -517,9 +605,21 @@ class Stream:
     ``helm template`` / ``kubectl kustomize`` (``--render``).  ``marks`` move each
     document to the file it was rendered from (loader/rendered.py)."""
 
-    display: str  # "stdin", or what was rendered ("charts/blog (helm template)")
+    display: str  # "stdin", or the file a renderer's output is mapped to (its kustomization.yaml)
     text: str
     marks: tuple = ()
+    origin: str = ""  # the command that rendered it (--render); "" for stdin
+    namespace: str | None = None  # for its objects that name none (helm --namespace)
+    problems: tuple[Finding, ...] = ()  # why rendering failed (located at the chart or kustomization)
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedOutput:
+    """What one ``--render`` command contributed, for the reports."""
+
+    command: str
+    documents: int
+    failed: bool
 
 
 def _add_stream(result: LoadResult, stream: Stream, cwd: Path) -> None:
@@ -527,13 +627,18 @@ def _add_stream(result: LoadResult, stream: Stream, cwd: Path) -> None:
 
     parsed, problems = _parse_text(InputFile(Path(stream.display), stream.display), stream.text)
     parsed, problems = relocate(parsed, problems, list(stream.marks))
+    problems = [*problems, *stream.problems]
     paths = sorted({p.loc.path for p in parsed} | {p.loc.path for p in problems} | ({stream.display} if not parsed else set()))
+    listed = set(result.files)
     for path in paths:
-        if path not in result.sources:
+        if path not in listed:
             result.files.append(path)
-            result.sources[path] = cwd / path  # where it would live: policy discovery goes by directory
+        # where it lives, or would: policy discovery goes by directory
+        result.sources.setdefault(path, cwd / path)
         result.rendered.add(path)
-    _add_parsed(result, stream.display, parsed, problems)
+    added = _add_parsed(result, stream.display, parsed, problems, stream)
+    if stream.origin:
+        result.outputs.append(RenderedOutput(stream.origin, added, bool(stream.problems)))
 
 
 def _objects_of(doc: Document, result: LoadResult) -> None:

@@ -14,6 +14,7 @@ the working directory like every other finding.
 
 from __future__ import annotations
 
+import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -42,7 +43,7 @@ def helm_sources(text: str, chart_dirs: Mapping[str, str], root: str = "") -> li
         path = match["path"]
         chart, _, rest = path.partition("/")
         if chart in chart_dirs:
-            path = f"{chart_dirs[chart].rstrip('/')}/{rest}"
+            path = posixpath.join(chart_dirs[chart], rest)  # a chart at the working directory: "" + rest
         elif root:
             path = f"{root.rstrip('/')}/{path}"
         out.append(SourceMark(n, path))

@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from .traffic import Traffic
 
 
-def build_graph(traffic: "Traffic") -> nx.DiGraph:
+def build_graph(traffic: Traffic) -> nx.DiGraph:
     g = nx.DiGraph()
     for node_id, ep in traffic.endpoints.items():
         g.add_node(node_id, **ep.to_json())
@@ -226,9 +226,11 @@ def _short_ports(ports: PortSet) -> str:
     return ports.describe()
 
 
-def _label(data: dict) -> str:
-    ports: PortSet = data["ports"]
-    text = _short_ports(ports)
+def edge_label(data: dict, ports: PortSet | None = None, everything: PortSet | None = None) -> str:
+    """Ports of an edge (or of ``ports``, a part of them) and the L7 rules on them;
+    "all" when they cover ``everything`` (what the datapath carries)."""
+    ports = data["ports"] if ports is None else ports
+    text = "all" if everything is not None and ports.covers(everything) else _short_ports(ports)
     kinds = sorted({r.kind.upper() for side in (data["egress"], data["ingress"]) for r in side.l7 if r.ports.intersect(ports)})
     if kinds:
         text += " · " + "+".join(kinds)
@@ -241,21 +243,66 @@ def _in_scope(g: nx.DiGraph, u: str, v: str, scope: str) -> bool:
     return g.nodes[u].get("kind") == "workload" or g.nodes[v].get("kind") == "workload"
 
 
-def _mid(node: str) -> str:
-    return "n_" + re.sub(r"[^A-Za-z0-9_]", "_", node)
+def _escape_id(text: str) -> str:
+    """An injective spelling of ``text`` in ``[A-Za-z0-9_]``: letters and digits stay,
+    every other character becomes ``_hh_`` (``_uhhhhhh_`` beyond U+00FF).  Codes have a
+    fixed length after ``_``, so no two texts share an id: ``web-v1`` is ``web_2d_v1``,
+    ``web.v1`` is ``web_2e_v1`` (a plain replacement by ``_`` merged them)."""
+    out = []
+    for ch in text:
+        if ch.isascii() and ch.isalnum():
+            out.append(ch)
+        elif ord(ch) <= 0xFF:
+            out.append(f"_{ord(ch):02x}_")
+        else:
+            out.append(f"_u{ord(ch):06x}_")
+    return "".join(out)
 
 
-def _mermaid_shape(node: str, attrs: dict) -> str:
+def mermaid_id(node: str) -> str:
+    """The Mermaid id of a graph node; ``n_`` keeps ids clear of Mermaid keywords
+    (``end``, ``graph``) and of the subgraph ids (``s_``)."""
+    return "n_" + _escape_id(node)
+
+
+def mermaid_subgraph_id(namespace: str) -> str:
+    return "s_" + _escape_id(namespace)
+
+
+# Mermaid entity codes (https://mermaid.js.org/syntax/flowchart.html#entity-codes-to-escape-characters):
+# a quoted label must not hold '"', and '#', '<', '>' and '`' would be read as entity
+# codes, HTML or the start of a Markdown string.  '#' first: the others produce it.
+_MERMAID_ESCAPES = (("#", "#35;"), ('"', "#34;"), ("<", "#60;"), (">", "#62;"), ("`", "#96;"))
+_LINE_BREAKS = re.compile(r"[\x00-\x1f\x7f]+")
+
+
+def mermaid_text(text: str) -> str:
+    """A label for a quoted Mermaid string: one line, nothing Mermaid would interpret."""
+    text = _LINE_BREAKS.sub(" ", str(text))
+    for raw, code in _MERMAID_ESCAPES:
+        text = text.replace(raw, code)
+    return text
+
+
+def node_label(node: str, attrs: dict) -> str:
+    """What a node shows: a workload its name (and kind when two kinds share the name,
+    ``web[StatefulSet]``), anything else its id."""
+    if attrs.get("kind") != "workload":
+        return node
+    name = str(attrs.get("name") or node)
+    return name + node[node.index("["):] if node.endswith("]") and "[" in node else name
+
+
+def mermaid_node(node: str, attrs: dict) -> str:
     kind = attrs.get("kind")
-    text = attrs.get("name") if kind == "workload" else node
-    text = str(text).replace('"', "'")
+    nid, text = mermaid_id(node), mermaid_text(node_label(node, attrs))
     if kind == "actor":
-        return f'{_mid(node)}(["{text}"])'
+        return f'{nid}(["{text}"])'
     if kind == "entity":
-        return f'{_mid(node)}{{{{"{text}"}}}}'
+        return f'{nid}{{{{"{text}"}}}}'
     if kind in ("cidr", "fqdn"):
-        return f'{_mid(node)}[/"{text}"/]'
-    return f'{_mid(node)}["{text}"]'
+        return f'{nid}[/"{text}"/]'
+    return f'{nid}["{text}"]'
 
 
 def to_mermaid(g: nx.DiGraph, scope: str = "workloads") -> str:
@@ -271,17 +318,27 @@ def to_mermaid(g: nx.DiGraph, scope: str = "workloads") -> str:
         else:
             loose.append(n)
     for ns in sorted(by_ns):
-        lines.append(f'  subgraph {_mid("ns_" + ns)}["namespace {ns}"]')
+        lines.append(f'  subgraph {mermaid_subgraph_id(ns)}["{mermaid_text("namespace " + ns)}"]')
         for n in by_ns[ns]:
-            lines.append("    " + _mermaid_shape(n, g.nodes[n]))
+            lines.append("    " + mermaid_node(n, g.nodes[n]))
         lines.append("  end")
     for n in loose:
-        lines.append("  " + _mermaid_shape(n, g.nodes[n]))
+        lines.append("  " + mermaid_node(n, g.nodes[n]))
     for u, v in edges:
-        lines.append(f'  {_mid(u)} -->|"{_label(g.edges[u, v])}"| {_mid(v)}')
-    for r in g.graph.get("rejections", []):
-        lines.append(f"  %% rejected by {r.component}, not applied: {r.policy} ({r.loc.path}:{r.loc.line}): {r.message}")
+        lines.append(f'  {mermaid_id(u)} -->|"{mermaid_text(edge_label(g.edges[u, v]))}"| {mermaid_id(v)}')
+    lines += rejection_comments(g)
     return "\n".join(lines) + "\n"
+
+
+def rejection_comments(g: nx.DiGraph) -> list[str]:
+    """Policies Cilium or the API server reject, as Mermaid comments (one line each)."""
+    return [mermaid_comment(f"rejected by {r.component}, not applied: {r.policy} ({r.loc.path}:{r.loc.line}): "
+                            f"{r.message}") for r in g.graph.get("rejections", [])]
+
+
+def mermaid_comment(text: str) -> str:
+    # A comment runs to the end of its line: no line break may end it early.
+    return "  %% " + _LINE_BREAKS.sub(" ", text)
 
 
 def _dq(text: str) -> str:
@@ -309,6 +366,6 @@ def to_dot(g: nx.DiGraph, scope: str = "workloads") -> str:
         if attrs.get("kind") != "workload":
             lines.append(f"  {_dq(n)} [shape={shapes.get(attrs.get('kind'), 'box')}];")
     for u, v in edges:
-        lines.append(f"  {_dq(u)} -> {_dq(v)} [label={_dq(_label(g.edges[u, v]))}];")
+        lines.append(f"  {_dq(u)} -> {_dq(v)} [label={_dq(edge_label(g.edges[u, v]))}];")
     lines.append("}")
     return "\n".join(lines) + "\n"

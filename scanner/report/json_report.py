@@ -101,6 +101,13 @@ def _promise(p: PromiseResult) -> dict[str, Any]:
             **_where(p.promise.loc), "status": p.status, "findings": p.findings}
 
 
+def _rendered(result: ScanResult) -> dict[str, Any] | None:
+    if not result.outputs and not result.replaced:
+        return None
+    return {"commands": [{"command": o.command, "documents": o.documents, "failed": o.failed} for o in result.outputs],
+            "replacedFiles": list(result.replaced)}
+
+
 def json_report(result: ScanResult) -> dict[str, Any]:
     used = sorted({f.rule_id for f in result.findings})
     return {
@@ -112,6 +119,7 @@ def json_report(result: ScanResult) -> dict[str, Any]:
         "promises": [_promise(p) for p in result.promises],
         "findings": [_finding(f, result.rules[f.rule_id], result.baseline_fixed is not None) for f in result.findings],
         "baselineFixed": None if result.baseline_fixed is None else [e.to_json() for e in result.baseline_fixed],
+        "rendered": _rendered(result),
         "rules": {rid: _rule(result.rules[rid]) for rid in used},
     }
 

@@ -205,6 +205,11 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
                 "baselineFixed": None if result.baseline_fixed is None else len(result.baseline_fixed),
                 "promises": {status: sum(p.status == status for p in result.promises)
                              for status in ("kept", "broken", "excepted")},
+                # --render: the commands run, and how many raw files their output replaced
+                "rendered": None if not (result.outputs or result.replaced) else {
+                    "commands": [{"command": o.command, "documents": o.documents, "failed": o.failed}
+                                 for o in result.outputs],
+                    "replacedFiles": len(result.replaced)},
             }
         },
         "columnKind": "unicodeCodePoints",

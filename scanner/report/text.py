@@ -75,7 +75,7 @@ def clean(text: str) -> str:
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
-class _Sources:
+class Sources:
     """Lines of scanned files, read lazily relative to the working directory."""
 
     def __init__(self) -> None:
@@ -121,7 +121,10 @@ def _severity(result: ScanResult, finding: Finding) -> str:
     return result.level(finding)
 
 
-def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | None:
+def masked_line(sources: Sources, result: ScanResult, finding: Finding) -> str | None:
+    """The finding's source line as a report may show it (every report that quotes a
+    line goes through here): secret values masked, control characters escaped; None
+    when there is nothing to show."""
     if finding.loc.path in result.rendered:
         return None  # its lines are those of rendered output, not of the file on disk
     raw = sources.line(finding.loc.path, finding.loc.line)
@@ -131,7 +134,13 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
     # hold a secret (a duplicate key inside a Secret's data, an env entry ...); any
     # other line shows its values, except those of secret-looking keys.
     always = result.rules[finding.rule_id].category == "secrets" or finding.sensitive
-    shown = clean(mask_secrets(raw.rstrip(), always=always))
+    return clean(mask_secrets(raw.rstrip(), always=always))
+
+
+def _snippet(sources: Sources, result: ScanResult, finding: Finding) -> Text | None:
+    shown = masked_line(sources, result, finding)
+    if shown is None:
+        return None
     text = Text(f"{finding.loc.line} | ", style="dim")
     text.append(shown)
     text.no_wrap = True
@@ -139,14 +148,14 @@ def _snippet(sources: _Sources, result: ScanResult, finding: Finding) -> Text | 
     return text
 
 
-def _fix(result: ScanResult, finding: Finding) -> str:
+def one_line_fix(result: ScanResult, finding: Finding) -> str:
     """The rule's remediation, first sentence: the one-line fix."""
     text = " ".join(result.rules[finding.rule_id].remediation.split())
     end = text.find(". ")
     return text if end < 0 else text[: end + 1]
 
 
-def _findings_by_file(console: Console, result: ScanResult, sources: _Sources) -> None:
+def _findings_by_file(console: Console, result: ScanResult, sources: Sources) -> None:
     """Each finding as ``path:line:col  severity  RULE`` (clickable in terminals and
     editors), then its message, the offending line and the rule's one-line fix."""
     active = [f for f in result.active() if not f.baseline]
@@ -170,7 +179,7 @@ def _findings_by_file(console: Console, result: ScanResult, sources: _Sources) -
             snippet = _snippet(sources, result, finding)
             if snippet is not None:
                 body.add_row(snippet)
-            body.add_row(Text(clean(f"fix: {_fix(result, finding)}"), style="dim"))
+            body.add_row(Text(clean(f"fix: {one_line_fix(result, finding)}"), style="dim"))
             console.print(Padding(body, (0, 0, 0, 4)))
         console.print()
     rules = sorted({f.rule_id for f in active})
@@ -222,6 +231,28 @@ def _baseline(console: Console, result: ScanResult) -> None:
         console.print()
 
 
+def rendered_lines(result: ScanResult) -> list[str]:
+    """What --render ran and what its output replaced (every report says it)."""
+    lines = []
+    for out in result.outputs:
+        what = "failed: nothing of it is checked" if out.failed else plural(out.documents, "document")
+        lines.append(f"{out.command} ({what})")
+    if result.replaced:
+        lines.append(f"{plural(len(result.replaced), 'file')} not read raw: rendered output replaces them "
+                     "(templates, and the manifests of rendered kustomizations)")
+    return lines
+
+
+def _rendered(console: Console, result: ScanResult) -> None:
+    lines = rendered_lines(result)
+    if not lines:
+        return
+    console.print(Text("Rendered (--render)", style="bold"))
+    for line in lines:
+        console.print(Text(clean(f"  {line}")))
+    console.print()
+
+
 def _summary(console: Console, result: ScanResult) -> None:
     counts = {level: 0 for level in SEVERITIES}
     for finding in result.active():
@@ -244,11 +275,11 @@ def _summary(console: Console, result: ScanResult) -> None:
     console.print()
 
 
-def _scope_notes(result: ScanResult, scope) -> list[str]:
+def scope_notes(result: ScanResult, scope) -> list[str]:
     """What the policy itself turned off or down, and left out: always visible."""
     notes = []
     if scope.excluded:
-        notes.append(f"{_plural(scope.excluded, 'file')} left out by its exclude list")
+        notes.append(f"{plural(scope.excluded, 'file')} left out by its exclude list")
     for policy, rule, setting in result.rule_settings:
         if policy != scope.policy_path:
             continue
@@ -260,7 +291,7 @@ def _scope_notes(result: ScanResult, scope) -> list[str]:
 def _promises(console: Console, result: ScanResult) -> None:
     """Which policy governed which files, and what was proven of each promise family."""
     for scope in result.scopes:
-        files = _plural(scope.files, "file")
+        files = plural(scope.files, "file")
         if scope.policy_path is None:
             console.print(Text(clean(f"No policy file governs {files}: only the generic rules ran on them (Pod "
                                      "Security Standards, input, network-policy validity)."), style="bold"))
@@ -268,7 +299,7 @@ def _promises(console: Console, result: ScanResult) -> None:
             continue
         console.print(Text(clean(f"Policy {scope.policy_path} governs {scope.directory or 'every scanned file'} "
                                  f"({files})"), style="bold"))
-        for line in _scope_notes(result, scope):
+        for line in scope_notes(result, scope):
             console.print(Text(clean(f"  {line}"), style="yellow"))
         mine = [p for p in result.promises if p.policy == scope.policy_path]
         if not mine:
@@ -291,23 +322,24 @@ def _promises(console: Console, result: ScanResult) -> None:
         console.print()
 
 
-def _plural(count: int, word: str) -> str:
+def plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
 def _checked(result: ScanResult) -> str:
     docs = sum(result.document_counts.values())
-    return (f"{_plural(len(result.files), 'file')}, {_plural(docs, 'document')} and "
-            f"{_plural(result.workload_count, 'workload')} checked against {_plural(len(result.rules), 'rule')}")
+    return (f"{plural(len(result.files), 'file')}, {plural(docs, 'document')} and "
+            f"{plural(result.workload_count, 'workload')} checked against {plural(len(result.rules), 'rule')}")
 
 
-def _verdict(result: ScanResult) -> Text:
+def verdict(result: ScanResult) -> Text:
+    """The report's last line: what failed, or what a green result proved."""
     active = [f for f in result.active() if not f.baseline]
     known = len(result.active()) - len(active)
     kept = [p for p in result.promises if p.status != "broken"]
     excepted = sum(p.status == "excepted" for p in result.promises)
     if not active and known:
-        return Text(f"No new findings: {_plural(known, 'finding')} known from the baseline (not failing); "
+        return Text(f"No new findings: {plural(known, 'finding')} known from the baseline (not failing); "
                     f"{_checked(result)}.", style="bold green")
     if not active:
         if not result.promises:
@@ -315,33 +347,34 @@ def _verdict(result: ScanResult) -> Text:
             return Text(f"No findings: {_checked(result)}; {why}, so no documented promise was checked.",
                         style="bold yellow")
         extra = f" ({excepted} by a documented exception)" if excepted else ""
-        return Text(f"No findings: {_plural(len(kept), 'documented promise')} kept{extra}; {_checked(result)}.",
+        return Text(f"No findings: {plural(len(kept), 'documented promise')} kept{extra}; {_checked(result)}.",
                     style="bold green")
     counts = {level: 0 for level in SEVERITIES}
     for finding in active:
         counts[_severity(result, finding)] += 1
-    parts = ", ".join(_plural(counts[level], level) for level in SEVERITIES if counts[level])
+    parts = ", ".join(plural(counts[level], level) for level in SEVERITIES if counts[level])
     files = len({f.loc.path for f in active})
-    text = f"{_plural(len(active), 'finding')} ({parts}) in {_plural(files, 'file')}"
+    text = f"{plural(len(active), 'finding')} ({parts}) in {plural(files, 'file')}"
     if result.suppressed():
         text += f"; {len(result.suppressed())} suppressed by documented exceptions"
     if known:
         text += f"; {known} more known from the baseline"
     if result.promises:
-        text += f"; {len(result.promises) - len(kept)} of {_plural(len(result.promises), 'documented promise')} broken"
+        text += f"; {len(result.promises) - len(kept)} of {plural(len(result.promises), 'documented promise')} broken"
     return Text(text + ".", style="bold red" if counts["error"] else "bold yellow")
 
 
 def render_text(result: ScanResult, *, color: bool = False, width: int = 100) -> str:
     console, buffer = _console(color, max(40, width))
     if result.findings:
-        _findings_by_file(console, result, _Sources())
+        _findings_by_file(console, result, Sources())
         _exceptions(console, result)
     _baseline(console, result)
+    _rendered(console, result)
     if result.findings:
         _summary(console, result)
     _promises(console, result)
-    console.print(_verdict(result))
+    console.print(verdict(result))
     return _finish(buffer.getvalue(), color)
 
 

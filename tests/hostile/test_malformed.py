@@ -140,9 +140,10 @@ CASES = [
          (("INPUT001", 7, "render it first"),)),
     Case("go-template-in-quoted-data-is-fine", "alerts.yaml",
          CONFIGMAP.replace("strict", '"{{ $labels.instance }} is down"'), (), objects=1),
+    # read as a file, a kustomization is not applied: one note says so
     Case("kustomization", "kustomization.yaml",
          "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [good.yaml]\n",
-         (), doc_class=DocClass.KUSTOMIZATION),
+         (("INPUT007", 1, "is not applied"),), doc_class=DocClass.KUSTOMIZATION),
 ]
 
 

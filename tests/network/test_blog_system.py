@@ -14,7 +14,7 @@ from scanner.loader.documents import load
 from scanner.model.build import build_model
 from scanner.network import build_traffic_for_policy
 from scanner.network.explain import explain
-from scanner.network.graph import graph_to_json, to_mermaid
+from scanner.network.graph import graph_to_json, mermaid_id, to_mermaid
 from scanner.policy import load_policy
 
 REPO = Path(__file__).resolve().parents[2]
@@ -30,7 +30,7 @@ def blog():
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scanner", *args], capture_output=True, text=True, cwd=REPO, timeout=300)
+    return subprocess.run([sys.executable, "-m", "scanner", *args], check=False, capture_output=True, text=True, cwd=REPO, timeout=300)
 
 
 def test_no_policy_is_rejected():
@@ -67,17 +67,18 @@ def test_mermaid_draws_the_picture():
     assert result.returncode == 0, result.stderr
     text = result.stdout
     assert text.startswith("flowchart LR\n")
-    for line in (
-        'n_entity_world -->|"TCP 80"| n_blog_system_web',
-        'n_blog_system_web -->|"TCP 8080 · HTTP"| n_blog_system_was',
-        'n_blog_system_was -->|"TCP 3306"| n_blog_system_mysql',
-        'n_blog_system_mysql_backup -->|"TCP 3306"| n_blog_system_mysql',
-        'n_blog_system_mysql_backup -->|"TCP 443"| n_fqdn_s3_ap_northeast_2_amazonaws_com',
-        'n_blog_system_mysql_exporter -->|"TCP 3306"| n_blog_system_mysql',
-        'n_actor_prometheus -->|"TCP 9104"| n_blog_system_mysql_exporter',
-        'n_blog_system_web -->|"TCP 15012"| n_actor_istiod',
+    m = mermaid_id
+    for src, label, dst in (
+        ("entity:world", "TCP 80", "blog-system/web"),
+        ("blog-system/web", "TCP 8080 · HTTP", "blog-system/was"),
+        ("blog-system/was", "TCP 3306", "blog-system/mysql"),
+        ("blog-system/mysql-backup", "TCP 3306", "blog-system/mysql"),
+        ("blog-system/mysql-backup", "TCP 443", "fqdn:s3.ap-northeast-2.amazonaws.com"),
+        ("blog-system/mysql-exporter", "TCP 3306", "blog-system/mysql"),
+        ("actor:prometheus", "TCP 9104", "blog-system/mysql-exporter"),
+        ("blog-system/web", "TCP 15012", "actor:istiod"),
     ):
-        assert line in text
+        assert f'  {m(src)} -->|"{label}"| {m(dst)}\n' in text
     t, _ = blog()
     assert text == to_mermaid(t.graph)
 

@@ -1,0 +1,3 @@
+{{- define "shop.labels" -}}
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
