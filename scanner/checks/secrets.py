@@ -104,6 +104,12 @@ def _walk_values(data: Any, prefix: str = "") -> Iterator[tuple[str, Any, Any, A
 
 def check_literal_secrets(ctx: CheckContext) -> Iterator[Finding]:
     allowed = _allowed(ctx)
+    yield from _env_secrets(ctx, allowed)
+    yield from _configmap_secrets(ctx)
+    yield from _values_secrets(ctx, allowed)
+
+
+def _env_secrets(ctx: CheckContext, allowed: frozenset[str]) -> Iterator[Finding]:
     for workload in ctx.model.workloads:
         for container in workload.containers:
             for env in container.env:
@@ -113,18 +119,24 @@ def check_literal_secrets(ctx: CheckContext) -> Iterator[Finding]:
                         f"env var {env.name} carries a literal secret value (not shown); use valueFrom.secretKeyRef",
                         env.loc, container=container, detail=f"env:{env.name}",
                     )
+
+
+def _configmap_secrets(ctx: CheckContext) -> Iterator[Finding]:
     for obj in ctx.inputs.objects:
-        if obj.kind == "ConfigMap":
-            data = obj.body.get("data")
-            if isinstance(data, LMap):
-                for key, value in data.items():
-                    if looks_secret(key, value):
-                        subject = f"ConfigMap {obj.namespace or ctx.default_namespace}/{obj.name}"
-                        yield Finding(
-                            "SECRET002",
-                            f"{subject} key {key} looks like a secret value (not shown); ConfigMaps are not secret",
-                            data.loc_of(key), subject=subject, detail=f"data:{key}",
-                        )
+        data = obj.body.get("data") if obj.kind == "ConfigMap" else None
+        if not isinstance(data, LMap):
+            continue
+        subject = f"ConfigMap {obj.namespace or ctx.default_namespace}/{obj.name}"
+        for key, value in data.items():
+            if looks_secret(key, value):
+                yield Finding(
+                    "SECRET002",
+                    f"{subject} key {key} looks like a secret value (not shown); ConfigMaps are not secret",
+                    data.loc_of(key), subject=subject, detail=f"data:{key}",
+                )
+
+
+def _values_secrets(ctx: CheckContext, allowed: frozenset[str]) -> Iterator[Finding]:
     for doc in ctx.inputs.documents:
         if doc.cls is not DocClass.HELM_VALUES:
             continue

@@ -280,22 +280,19 @@ def _plain_to_located(value: Any, loc: Loc) -> tuple[Any, int]:
     stack = [(value, root)]
     while stack:
         source, target = stack.pop()
-        if isinstance(source, dict):
-            for k, v in source.items():
+        pairs = source.items() if isinstance(source, dict) else enumerate(source) if isinstance(source, list) else ()
+        for k, v in pairs:
+            w = wrap(v)
+            if isinstance(target, LMap):
                 k = wrap(k)
-                w = wrap(v)
                 target[k] = w
                 target.key_locs[k] = loc
                 target.value_locs[k] = loc
-                if isinstance(w, (LMap, LList)):
-                    stack.append((v, w))
-        elif isinstance(source, list):
-            for v in source:
-                w = wrap(v)
+            else:
                 target.append(w)
                 target.item_locs.append(loc)
-                if isinstance(w, (LMap, LList)):
-                    stack.append((v, w))
+            if isinstance(w, (LMap, LList)):
+                stack.append((v, w))
     return root, replaced
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
@@ -231,42 +231,56 @@ def read_security_context(r: _Reader, holder: LMap, path: str) -> SecurityContex
     groups = r.list(sc, "supplementalGroups", f"{p}.supplementalGroups")
     if groups is not None:
         values["supplemental_groups"] = tuple(g for g in groups if isinstance(g, int))
-    caps = r.map(sc, "capabilities", f"{p}.capabilities")
-    if caps is not None:
-        values["capabilities_add"] = r.str_list(caps, "add", f"{p}.capabilities.add")
-        values["capabilities_drop"] = r.str_list(caps, "drop", f"{p}.capabilities.drop")
-        for k in ("add", "drop"):
-            if k in caps:
-                locs[f"capabilities.{k}"] = caps.loc_of(k)
-                if isinstance(caps[k], LList):  # each item too: findings point at the offending capability
-                    locs.update({f"capabilities.{k}[{i}]": caps[k].loc_of(i) for i in range(len(caps[k]))})
-    for key, attr, sub in (
-        ("seccompProfile", "seccomp_type", "type"),
-        ("appArmorProfile", "apparmor_type", "type"),
-        ("windowsOptions", "windows_host_process", "hostProcess"),
-    ):
-        nested = r.map(sc, key, f"{p}.{key}")
-        if nested is not None:
-            getter = r.bool if attr == "windows_host_process" else r.str
-            values[attr] = getter(nested, sub, f"{p}.{key}.{sub}")
-            if sub in nested:
-                locs[f"{key}.{sub}"] = nested.loc_of(sub)
-    selinux = r.map(sc, "seLinuxOptions", f"{p}.seLinuxOptions")
-    if selinux is not None:
-        for sub in ("type", "user", "role"):
-            values[f"selinux_{sub}"] = r.str(selinux, sub, f"{p}.seLinuxOptions.{sub}")
-            if sub in selinux:
-                locs[f"seLinuxOptions.{sub}"] = selinux.loc_of(sub)
+    _read_capabilities(r, sc, p, values, locs)
+    _read_profiles(r, sc, p, values, locs)
     sysctls = r.list(sc, "sysctls", f"{p}.sysctls")
     if sysctls is not None:
-        found = []
-        for i, item in enumerate(sysctls):
-            if isinstance(item, LMap) and isinstance(item.get("name"), str):
-                found.append((item["name"], item.loc_of("name")))
-            else:
-                r.wrong(sysctls.loc_of(i), f"{p}.sysctls[{i}]", "a mapping with a name", item)
-        values["sysctls"] = tuple(found)
+        values["sysctls"] = _read_sysctls(r, sysctls, f"{p}.sysctls")
     return SecurityContext(loc=sc.loc, present=True, locs=MappingProxyType(locs), **values)
+
+
+def _read_capabilities(r: _Reader, sc: LMap, p: str, values: dict[str, Any], locs: dict[str, Loc]) -> None:
+    caps = r.map(sc, "capabilities", f"{p}.capabilities")
+    if caps is None:
+        return
+    values["capabilities_add"] = r.str_list(caps, "add", f"{p}.capabilities.add")
+    values["capabilities_drop"] = r.str_list(caps, "drop", f"{p}.capabilities.drop")
+    for k in ("add", "drop"):
+        if k in caps:
+            locs[f"capabilities.{k}"] = caps.loc_of(k)
+            if isinstance(caps[k], LList):  # each item too: findings point at the offending capability
+                locs.update({f"capabilities.{k}[{i}]": caps[k].loc_of(i) for i in range(len(caps[k]))})
+
+
+# securityContext key -> (nested key, SecurityContext attribute, boolean?)
+_NESTED_FIELDS = (
+    ("seccompProfile", (("type", "seccomp_type", False),)),
+    ("appArmorProfile", (("type", "apparmor_type", False),)),
+    ("windowsOptions", (("hostProcess", "windows_host_process", True),)),
+    ("seLinuxOptions", (("type", "selinux_type", False), ("user", "selinux_user", False), ("role", "selinux_role", False))),
+)
+
+
+def _read_profiles(r: _Reader, sc: LMap, p: str, values: dict[str, Any], locs: dict[str, Loc]) -> None:
+    """seccomp, AppArmor, Windows and SELinux options: nested mappings of a few fields."""
+    for key, fields in _NESTED_FIELDS:
+        nested = r.map(sc, key, f"{p}.{key}")
+        if nested is None:
+            continue
+        for sub, attr, boolean in fields:
+            values[attr] = (r.bool if boolean else r.str)(nested, sub, f"{p}.{key}.{sub}")
+            if sub in nested:
+                locs[f"{key}.{sub}"] = nested.loc_of(sub)
+
+
+def _read_sysctls(r: _Reader, sysctls: LList, path: str) -> tuple[tuple[str, Loc], ...]:
+    found = []
+    for i, item in enumerate(sysctls):
+        if isinstance(item, LMap) and isinstance(item.get("name"), str):
+            found.append((item["name"], item.loc_of("name")))
+        else:
+            r.wrong(sysctls.loc_of(i), f"{path}[{i}]", "a mapping with a name", item)
+    return tuple(found)
 
 
 def _port_number(value: Any) -> int | None:
@@ -600,43 +614,15 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
         problems.extend(unknown_fields(obj, f"{obj.kind} {ns_of(obj)}/{obj.name}" if _is_namespaced(obj)
                                        else f"{obj.kind} {obj.name}"))
     by_key = {(o.kind, ns_of(o), o.name): o for o in objects}
-    referenced: set[tuple[str, str, str]] = set()
-    for obj in objects:
-        if obj.kind == "Rollout":
-            spec = obj.body.get("spec")
-            ref = spec.get("workloadRef") if isinstance(spec, LMap) else None
-            if isinstance(ref, LMap) and "template" not in spec:
-                referenced.add((str(ref.get("kind")), ns_of(obj), str(ref.get("name"))))
-
+    referenced = _rollout_targets(objects, ns_of)
     for obj in objects:
         if obj.kind == "Namespace" and obj.api_version == "v1":
-            r = _Reader(f"Namespace {obj.name}", problems)
-            labels = r.labels(obj.metadata, "labels", "metadata.labels")
-            # The API server always sets this label (Kubernetes >= 1.21).
-            labels.setdefault("kubernetes.io/metadata.name", obj.name)
-            model.namespaces[obj.name] = Namespace(obj.name, MappingProxyType(labels), obj.loc, True)
-
+            model.namespaces[obj.name] = _build_namespace(obj, problems)
     for obj in objects:
         namespace = ns_of(obj)
-        key = (obj.kind, namespace, obj.name)
-        if obj.kind in POD_SPEC_PATHS and obj.kind != "PodTemplate":
-            if key in referenced:
-                continue  # its template is scanned as the Rollout that owns it
-            override = _rollout_ref(obj, by_key, namespace, problems) if obj.kind == "Rollout" else None
-            rollout_spec = obj.body.get("spec")
-            if (obj.kind == "Rollout" and override is None and isinstance(rollout_spec, LMap)
-                    and "template" not in rollout_spec and "workloadRef" in rollout_spec):
-                continue  # the workloadRef problem is reported by _rollout_ref
-            workload = build_workload(obj, namespace, problems, override)
-            if workload is not None:
-                model.workloads.append(workload)
-        elif obj.group == GROUP:
-            model.operated.extend(operated_workloads(obj, namespace))
-        elif obj.kind == "Service" and obj.api_version == "v1":
-            service = _build_service(obj, namespace, problems)
-            if service is not None:
-                model.services.append(service)
-        if obj.kind not in ("Namespace",) and namespace not in model.namespaces and _is_namespaced(obj):
+        if (obj.kind, namespace, obj.name) not in referenced:  # else scanned as the Rollout that owns it
+            _add_object(model, obj, namespace, by_key)
+        if obj.kind != "Namespace" and namespace not in model.namespaces and _is_namespaced(obj):
             model.namespaces[namespace] = Namespace(
                 namespace, MappingProxyType({"kubernetes.io/metadata.name": namespace}), obj.loc, False
             )
@@ -645,6 +631,44 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
     model.services.sort(key=lambda s: (s.namespace, s.name))
     model.namespaces = dict(sorted(model.namespaces.items()))
     return model
+
+
+def _rollout_targets(objects: list[KubeObject], ns_of: Callable[[KubeObject], str]) -> set[tuple[str, str, str]]:
+    """(kind, namespace, name) of every workload a Rollout's ``workloadRef`` names."""
+    out = set()
+    for obj in objects:
+        spec = obj.body.get("spec") if obj.kind == "Rollout" else None
+        ref = spec.get("workloadRef") if isinstance(spec, LMap) else None
+        if isinstance(ref, LMap) and "template" not in spec:
+            out.add((str(ref.get("kind")), ns_of(obj), str(ref.get("name"))))
+    return out
+
+
+def _build_namespace(obj: KubeObject, problems: list[Finding]) -> Namespace:
+    labels = _Reader(f"Namespace {obj.name}", problems).labels(obj.metadata, "labels", "metadata.labels")
+    # The API server always sets this label (Kubernetes >= 1.21).
+    labels.setdefault("kubernetes.io/metadata.name", obj.name)
+    return Namespace(obj.name, MappingProxyType(labels), obj.loc, True)
+
+
+def _add_object(model: Model, obj: KubeObject, namespace: str, by_key: Mapping[tuple[str, str, str], KubeObject]) -> None:
+    """A workload, an operator-managed pod set or a Service into the model."""
+    problems = model.problems
+    if obj.kind in POD_SPEC_PATHS and obj.kind != "PodTemplate":
+        override = _rollout_ref(obj, by_key, namespace, problems) if obj.kind == "Rollout" else None
+        rollout_spec = obj.body.get("spec")
+        if (obj.kind == "Rollout" and override is None and isinstance(rollout_spec, LMap)
+                and "template" not in rollout_spec and "workloadRef" in rollout_spec):
+            return  # the workloadRef problem is reported by _rollout_ref
+        workload = build_workload(obj, namespace, problems, override)
+        if workload is not None:
+            model.workloads.append(workload)
+    elif obj.group == GROUP:
+        model.operated.extend(operated_workloads(obj, namespace))
+    elif obj.kind == "Service" and obj.api_version == "v1":
+        service = _build_service(obj, namespace, problems)
+        if service is not None:
+            model.services.append(service)
 
 
 _CLUSTER_SCOPED = frozenset(

@@ -181,15 +181,7 @@ class Engine:
         rules = [self.rules[i] for i in self.rules_of[ci]] if enforced else []
         isolating = tuple(r.origin for r in rules if r.default_deny(direction))
         isolated = enforced and (mode == "always" or bool(isolating))
-        req_allow: list[Requirement] = []
-        req_deny: list[Requirement] = []
-        conditions: list[tuple[Origin, tuple[Requirement, ...], bool]] = []
-        for r in rules:
-            allow_reqs = r.requires_ingress if direction == "ingress" else r.requires_egress
-            deny_reqs = r.requires_ingress_deny if direction == "ingress" else r.requires_egress_deny
-            req_allow += allow_reqs
-            req_deny += deny_reqs
-            conditions += [(r.origin, reqs, deny) for reqs, deny in ((allow_reqs, False), (deny_reqs, True)) if reqs]
+        req_allow, req_deny, conditions = _requirements(rules, direction)
         base: list[tuple[Entry, int]] = []
         for r in rules:
             for e in r.entries:
@@ -200,39 +192,33 @@ class Engine:
                 if reqs and ep:
                     ep &= self._req_mask(tuple(sorted(set(reqs))))
                 base.append((e, ep | other))
-        dns_rules: list[FqdnSelector] = []
-        dns_missing: list[Entry] = []
-        if direction == "egress":
-            dns_rules, dns_missing = self._dns_visibility(ci, base)
-        allows: list[tuple[Entry, int]] = []
-        denies: list[tuple[Entry, int]] = []
-        blocked: list[tuple[Entry, int]] = []
-        au = du = 0
-        for e, m in base:
-            if e.fqdns:
-                wanted = self._fqdn_mask(e.fqdns)
-                visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules else 0
-                m |= wanted & visible
-                if wanted & ~visible:
-                    blocked.append((e, wanted & ~visible))
-            if not m:
-                continue
-            if e.deny:
-                denies.append((e, m))
-                du |= m
-            else:
-                allows.append((e, m))
-                au |= m
-        bu = 0
-        for _, m in blocked:
-            bu |= m
-        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, au, du, blocked, bu, tuple(dns_missing),
-                             tuple(conditions))
+        dns_rules, dns_missing = self._dns_visibility(ci, base) if direction == "egress" else ([], [])
+        allows, denies, blocked = self._visible_entries(base, dns_rules)
+        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, _union(allows), _union(denies), blocked,
+                             _union(blocked), tuple(dns_missing), tuple(conditions))
         dp.allow_masks = tuple(m for _, m in allows)
         dp.deny_masks = tuple(m for _, m in denies)
         dp.any_named_egress = direction == "egress" and any(e.named for e, _ in allows + denies)
         self._dirs[direction][ci] = dp
         return dp
+
+    def _visible_entries(self, base: list[tuple[Entry, int]], dns_rules: list[FqdnSelector]) -> tuple[list, list, list]:
+        """(allow entries, deny entries, FQDN entries blocked for lack of DNS
+        visibility) with the identity masks each reaches: a toFQDNs peer is reached
+        only for names the pod's DNS proxy rules let it resolve."""
+        allows: list[tuple[Entry, int]] = []
+        denies: list[tuple[Entry, int]] = []
+        blocked: list[tuple[Entry, int]] = []
+        visible = self._fqdn_mask(tuple(dns_rules)) if dns_rules and any(e.fqdns for e, _ in base) else 0
+        for e, m in base:
+            if e.fqdns:
+                wanted = self._fqdn_mask(e.fqdns)
+                m |= wanted & visible
+                if wanted & ~visible:
+                    blocked.append((e, wanted & ~visible))
+            if m:
+                (denies if e.deny else allows).append((e, m))
+        return allows, denies, blocked
 
     def _dns_visibility(self, ci: int, base: list[tuple[Entry, int]]) -> tuple[list[FqdnSelector], list[Entry]]:
         """(the DNS patterns the pod's DNS proxy rules let it resolve, the rules.dns
@@ -329,32 +315,61 @@ class Engine:
         else:
             granted = FULL
         allowed = granted.subtract(denied).intersect(self.carried)
-        restrictions: list[L7Restriction] = []
-        by_kind: dict[str, list[Contribution]] = {}
-        for c in allows:
-            if c.entry.l7 is not None:
-                by_kind.setdefault(c.entry.l7.kind, []).append(c)
-        for kind, contribs in sorted(by_kind.items()):
-            # Requests pass if they match any L7 rule covering the port; split ports by
-            # the exact set of entries covering them.
-            restricted = NOTHING
-            for c in contribs:
-                restricted = restricted.union(c.ports)
-            restricted = restricted.subtract(l4).subtract(denied)
-            if not restricted:
-                continue
-            for group_ports, group in _partition(contribs, restricted):
-                http = tuple(sorted({h for c in group for h in c.entry.l7.http}))
-                dns = tuple(sorted({d for c in group for d in c.entry.l7.dns}))
-                any_request = kind == "http" and any(not c.entry.l7.http for c in group)
-                restrictions.append(L7Restriction(kind, group_ports, () if any_request else http, dns, tuple(c.entry for c in group)))
+        restrictions = _l7_restrictions(allows, l4, denied)
         blocked = tuple(dp.fqdn_blocked[i][0] for i in bi)
         return SideResult(
-            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, tuple(restrictions), localhost, blocked,
+            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, restrictions, localhost, blocked,
             dp.dns_not_reaching if blocked else (), dp.requires,
         )
 
 
+
+
+def _requirements(rules: list[PolicyRule], direction: str) -> tuple[list[Requirement], list[Requirement], list]:
+    """The deprecated fromRequires/toRequires of a subject's rules: ANDed into every
+    allow (resp. deny) selector of that direction, each kept as a condition explain
+    shows."""
+    req_allow: list[Requirement] = []
+    req_deny: list[Requirement] = []
+    conditions: list[tuple[Origin, tuple[Requirement, ...], bool]] = []
+    for r in rules:
+        allow_reqs = r.requires_ingress if direction == "ingress" else r.requires_egress
+        deny_reqs = r.requires_ingress_deny if direction == "ingress" else r.requires_egress_deny
+        req_allow += allow_reqs
+        req_deny += deny_reqs
+        conditions += [(r.origin, reqs, deny) for reqs, deny in ((allow_reqs, False), (deny_reqs, True)) if reqs]
+    return req_allow, req_deny, conditions
+
+
+def _union(entries: list[tuple[Entry, int]]) -> int:
+    out = 0
+    for _, m in entries:
+        out |= m
+    return out
+
+
+def _l7_restrictions(allows: tuple[Contribution, ...], l4: PortSet, denied: PortSet) -> tuple[L7Restriction, ...]:
+    """Ports where only L7 rules grant access: requests pass if they match any L7 rule
+    covering the port, so ports are split by the exact set of entries covering them."""
+    restrictions: list[L7Restriction] = []
+    by_kind: dict[str, list[Contribution]] = {}
+    for c in allows:
+        if c.entry.l7 is not None:
+            by_kind.setdefault(c.entry.l7.kind, []).append(c)
+    for kind, contribs in sorted(by_kind.items()):
+        restricted = NOTHING
+        for c in contribs:
+            restricted = restricted.union(c.ports)
+        restricted = restricted.subtract(l4).subtract(denied)
+        if not restricted:
+            continue
+        for group_ports, group in _partition(contribs, restricted):
+            http = tuple(sorted({h for c in group for h in c.entry.l7.http}))
+            dns = tuple(sorted({d for c in group for d in c.entry.l7.dns}))
+            any_request = kind == "http" and any(not c.entry.l7.http for c in group)
+            restrictions.append(L7Restriction(kind, group_ports, () if any_request else http, dns,
+                                              tuple(c.entry for c in group)))
+    return tuple(restrictions)
 
 
 def _partition(contribs: list[Contribution], within: PortSet) -> list[tuple[PortSet, list[Contribution]]]:

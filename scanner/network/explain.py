@@ -32,49 +32,63 @@ def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port:
     verb = "egress" if side.direction == "egress" else "ingress"
     towards = f"to {peer}" if verb == "egress" else f"from {peer}"
     head = f"{verb} of {subject} ({towards}):"
-    ok = _covers(side.allowed, protocol, port)
-    lines = [head]
     if not side.enforced:
-        lines.append(f"  ALLOWED — not enforced: {subject} is not a Cilium endpoint (host network, external peer, "
-                     "or policy enforcement is off)")
-        return lines
-    matching = [c for c in side.allows if _covers(c.ports, protocol, port)]
+        return [head, f"  ALLOWED — not enforced: {subject} is not a Cilium endpoint (host network, external peer, "
+                      "or policy enforcement is off)"]
+    ok = _covers(side.allowed, protocol, port)
     denying = [c for c in side.denies if _covers(c.ports, protocol, port)]
-    if side.isolated:
-        pols = ", ".join(sorted({o.text() for o in side.isolating})) or "policy enforcement mode 'always'"
-        lines.append(f"  isolated for {verb} (default deny) because {pols} selects {subject} for {verb}")
-    else:
-        lines.append(f"  not isolated: no policy selects {subject} for {verb} (default allow)")
+    lines = [head, f"  {_verdict(side, ok, bool(denying), peer, protocol, port)}", _isolation(side, subject, verb)]
     if side.localhost:
         lines.append("  traffic from the local host is always allowed (Cilium allow-localhost)")
-    for c in matching:
-        l7 = f" with L7 {c.entry.l7.describe()}" if c.entry.l7 else ""
-        lines.append(f"  allowed by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()}{l7}")
+    for c in side.allows:
+        if _covers(c.ports, protocol, port):
+            l7 = f" with L7 {c.entry.l7.describe()}" if c.entry.l7 else ""
+            lines.append(f"  allowed by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()}{l7}")
     for c in denying:
         lines.append(f"  DENIED by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()} (deny beats allow)")
-    for e in side.fqdn_without_dns:
-        lines.append(f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs counts only if an egress rules.dns "
-                     f"rule of {subject} reaches kube-dns and its patterns cover the name; none does")
-    for e in side.dns_not_reaching:
-        lines.append(f"  the DNS rule {e.origin.text()} ({e.peer_text}) does not reach kube-dns (its peer does not "
-                     "select it, its ports miss the DNS port, or a deny rule or kube-dns's policy removes it)")
+    lines += _dns_lines(side, subject)
     lines += _conditions(side, peer, peer_identity)
+    lines += _l7_lines(side, protocol, port)
+    if side.allowed and not ok:
+        lines.append(f"  ({verb} allows only {side.allowed.describe()} here)")
+    return lines
+
+
+def _verdict(side: SideResult, ok: bool, denied: bool, peer: str, protocol: str, port: int | None) -> str:
+    if ok:
+        return "ALLOWED"
+    if denied:
+        return "DENIED (explicit deny)"
+    if side.isolated:
+        return f"DENIED (default deny: no rule allows {peer} on {_port_text(protocol, port)})"
+    return "DENIED"
+
+
+def _isolation(side: SideResult, subject: str, verb: str) -> str:
+    if side.isolated:
+        pols = ", ".join(sorted({o.text() for o in side.isolating})) or "policy enforcement mode 'always'"
+        return f"  isolated for {verb} (default deny) because {pols} selects {subject} for {verb}"
+    return f"  not isolated: no policy selects {subject} for {verb} (default allow)"
+
+
+def _dns_lines(side: SideResult, subject: str) -> list[str]:
+    """toFQDNs entries not counted, and DNS rules that give no visibility."""
+    lines = [f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs counts only if an egress rules.dns "
+             f"rule of {subject} reaches kube-dns and its patterns cover the name; none does"
+             for e in side.fqdn_without_dns]
+    lines += [f"  the DNS rule {e.origin.text()} ({e.peer_text}) does not reach kube-dns (its peer does not "
+              "select it, its ports miss the DNS port, or a deny rule or kube-dns's policy removes it)"
+              for e in side.dns_not_reaching]
+    return lines
+
+
+def _l7_lines(side: SideResult, protocol: str, port: int | None) -> list[str]:
+    lines = []
     for r in side.l7:
         if _covers(r.ports, protocol, port):
             rules = "; ".join(h.describe() for h in r.http) if r.kind == "http" else ", ".join(d.describe() for d in r.dns)
             where = ", ".join(sorted({e.origin.text() for e in r.entries}))
             lines.append(f"  L7 {r.kind.upper()} on {r.ports.describe()}: only {rules or 'any request'} ({where})")
-    if ok:
-        verdict = "ALLOWED"
-    elif denying:
-        verdict = "DENIED (explicit deny)"
-    elif side.isolated:
-        verdict = f"DENIED (default deny: no rule allows {peer} on {_port_text(protocol, port)})"
-    else:
-        verdict = "DENIED"
-    lines.insert(1, f"  {verdict}")
-    if side.allowed and not ok:
-        lines.append(f"  ({verb} allows only {side.allowed.describe()} here)")
     return lines
 
 

@@ -95,57 +95,89 @@ _CNP_L3 = {
 
 def effect_of_dropping(u: UnknownField) -> str:
     """What the rule means once the API server has dropped ``u`` (validation off)."""
-    meant = u.suggestion or ""
     if u.holder in _CNP_L3:
-        deny = "Deny" in u.holder
-        has_peer = any(k in u.kept for k in _CNP_L3[u.holder])
-        has_ports = "toPorts" in u.kept or "icmps" in u.kept
-        if not has_peer and has_ports:
-            return ("the rule is left without a peer selector, so its ports apply to every peer, the world "
-                    "and other namespaces included")
-        if not has_peer and not has_ports:
-            return ("the rule is left empty: it " + ("denies nothing" if deny else "allows nothing")
-                    + " but still makes the selected pods default-deny in this direction")
-        if not has_ports and (meant in ("toPorts", "icmps") or "port" in u.key.lower()):
-            return "the rule is left without ports, so it covers every port and protocol of its peers"
-        return "the rest of the rule applies without it"
-    if u.holder.startswith("port rule"):
-        if meant == "rules" or "rule" in u.key.lower():
-            return "the L7 rules are gone, so every request on these ports is allowed"
-        if "ports" not in u.kept and (meant == "ports" or "port" in u.key.lower()):
-            return "the port rule is left without ports, so it covers every port"
-        return "the rest of the port rule applies without it"
-    if u.holder.startswith("L7 rules"):
-        left = [k for k in ("http", "kafka", "dns", "l7proto") if k in u.kept]
-        if not left:
-            return "no L7 rule is left, so every request on these ports is allowed (the L7 restriction disappears)"
-        return "the remaining L7 rules apply without it"
-    if u.holder == "label selector":
-        if not u.kept:
-            return "the selector is left empty and matches everything in its scope (e.g. every pod of the namespace)"
-        return "the selector matches without this condition, so it selects more"
-    if u.holder == "Cilium rule (spec)":
-        if meant in ("ingress", "egress", "ingressDeny", "egressDeny"):
-            return f"the rule loses its {meant} section: it no longer isolates or allows that direction"
-        return "the rest of the rule applies without it"
-    if u.holder in ("NetworkPolicy ingress rule", "NetworkPolicy egress rule"):
-        peer = "from" if "ingress" in u.holder else "to"
-        if peer not in u.kept and (meant == peer or u.key.lower().startswith(peer[0])):
-            return f"the rule is left without '{peer}', so it admits every peer, the world included"
-        if "ports" not in u.kept and (meant == "ports" or "port" in u.key.lower()):
-            return "the rule is left without ports, so it covers every port and protocol"
-        return "the rest of the rule applies without it"
-    if u.holder == "NetworkPolicy peer":
-        if not u.kept:
-            return "the peer is left empty, which the API server then rejects (a peer needs one field)"
-        return "the peer matches without this condition, so it selects more"
-    if u.holder == "object metadata":
-        if meant == "namespace":
-            return "the object lands in the default namespace instead"
-        if meant == "labels":
-            return "the object has no labels"
-        return "the object's metadata lacks it"
+        return _cilium_item_effect(u)
+    for holder, effect in _EFFECTS:
+        if u.holder == holder:
+            return effect(u, u.suggestion or "")
     return "the rest of the object applies without it"
+
+
+def _cilium_item_effect(u: UnknownField) -> str:
+    meant = u.suggestion or ""
+    has_peer = any(k in u.kept for k in _CNP_L3[u.holder])
+    has_ports = "toPorts" in u.kept or "icmps" in u.kept
+    if not has_peer and has_ports:
+        return ("the rule is left without a peer selector, so its ports apply to every peer, the world "
+                "and other namespaces included")
+    if not has_peer and not has_ports:
+        return ("the rule is left empty: it " + ("denies nothing" if "Deny" in u.holder else "allows nothing")
+                + " but still makes the selected pods default-deny in this direction")
+    if not has_ports and (meant in ("toPorts", "icmps") or "port" in u.key.lower()):
+        return "the rule is left without ports, so it covers every port and protocol of its peers"
+    return "the rest of the rule applies without it"
+
+
+def _port_rule_effect(u: UnknownField, meant: str) -> str:
+    if meant == "rules" or "rule" in u.key.lower():
+        return "the L7 rules are gone, so every request on these ports is allowed"
+    if "ports" not in u.kept and (meant == "ports" or "port" in u.key.lower()):
+        return "the port rule is left without ports, so it covers every port"
+    return "the rest of the port rule applies without it"
+
+
+def _l7_effect(u: UnknownField, meant: str) -> str:
+    if not any(k in u.kept for k in ("http", "kafka", "dns", "l7proto")):
+        return "no L7 rule is left, so every request on these ports is allowed (the L7 restriction disappears)"
+    return "the remaining L7 rules apply without it"
+
+
+def _selector_effect(u: UnknownField, meant: str) -> str:
+    if not u.kept:
+        return "the selector is left empty and matches everything in its scope (e.g. every pod of the namespace)"
+    return "the selector matches without this condition, so it selects more"
+
+
+def _cilium_rule_effect(u: UnknownField, meant: str) -> str:
+    if meant in ("ingress", "egress", "ingressDeny", "egressDeny"):
+        return f"the rule loses its {meant} section: it no longer isolates or allows that direction"
+    return "the rest of the rule applies without it"
+
+
+def _k8s_rule_effect(u: UnknownField, meant: str) -> str:
+    peer = "from" if "ingress" in u.holder else "to"
+    if peer not in u.kept and (meant == peer or u.key.lower().startswith(peer[0])):
+        return f"the rule is left without '{peer}', so it admits every peer, the world included"
+    if "ports" not in u.kept and (meant == "ports" or "port" in u.key.lower()):
+        return "the rule is left without ports, so it covers every port and protocol"
+    return "the rest of the rule applies without it"
+
+
+def _k8s_peer_effect(u: UnknownField, meant: str) -> str:
+    if not u.kept:
+        return "the peer is left empty, which the API server then rejects (a peer needs one field)"
+    return "the peer matches without this condition, so it selects more"
+
+
+def _metadata_effect(u: UnknownField, meant: str) -> str:
+    if meant == "namespace":
+        return "the object lands in the default namespace instead"
+    if meant == "labels":
+        return "the object has no labels"
+    return "the object's metadata lacks it"
+
+
+# holder -> what dropping a field of it means; the schema objects above name their holders.
+_EFFECTS = (
+    ("port rule (toPorts entry)", _port_rule_effect),
+    ("L7 rules (toPorts[].rules)", _l7_effect),
+    ("label selector", _selector_effect),
+    ("Cilium rule (spec)", _cilium_rule_effect),
+    ("NetworkPolicy ingress rule", _k8s_rule_effect),
+    ("NetworkPolicy egress rule", _k8s_rule_effect),
+    ("NetworkPolicy peer", _k8s_peer_effect),
+    ("object metadata", _metadata_effect),
+)
 
 
 __all__ = ["CILIUM_POLICY", "NETWORK_POLICY", "RULE", "effect_of_dropping"]

@@ -15,8 +15,9 @@ Selectors are evaluated against many identity classes at once with bit masks
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 ANY = "any"
 K8S = "k8s"
@@ -140,7 +141,7 @@ class SelectorError(ValueError):
 # The CRD's matchLabels value pattern and length (ciliumnetworkpolicies.yaml,
 # MatchLabelsValue); Kubernetes validates label values of built-in kinds the same way
 # (apimachinery validation IsValidLabelValue).
-_LABEL_VALUE = __import__("re").compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
 
 
 def parse_label_selector(
@@ -162,7 +163,6 @@ def parse_label_selector(
     unknown = [k for k in data if k not in ("matchLabels", "matchExpressions")]
     if unknown:
         raise SelectorError(f"unknown field '{unknown[0]}' in a label selector", (unknown[0],))
-    reqs: list[Requirement] = []
 
     def key_of(raw: object, where: tuple) -> tuple[str, str]:
         if not isinstance(raw, str) or not raw:
@@ -173,46 +173,62 @@ def parse_label_selector(
         src, key = split_source(raw, default_source)
         return src, key_prefix + key
 
-    labels = data.get("matchLabels")
-    if labels is not None:
-        if not isinstance(labels, dict):
-            raise SelectorError("matchLabels must be a mapping", ("matchLabels",))
-        for k, v in labels.items():
-            if v is None:
-                v = ""
-            if isinstance(v, bool):
-                v = "true" if v else "false"
-            if not isinstance(v, (str, int, float)):
-                raise SelectorError(f"matchLabels.{k} must be a string", ("matchLabels", k))
-            if isinstance(v, str) and (len(v) > 63 or not _LABEL_VALUE.match(v)):
-                raise SelectorError(f"matchLabels.{k}: {v[:70]!r} is not a valid label value (at most 63 characters "
-                                    "of [-A-Za-z0-9_.], starting and ending alphanumeric)", ("matchLabels", k))
-            src, key = key_of(k, ("matchLabels", k))
-            reqs.append(Requirement(src, key, "In", (str(v),)))
-    exprs = data.get("matchExpressions")
-    if exprs is not None:
-        if not isinstance(exprs, list):
-            raise SelectorError("matchExpressions must be a list", ("matchExpressions",))
-        for i, e in enumerate(exprs):
-            where = ("matchExpressions", i)
-            if not isinstance(e, dict):
-                raise SelectorError("a matchExpressions entry must be a mapping", where)
-            op = e.get("operator")
-            if op not in OPERATORS:
-                raise SelectorError(f"operator {op!r} is not one of In, NotIn, Exists, DoesNotExist (the enum is "
-                                    "case-sensitive)", where + ("operator",))
-            values = e.get("values")
-            if values is None:
-                values = []
-            if not isinstance(values, list):
-                raise SelectorError("values must be a list", where + ("values",))
-            if op in ("In", "NotIn") and not values:
-                raise SelectorError(f"operator {op} needs at least one value", where, by="cilium-agent")
-            if op in ("Exists", "DoesNotExist") and values:
-                raise SelectorError(f"operator {op} must not have values", where + ("values",), by="cilium-agent")
-            src, key = key_of(e.get("key"), where + ("key",))
-            reqs.append(Requirement(src, key, op, tuple(sorted(str(v) for v in values))))
+    reqs = _match_labels(data.get("matchLabels"), key_of) + _match_expressions(data.get("matchExpressions"), key_of)
     return Selector.of(reqs)
+
+
+KeyReader = Callable[[object, tuple], tuple[str, str]]
+
+
+def _match_labels(labels: Any, key_of: KeyReader) -> list[Requirement]:
+    if labels is None:
+        return []
+    if not isinstance(labels, dict):
+        raise SelectorError("matchLabels must be a mapping", ("matchLabels",))
+    reqs = []
+    for k, v in labels.items():
+        if v is None:
+            v = ""
+        if isinstance(v, bool):
+            v = "true" if v else "false"
+        if not isinstance(v, (str, int, float)):
+            raise SelectorError(f"matchLabels.{k} must be a string", ("matchLabels", k))
+        if isinstance(v, str) and (len(v) > 63 or not _LABEL_VALUE.match(v)):
+            raise SelectorError(f"matchLabels.{k}: {v[:70]!r} is not a valid label value (at most 63 characters "
+                                "of [-A-Za-z0-9_.], starting and ending alphanumeric)", ("matchLabels", k))
+        src, key = key_of(k, ("matchLabels", k))
+        reqs.append(Requirement(src, key, "In", (str(v),)))
+    return reqs
+
+
+def _match_expressions(exprs: Any, key_of: KeyReader) -> list[Requirement]:
+    if exprs is None:
+        return []
+    if not isinstance(exprs, list):
+        raise SelectorError("matchExpressions must be a list", ("matchExpressions",))
+    return [_match_expression(e, ("matchExpressions", i), key_of) for i, e in enumerate(exprs)]
+
+
+def _match_expression(e: Any, where: tuple, key_of: KeyReader) -> Requirement:
+    """One ``LabelSelectorRequirement``: the API server checks the operator enum; the
+    agent refuses In/NotIn without values and Exists/DoesNotExist with values."""
+    if not isinstance(e, dict):
+        raise SelectorError("a matchExpressions entry must be a mapping", where)
+    op = e.get("operator")
+    if op not in OPERATORS:
+        raise SelectorError(f"operator {op!r} is not one of In, NotIn, Exists, DoesNotExist (the enum is "
+                            "case-sensitive)", where + ("operator",))
+    values = e.get("values")
+    if values is None:
+        values = []
+    if not isinstance(values, list):
+        raise SelectorError("values must be a list", where + ("values",))
+    if op in ("In", "NotIn") and not values:
+        raise SelectorError(f"operator {op} needs at least one value", where, by="cilium-agent")
+    if op in ("Exists", "DoesNotExist") and values:
+        raise SelectorError(f"operator {op} must not have values", where + ("values",), by="cilium-agent")
+    src, key = key_of(e.get("key"), where + ("key",))
+    return Requirement(src, key, op, tuple(sorted(str(v) for v in values)))
 
 
 @dataclass(slots=True)

@@ -271,55 +271,12 @@ def build_traffic(
     if parsed is None:
         parsed = parse_policies(objects, settings, default_namespace, services=model.services)
     label_filter = LabelFilter.parse(DEFAULT_PREFIXES, tuple(settings.label_prefixes))
-    endpoints: dict[str, Endpoint] = {}
-
-    # workloads: one node each; same namespace/name twice -> the first by file/line,
-    # and different kinds with one name get a [Kind] suffix.
-    by_ref: dict[str, list] = {}
-    for w in model.network_workloads:
-        by_ref.setdefault(w.ref, []).append(w)
-    for ref, ws in sorted(by_ref.items()):
-        kinds = {w.kind for w in ws}
-        for w in sorted(ws, key=lambda w: (w.loc.path, w.loc.line)):
-            node_id = ref if len(kinds) == 1 else f"{ref}[{w.kind}]"
-            if node_id not in endpoints:
-                endpoints[node_id] = workload_endpoint(w, node_id, model, settings, label_filter)
+    endpoints = _workload_endpoints(model, settings, label_filter)
     actor_list = tuple(actors)
     for a in actor_list:
         ep = actor_endpoint(a, model, settings, label_filter)
         endpoints.setdefault(ep.id, ep)
-
-    extras = [normalize_ref(r) for r in extra_endpoints]
-    entities = {"world"} | {e for e in parsed.entities if e in ENTITY_NODES}
-    entities |= {"world" if e in ("world-ipv4",) else e for e in parsed.entities if e in ("world-ipv4",)}
-    mentioned: set[str] = set()
-    fqdns: set[str] = set()
-    for r in parsed.rules:
-        for e in r.entries:
-            for s in e.others:
-                for req in s.requirements:
-                    if req.source == CIDR:
-                        mentioned.add(req.key)
-            for f in e.fqdns:
-                fqdns.add(fqdnlib.normalize(f.value))
-    for x in extras:
-        if x.startswith("entity:") and x[7:] in ENTITY_NODES:
-            entities.add(x[7:])
-        elif x.startswith("cidr:"):
-            mentioned.add(x[5:])
-        elif x.startswith("fqdn:"):
-            fqdns.add(x[5:])
-    for name in sorted(entities):
-        ep = entity_endpoint(name, settings)
-        endpoints[ep.id] = ep
-    for prefix in sorted(mentioned):
-        if prefix == IPV4_WORLD:
-            continue
-        ep = cidr_endpoint(prefix, mentioned, settings)
-        endpoints[ep.id] = ep
-    for name in sorted(fqdns):
-        ep = fqdn_endpoint(name)
-        endpoints[ep.id] = ep
+    endpoints.update(_peer_endpoints(parsed, [normalize_ref(r) for r in extra_endpoints], settings))
 
     classes, class_of = group_classes(endpoints.values())
     engine = Engine(classes, parsed.rules, settings, _dns_servers(endpoints, class_of))
@@ -330,6 +287,46 @@ def build_traffic(
     traffic.istio = IstioLayer.build(model, objects, traffic.endpoints, actor_list, istio_settings, actor_mesh,
                                      default_namespace)
     return traffic
+
+
+def _workload_endpoints(model: Model, settings: NetworkSettings, label_filter: LabelFilter) -> dict[str, Endpoint]:
+    """One node per workload; the same namespace/name twice -> the first by file/line,
+    and different kinds with one name get a ``[Kind]`` suffix."""
+    endpoints: dict[str, Endpoint] = {}
+    by_ref: dict[str, list] = {}
+    for w in model.network_workloads:
+        by_ref.setdefault(w.ref, []).append(w)
+    for ref, ws in sorted(by_ref.items()):
+        kinds = {w.kind for w in ws}
+        for w in sorted(ws, key=lambda w: (w.loc.path, w.loc.line)):
+            node_id = ref if len(kinds) == 1 else f"{ref}[{w.kind}]"
+            if node_id not in endpoints:
+                endpoints[node_id] = workload_endpoint(w, node_id, model, settings, label_filter)
+    return endpoints
+
+
+def _peer_endpoints(parsed: ParsedPolicies, extras: list[str], settings: NetworkSettings) -> dict[str, Endpoint]:
+    """Nodes for the entities, CIDR prefixes and FQDNs the policies or the caller name
+    (the world always; ``world-ipv4`` is the world node of this IPv4 graph)."""
+    entities = {"world"} | {e for e in parsed.entities if e in ENTITY_NODES}
+    prefixes: set[str] = set()
+    fqdns: set[str] = set()
+    for r in parsed.rules:
+        for e in r.entries:
+            prefixes.update(req.key for s in e.others for req in s.requirements if req.source == CIDR)
+            fqdns.update(fqdnlib.normalize(f.value) for f in e.fqdns)
+    for x in extras:
+        kind, _, name = x.partition(":")
+        if kind == "entity" and name in ENTITY_NODES:
+            entities.add(name)
+        elif kind == "cidr":
+            prefixes.add(name)
+        elif kind == "fqdn":
+            fqdns.add(name)
+    endpoints = [entity_endpoint(name, settings) for name in sorted(entities)]
+    endpoints += [cidr_endpoint(p, prefixes, settings) for p in sorted(prefixes) if p != IPV4_WORLD]
+    endpoints += [fqdn_endpoint(name) for name in sorted(fqdns)]
+    return {ep.id: ep for ep in endpoints}
 
 
 def _dns_servers(endpoints: Mapping[str, Endpoint], class_of: Mapping[str, int]) -> dict[int, PortSet]:

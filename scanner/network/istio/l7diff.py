@@ -72,26 +72,28 @@ def _atoms(doc: Sequence[DocRule] | None, restrictions: Sequence[L7Restriction],
     """Per attribute, the automata of every string test; and the header names tested."""
     atoms: dict[str, list[lang.NFA]] = {"method": [], "path": [], "host": []}
     headers: set[str] = set()
-    for m, p, h in doc or ():
+    cilium = [(rule.method, rule.path, rule.host) for r in restrictions for rule in r.http]
+    for m, p, h in [*(doc or ()), *cilium]:
         for attr, pat in (("method", m), ("path", p), ("host", h)):
             if pat is not None:
                 atoms[attr].append(lang.regex(pat, _UNIVERSE[attr]))
     for r in restrictions:
         for rule in r.http:
-            for attr, pat in (("method", rule.method), ("path", rule.path), ("host", rule.host)):
-                if pat is not None:
-                    atoms[attr].append(lang.regex(pat, _UNIVERSE[attr]))
             headers |= {n.lower() for n, _ in rule.headers} | {n.lower() for n, _, mm in rule.header_matches if not mm}
-    for policy in decisions_policies:
-        for rule in policy.rules or ():
-            for f in rule.fields:
-                attr = _ISTIO_ATTR.get(f.attribute)
-                if attr is not None:
-                    for v in f.values + f.not_values:
-                        atoms[attr].append(lang.istio_value(v, _UNIVERSE[attr], ignore_case=attr == "host", path=attr == "path"))
-                elif f.attribute.startswith("request.headers["):
-                    headers.add(f.attribute[len("request.headers["):-1].lower())
+    for f in (f for policy in decisions_policies for rule in policy.rules or () for f in rule.fields):
+        _istio_atoms(f, atoms, headers)
     return atoms, headers
+
+
+def _istio_atoms(f, atoms: dict[str, list[lang.NFA]], headers: set[str]) -> None:
+    """One Istio ``to``/``when`` field: its values and notValues as automata, or the
+    header it tests."""
+    attr = _ISTIO_ATTR.get(f.attribute)
+    if attr is not None:
+        for v in f.values + f.not_values:
+            atoms[attr].append(lang.istio_value(v, _UNIVERSE[attr], ignore_case=attr == "host", path=attr == "path"))
+    elif f.attribute.startswith("request.headers["):
+        headers.add(f.attribute[len("request.headers["):-1].lower())
 
 
 def _witnesses(atoms: dict[str, list[lang.NFA]]) -> dict[str, list[str | None]]:
