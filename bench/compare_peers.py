@@ -74,10 +74,8 @@ REPO = HERE.parent
 
 NCA_VERSION = "2.1.0"
 CHECKOV_VERSION = "3.3.30"
-NCA_INSTALL = (f"python3 -m venv /work/peers && /work/peers/bin/pip install "
-               f"network-config-analyzer=={NCA_VERSION}")
-CHECKOV_INSTALL = (f"python3 -m venv /work/peer-checkov && /work/peer-checkov/bin/pip install "
-                   f"checkov=={CHECKOV_VERSION}")
+NCA_INSTALL = f"python3 -m venv /work/peers && /work/peers/bin/pip install network-config-analyzer=={NCA_VERSION}"
+CHECKOV_INSTALL = f"python3 -m venv /work/peer-checkov && /work/peer-checkov/bin/pip install checkov=={CHECKOV_VERSION}"
 
 
 # ------------------------------------------------------------------------------------
@@ -93,129 +91,275 @@ SECURITY_SIZES = "100,300,1000"
 
 def _deployment(ns: str, name: str, labels: dict, ports: list[dict]) -> dict:
     return {
-        "apiVersion": "apps/v1", "kind": "Deployment",
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
         "metadata": {"name": name, "namespace": ns},
-        "spec": {"selector": {"matchLabels": {"app": labels["app"]}},
-                 "template": {"metadata": {"labels": labels},
-                              "spec": {"containers": [{"name": "main", "image": f"example/{name}:1",
-                                                        "ports": ports}]}}},
+        "spec": {
+            "selector": {"matchLabels": {"app": labels["app"]}},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "main", "image": f"example/{name}:1", "ports": ports}]},
+            },
+        },
     }
 
 
 def _netpol(ns: str, name: str, spec: dict) -> dict:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
+
+
+# A generated workload: namespace, app, tier, has metrics port.
+_App = tuple[str, str, str, bool]
 
 
 def generate_netpol(n: int, seed: int = 11) -> list[dict]:
     """N Deployments in N/20 namespaces plus monitoring and kube-system, and about one
     Kubernetes NetworkPolicy per workload (see the module docstring)."""
     rnd = random.Random(seed)
-    docs: list[dict] = []
-    n_ns = max(2, n // PER_NS)
-    namespaces = [f"ns{i:03d}" for i in range(n_ns)]
-    for i, ns in enumerate(namespaces):
-        docs.append({"apiVersion": "v1", "kind": "Namespace",
-                     "metadata": {"name": ns, "labels": {"team": f"team{i % 5}", "env": "prod" if i % 2 else "dev"}}})
-    # kubernetes.io/metadata.name is set by the API server; manifests do not carry it.
-    docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}})
-    docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
-    docs.append(_deployment("monitoring", "prometheus", {"app": "prometheus"},
-                            [{"name": "web", "containerPort": 9090}]))
-    docs.append(_deployment("kube-system", "coredns", {"app": "coredns", "k8s-app": "kube-dns"},
-                            [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
-                             {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}]))
+    namespaces = [f"ns{i:03d}" for i in range(max(2, n // PER_NS))]
+    docs = _netpol_namespaces(namespaces) + _system_deployments()
+    apps = _netpol_apps(n, namespaces)
+    docs += [_app_deployment(k, app) for k, app in enumerate(apps)]
 
-    apps: list[tuple[str, str, str, bool]] = []  # namespace, app, tier, has metrics port
-    for k in range(n):
-        ns = namespaces[k % n_ns]
-        tier = TIERS[(k // n_ns) % len(TIERS)]  # every tier in every namespace
-        app = f"app{k:05d}"
-        metrics = k % 3 == 0
-        apps.append((ns, app, tier, metrics))
-        ports = [{"name": "http", "containerPort": PORTS[tier]}]
-        if metrics:
-            ports.append({"name": "metrics", "containerPort": 9090})
-        docs.append(_deployment(ns, app, {"app": app, "tier": tier, "version": f"v{k % 2 + 1}"}, ports))
-
-    by_ns: dict[str, list[tuple[str, str, str, bool]]] = {}
+    by_ns: dict[str, list[_App]] = {}
     for a in apps:
         by_ns.setdefault(a[0], []).append(a)
 
-    for k, (ns, app, tier, _metrics) in enumerate(apps):
+    for k, (ns, app, _tier, _metrics) in enumerate(apps):
         if k % 10 == 9:
             continue  # not isolated by its own policy (maybe by a namespace default-deny)
         peers = [p for p in by_ns[ns] if p[1] != app]
-        sources = rnd.sample(peers, min(2, len(peers)))
-        target = rnd.choice(peers) if peers else None
-        ingress: list[dict] = [
-            {"from": [{"podSelector": {"matchLabels": {"app": s[1]}}} for s in sources],
-             "ports": [{"port": "http"}]},
-            # Named port: allows nothing on pods without a 'metrics' port.
-            {"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
-                       "podSelector": {"matchLabels": {"app": "prometheus"}}}],
-             "ports": [{"port": "metrics"}]},
-        ]
-        if k % 6 == 0:
-            ingress.append({"from": [{"namespaceSelector": {"matchLabels": {"team": f"team{rnd.randrange(5)}"}}}],
-                            "ports": [{"port": 8000, "endPort": 9999, "protocol": "TCP"}]})
-        if k % 17 == 0:
-            ingress.append({"from": [{"podSelector": {"matchExpressions": [
-                {"key": "tier", "operator": "In", "values": ["web", "api"]}]}}]})
-        if k % 19 == 0:
-            ingress.append({"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}],
-                            "ports": [{"port": 443}]})
-        if k % 13 == 0:
-            ingress = []  # deny all ingress
-        spec: dict = {"podSelector": {"matchLabels": {"app": app}}, "ingress": ingress}
-        if k % 8 == 7:
-            spec["policyTypes"] = ["Ingress"]
-        else:
-            spec["policyTypes"] = ["Ingress", "Egress"]
-            egress: list[dict] = []
-            if target is not None:
-                port = {"port": "http"} if k % 4 == 0 else {"port": PORTS[target[2]], "protocol": "TCP"}
-                egress.append({"to": [{"podSelector": {"matchLabels": {"app": target[1]}}}], "ports": [port]})
-            far_team = rnd.randrange(5)
-            far_tier = rnd.choice(TIERS)
-            egress.append({"to": [{"namespaceSelector": {"matchLabels": {"team": f"team{far_team}"}},
-                                   "podSelector": {"matchLabels": {"tier": far_tier}}}],
-                           "ports": [{"port": "http"}]})
-            egress.append({"to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                                   "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-                           "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}]})
-            if k % 5 == 0:
-                egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}],
-                               "ports": [{"port": 443}]})
-            if k % 23 == 0:
-                egress.append({"to": [{"namespaceSelector": {}}],
-                               "ports": [{"port": 5000, "endPort": 5100, "protocol": "UDP"}]})
-            if k % 29 == 0:
-                egress.append({"to": [{"namespaceSelector": {"matchExpressions": [
-                    {"key": "env", "operator": "NotIn", "values": ["prod"]}]},
-                                       "podSelector": {"matchExpressions": [{"key": "version", "operator": "Exists"}]}}]})
-            spec["egress"] = egress
-        docs.append(_netpol(ns, f"{app}-netpol", spec))
+        docs.append(_workload_netpol(rnd, k, ns, app, peers))
 
     for i, ns in enumerate(namespaces):
-        # Databases accept the API tier of their own namespace.
-        docs.append(_netpol(ns, "db-from-api", {
-            "podSelector": {"matchLabels": {"tier": "db"}}, "policyTypes": ["Ingress"],
-            "ingress": [{"from": [{"podSelector": {"matchLabels": {"tier": "api"}}}],
-                         "ports": [{"port": 5432, "protocol": "TCP"}]}]}))
-        if i % 3 == 0:
-            docs.append(_netpol(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
-    # Prometheus may scrape anything; CoreDNS answers everyone.
-    docs.append(_netpol("monitoring", "prometheus", {
-        # ["Egress", "Ingress"] is valid Kubernetes, but NCA 2.1.0 rejects any order but this one.
-        "podSelector": {"matchLabels": {"app": "prometheus"}}, "policyTypes": ["Ingress", "Egress"],
-        "egress": [{"to": [{"namespaceSelector": {}}], "ports": [{"port": "metrics"}]}], "ingress": []}))
-    docs.append(_netpol("kube-system", "dns", {
-        "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}, "policyTypes": ["Ingress"],
-        # A named port matches a container port of the same name *and* protocol (default TCP).
-        "ingress": [{"from": [{"namespaceSelector": {}}],
-                     "ports": [{"port": "dns", "protocol": "UDP"}, {"port": "dns-tcp"}]}]}))
+        docs += _namespace_netpols(i, ns)
+    return docs + _system_netpols()
+
+
+def _netpol_namespaces(namespaces: list[str]) -> list[dict]:
+    """The generated namespaces (team and env labels) plus monitoring and kube-system."""
+    docs = [
+        {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": ns, "labels": {"team": f"team{i % 5}", "env": "prod" if i % 2 else "dev"}},
+        }
+        for i, ns in enumerate(namespaces)
+    ]
+    # kubernetes.io/metadata.name is set by the API server; manifests do not carry it.
+    docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "monitoring"}})
+    docs.append({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}})
     return docs
+
+
+def _system_deployments() -> list[dict]:
+    """monitoring/prometheus and kube-system/coredns, the peers every workload policy names."""
+    return [
+        _deployment("monitoring", "prometheus", {"app": "prometheus"}, [{"name": "web", "containerPort": 9090}]),
+        _deployment(
+            "kube-system",
+            "coredns",
+            {"app": "coredns", "k8s-app": "kube-dns"},
+            [
+                {"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"},
+            ],
+        ),
+    ]
+
+
+def _netpol_apps(n: int, namespaces: list[str]) -> list[_App]:
+    """The n workloads, spread round-robin over the namespaces; every third has a metrics port."""
+    apps: list[_App] = []
+    for k in range(n):
+        ns = namespaces[k % len(namespaces)]
+        tier = TIERS[(k // len(namespaces)) % len(TIERS)]  # every tier in every namespace
+        apps.append((ns, f"app{k:05d}", tier, k % 3 == 0))
+    return apps
+
+
+def _app_deployment(k: int, app: _App) -> dict:
+    """The Deployment of workload number k: its tier's named http port, maybe a metrics port."""
+    ns, name, tier, metrics = app
+    ports = [{"name": "http", "containerPort": PORTS[tier]}]
+    if metrics:
+        ports.append({"name": "metrics", "containerPort": 9090})
+    return _deployment(ns, name, {"app": name, "tier": tier, "version": f"v{k % 2 + 1}"}, ports)
+
+
+def _workload_netpol(rnd: random.Random, k: int, ns: str, app: str, peers: list[_App]) -> dict:
+    """The policy of workload number k, selecting it by its app label.  Draws from rnd in
+    a fixed order (sources, target, then the ingress and egress builders' draws), so a
+    seed always gives the same cluster."""
+    sources = rnd.sample(peers, min(2, len(peers)))
+    target = rnd.choice(peers) if peers else None
+    spec: dict = {"podSelector": {"matchLabels": {"app": app}}, "ingress": _workload_ingress(rnd, k, sources)}
+    if k % 8 == 7:
+        spec["policyTypes"] = ["Ingress"]
+    else:
+        spec["policyTypes"] = ["Ingress", "Egress"]
+        spec["egress"] = _workload_egress(rnd, k, target)
+    return _netpol(ns, f"{app}-netpol", spec)
+
+
+def _workload_ingress(rnd: random.Random, k: int, sources: list[_App]) -> list[dict]:
+    """Ingress rules of workload number k: http from a few namespace peers, metrics from
+    Prometheus, and by k a team's namespaces (port range), a tier expression, an ipBlock --
+    or nothing (deny all ingress)."""
+    ingress: list[dict] = [
+        {"from": [{"podSelector": {"matchLabels": {"app": s[1]}}} for s in sources], "ports": [{"port": "http"}]},
+        # Named port: allows nothing on pods without a 'metrics' port.
+        {
+            "from": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}},
+                    "podSelector": {"matchLabels": {"app": "prometheus"}},
+                }
+            ],
+            "ports": [{"port": "metrics"}],
+        },
+    ]
+    if k % 6 == 0:
+        ingress.append(
+            {
+                "from": [{"namespaceSelector": {"matchLabels": {"team": f"team{rnd.randrange(5)}"}}}],
+                "ports": [{"port": 8000, "endPort": 9999, "protocol": "TCP"}],
+            }
+        )
+    if k % 17 == 0:
+        ingress.append(
+            {
+                "from": [
+                    {"podSelector": {"matchExpressions": [{"key": "tier", "operator": "In", "values": ["web", "api"]}]}}
+                ]
+            }
+        )
+    if k % 19 == 0:
+        ingress.append(
+            {"from": [{"ipBlock": {"cidr": "10.0.0.0/8", "except": ["10.1.0.0/16"]}}], "ports": [{"port": 443}]}
+        )
+    if k % 13 == 0:
+        # Deny all ingress.  Decided last: the team draw above is made all the same, so the
+        # random draws of every later workload do not depend on this one.
+        return []
+    return ingress
+
+
+def _workload_egress(rnd: random.Random, k: int, target: _App | None) -> list[dict]:
+    """Egress rules of workload number k: its target peer (named or numeric port), a tier
+    in a random team's namespaces, DNS, and by k the internet (ipBlock), a UDP port range
+    to every namespace, or a namespace/pod expression pair."""
+    egress: list[dict] = []
+    if target is not None:
+        port = {"port": "http"} if k % 4 == 0 else {"port": PORTS[target[2]], "protocol": "TCP"}
+        egress.append({"to": [{"podSelector": {"matchLabels": {"app": target[1]}}}], "ports": [port]})
+    far_team = rnd.randrange(5)
+    far_tier = rnd.choice(TIERS)
+    egress.append(
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"team": f"team{far_team}"}},
+                    "podSelector": {"matchLabels": {"tier": far_tier}},
+                }
+            ],
+            "ports": [{"port": "http"}],
+        }
+    )
+    egress.append(
+        {
+            "to": [
+                {
+                    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
+                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                }
+            ],
+            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+        }
+    )
+    if k % 5 == 0:
+        egress.append({"to": [{"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}], "ports": [{"port": 443}]})
+    if k % 23 == 0:
+        egress.append(
+            {"to": [{"namespaceSelector": {}}], "ports": [{"port": 5000, "endPort": 5100, "protocol": "UDP"}]}
+        )
+    if k % 29 == 0:
+        egress.append(
+            {
+                "to": [
+                    {
+                        "namespaceSelector": {
+                            "matchExpressions": [{"key": "env", "operator": "NotIn", "values": ["prod"]}]
+                        },
+                        "podSelector": {"matchExpressions": [{"key": "version", "operator": "Exists"}]},
+                    }
+                ]
+            }
+        )
+    return egress
+
+
+def _namespace_netpols(i: int, ns: str) -> list[dict]:
+    """The policies of generated namespace number i: db-from-api, and in every third a
+    default-deny of both directions."""
+    # Databases accept the API tier of their own namespace.
+    docs = [
+        _netpol(
+            ns,
+            "db-from-api",
+            {
+                "podSelector": {"matchLabels": {"tier": "db"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [{"podSelector": {"matchLabels": {"tier": "api"}}}],
+                        "ports": [{"port": 5432, "protocol": "TCP"}],
+                    }
+                ],
+            },
+        )
+    ]
+    if i % 3 == 0:
+        docs.append(_netpol(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}))
+    return docs
+
+
+def _system_netpols() -> list[dict]:
+    """The policies of monitoring/prometheus and kube-system/coredns."""
+    # Prometheus may scrape anything; CoreDNS answers everyone.
+    return [
+        _netpol(
+            "monitoring",
+            "prometheus",
+            {
+                # ["Egress", "Ingress"] is valid Kubernetes, but NCA 2.1.0 rejects any order but this one.
+                "podSelector": {"matchLabels": {"app": "prometheus"}},
+                "policyTypes": ["Ingress", "Egress"],
+                "egress": [{"to": [{"namespaceSelector": {}}], "ports": [{"port": "metrics"}]}],
+                "ingress": [],
+            },
+        ),
+        _netpol(
+            "kube-system",
+            "dns",
+            {
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                "policyTypes": ["Ingress"],
+                # A named port matches a container port of the same name *and* protocol (default TCP).
+                "ingress": [
+                    {
+                        "from": [{"namespaceSelector": {}}],
+                        "ports": [{"port": "dns", "protocol": "UDP"}, {"port": "dns-tcp"}],
+                    }
+                ],
+            },
+        ),
+    ]
 
 
 def without_exists(docs: list[dict]) -> list[dict]:
@@ -244,19 +388,28 @@ def write_netpol(n: int, out: Path, seed: int, docs: list[dict] | None = None) -
         chunk = 200
         for i in range(0, len(items), chunk):
             (out / f"{kind.lower()}-{i // chunk:03d}.yaml").write_text(
-                yaml.safe_dump_all(items[i:i + chunk], sort_keys=False), encoding="utf-8")
+                yaml.safe_dump_all(items[i : i + chunk], sort_keys=False), encoding="utf-8"
+            )
     return out
 
 
 # Security-context profiles: (name, pod securityContext, container securityContext, extra pod spec)
-_GOOD_CTR = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-             "capabilities": {"drop": ["ALL"]}}
-_GOOD_POD = {"runAsNonRoot": True, "runAsUser": 10001, "runAsGroup": 10001, "fsGroup": 10001,
-             "seccompProfile": {"type": "RuntimeDefault"}}
+_GOOD_CTR = {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
+_GOOD_POD = {
+    "runAsNonRoot": True,
+    "runAsUser": 10001,
+    "runAsGroup": 10001,
+    "fsGroup": 10001,
+    "seccompProfile": {"type": "RuntimeDefault"},
+}
 PROFILES: list[tuple[str, dict | None, dict | None, dict]] = [
     ("restricted", _GOOD_POD, _GOOD_CTR, {}),
-    ("restricted-ctr", None, {**_GOOD_CTR, "runAsNonRoot": True, "runAsUser": 2000,
-                              "seccompProfile": {"type": "RuntimeDefault"}}, {}),
+    (
+        "restricted-ctr",
+        None,
+        {**_GOOD_CTR, "runAsNonRoot": True, "runAsUser": 2000, "seccompProfile": {"type": "RuntimeDefault"}},
+        {},
+    ),
     ("none", None, None, {}),
     ("privileged", None, {"privileged": True, "allowPrivilegeEscalation": True}, {}),
     ("root", {"runAsUser": 0}, {"allowPrivilegeEscalation": False}, {}),
@@ -277,10 +430,12 @@ KINDS = ("Deployment", "StatefulSet", "CronJob", "Deployment", "Job", "DaemonSet
 
 def _pod_spec(k: int, profile: tuple) -> dict:
     _name, pod_sc, ctr_sc, extra = profile
-    container: dict = {"name": "app", "image": f"registry.example/app{k:05d}:1.{k % 9}",
-                       "ports": [{"name": "http", "containerPort": 8080}],
-                       "resources": {"requests": {"cpu": "50m", "memory": "64Mi"},
-                                     "limits": {"cpu": "500m", "memory": "256Mi"}}}
+    container: dict = {
+        "name": "app",
+        "image": f"registry.example/app{k:05d}:1.{k % 9}",
+        "ports": [{"name": "http", "containerPort": 8080}],
+        "resources": {"requests": {"cpu": "50m", "memory": "64Mi"}, "limits": {"cpu": "500m", "memory": "256Mi"}},
+    }
     if k % 2 == 0:
         container["livenessProbe"] = {"httpGet": {"path": "/healthz", "port": "http"}}
         container["readinessProbe"] = {"httpGet": {"path": "/ready", "port": "http"}}
@@ -290,16 +445,24 @@ def _pod_spec(k: int, profile: tuple) -> dict:
     host_port = extra.pop("_hostPort", None)
     if host_port:
         container["ports"][0]["hostPort"] = host_port
-    spec: dict = {"serviceAccountName": f"app{k:05d}", "automountServiceAccountToken": k % 3 != 0,
-                  "containers": [container]}
+    spec: dict = {
+        "serviceAccountName": f"app{k:05d}",
+        "automountServiceAccountToken": k % 3 != 0,
+        "containers": [container],
+    }
     if k % 4 == 1:
         init = {"name": "init", "image": "busybox:1.36", "command": ["sh", "-c", "true"]}
         if ctr_sc is not None:
             init["securityContext"] = json.loads(json.dumps(ctr_sc))
         spec["initContainers"] = [init]
     if k % 5 == 2:
-        spec["containers"].append({"name": "sidecar", "image": "example/proxy:2",
-                                   "securityContext": {"runAsUser": 1337, "allowPrivilegeEscalation": False}})
+        spec["containers"].append(
+            {
+                "name": "sidecar",
+                "image": "example/proxy:2",
+                "securityContext": {"runAsUser": 1337, "allowPrivilegeEscalation": False},
+            }
+        )
     if pod_sc is not None:
         spec["securityContext"] = json.loads(json.dumps(pod_sc))
     spec.update(json.loads(json.dumps(extra)))
@@ -319,8 +482,12 @@ def generate_security(n: int, seed: int = 11) -> list[tuple[str, list[dict]]]:
         if level:
             labels["pod-security.kubernetes.io/enforce"] = level
             labels["pod-security.kubernetes.io/warn"] = "restricted"
-        files.append((f"{ns}/namespace.yaml",
-                      [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}]))
+        files.append(
+            (
+                f"{ns}/namespace.yaml",
+                [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": labels}}],
+            )
+        )
     for k in range(n):
         ns = namespaces[k % n_ns]
         kind = KINDS[rnd.randrange(len(KINDS))]
@@ -341,15 +508,29 @@ def generate_security(n: int, seed: int = 11) -> list[tuple[str, list[dict]]]:
             api = "batch/v1"
         else:  # CronJob
             template["spec"]["restartPolicy"] = "OnFailure"
-            spec = {"schedule": f"{k % 60} {k % 24} * * *", "concurrencyPolicy": "Forbid",
-                    "jobTemplate": {"spec": {"template": template}}}
+            spec = {
+                "schedule": f"{k % 60} {k % 24} * * *",
+                "concurrencyPolicy": "Forbid",
+                "jobTemplate": {"spec": {"template": template}},
+            }
             api = "batch/v1"
-        docs = [{"apiVersion": api, "kind": kind, "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
-                 "spec": spec}]
+        docs = [
+            {
+                "apiVersion": api,
+                "kind": kind,
+                "metadata": {"name": name, "namespace": ns, "labels": dict(labels)},
+                "spec": spec,
+            }
+        ]
         if kind in ("Deployment", "StatefulSet"):
-            docs.append({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
-                         "spec": {"selector": {"app": name},
-                                  "ports": [{"name": "http", "port": 80, "targetPort": "http"}]}})
+            docs.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Service",
+                    "metadata": {"name": name, "namespace": ns},
+                    "spec": {"selector": {"app": name}, "ports": [{"name": "http", "port": 80, "targetPort": "http"}]},
+                }
+            )
         files.append((f"{ns}/{name}.yaml", docs))
     return files
 
@@ -466,13 +647,16 @@ def run_tools(tools: list[Tool], repeat: int, workdir: Path, timeout: float, log
             if r.rc not in t.ok_rc:
                 tail = err.read_text(errors="replace").strip().splitlines()[-5:]
                 t.error = (f"exit {r.rc}" if r.rc != -9 else f"timed out after {timeout:.0f} s") + (
-                    ": " + " / ".join(tail) if tail else "")
+                    ": " + " / ".join(tail) if tail else ""
+                )
                 log(f"    {t.key}: FAILED ({t.error})")
                 continue
             t.runs.append(r)
             t.output = out
-            log(f"    {t.key} #{i + 1}: {r.wall_s:.2f} s wall, {r.cpu_s:.2f} s CPU, {r.rss_mb:.0f} MB peak RSS, "
-                f"{r.tree_pss_mb:.0f} MB sampled tree PSS, {r.procs} process(es)")
+            log(
+                f"    {t.key} #{i + 1}: {r.wall_s:.2f} s wall, {r.cpu_s:.2f} s CPU, {r.rss_mb:.0f} MB peak RSS, "
+                f"{r.tree_pss_mb:.0f} MB sampled tree PSS, {r.procs} process(es)"
+            )
 
 
 # ------------------------------------------------------------------------------------
@@ -521,7 +705,11 @@ def _nca_conn(text: str) -> dict[str, tuple] | None:
         m = re.fullmatch(r"protocols:([A-Z0-9,]+?)(?:,dst_ports:([0-9,\-]+))?", part.replace(" ", ""))
         if not m:
             return None
-        ports = [(int(a), int(b or a)) for a, b in re.findall(r"(\d+)(?:-(\d+))?", m.group(2))] if m.group(2) else list(FULL)
+        ports = (
+            [(int(a), int(b or a)) for a, b in re.findall(r"(\d+)(?:-(\d+))?", m.group(2))]
+            if m.group(2)
+            else list(FULL)
+        )
         for proto in m.group(1).split(","):
             if proto in PROTOS:
                 per.setdefault(proto, []).extend(ports)
@@ -564,18 +752,30 @@ def compare_netpol(km_out: Path, nca_out: Path) -> dict:
     def show(pair: tuple[str, str], side: dict | None) -> str:
         if side is None:
             return "-"
-        return "; ".join(f"{k} {','.join(f'{a}' if a == b else f'{a}-{b}' for a, b in v)}"
-                         for k, v in sorted(side.items())) or "nothing"
+        return (
+            "; ".join(
+                f"{k} {','.join(f'{a}' if a == b else f'{a}-{b}' for a, b in v)}" for k, v in sorted(side.items())
+            )
+            or "nothing"
+        )
 
     return {
-        "km_pairs": len(km), "nca_pairs": len(nca), "both": len(both), "only_km": len(only_km),
-        "only_nca": len(only_nca), "same_ports": len(same_ports), "diff_ports": len(diff_ports),
+        "km_pairs": len(km),
+        "nca_pairs": len(nca),
+        "both": len(both),
+        "only_km": len(only_km),
+        "only_nca": len(only_nca),
+        "same_ports": len(same_ports),
+        "diff_ports": len(diff_ports),
         "nca_unparsed": unparsed,
         "examples": (
             [f"only kubematrix: {a} -> {b} ({show((a, b), km[(a, b)])})" for a, b in only_km[:3]]
             + [f"only NCA: {a} -> {b} ({show((a, b), nca[(a, b)])})" for a, b in only_nca[:3]]
-            + [f"ports differ: {a} -> {b}: kubematrix {show((a, b), km[(a, b)])} / NCA {show((a, b), nca[(a, b)])}"
-               for a, b in diff_ports[:3]]),
+            + [
+                f"ports differ: {a} -> {b}: kubematrix {show((a, b), km[(a, b)])} / NCA {show((a, b), nca[(a, b)])}"
+                for a, b in diff_ports[:3]
+            ]
+        ),
     }
 
 
@@ -632,15 +832,29 @@ def compare_security(km_out: Path, ck_out: Path, levels: dict[str, str], workloa
         scope = {w for w in workloads if levels.get(w.split("/", 1)[0], "baseline") in lvls}
         ck_w = {ck_workload(f["resource"]) for f in failed if f["check_id"] in ck_ids} & scope
         km_w = {f["workload"] for f in km_findings if f["ruleId"] in km_ids} & scope
-        rows.append({"control": label, "checkov": "/".join(sorted(ck_ids)), "kubematrix": "/".join(sorted(km_ids)),
-                     "levels": "/".join(sorted(lvls)), "scope": len(scope), "both": len(ck_w & km_w),
-                     "only_checkov": len(ck_w - km_w), "only_kubematrix": len(km_w - ck_w),
-                     "examples": sorted(ck_w ^ km_w)[:3]})
-    return {"checkov_failed": summary["failed"] or len(failed), "checkov_passed": summary["passed"],
-            "checkov_resources": summary["resource_count"],
-            "checkov_check_ids": len({f["check_id"] for f in failed}),
-            "km_findings": len(km_findings), "km_rule_ids": len({f["ruleId"] for f in km_findings}),
-            "km_workloads": km.get("summary", {}).get("workloads"), "analogues": rows}
+        rows.append(
+            {
+                "control": label,
+                "checkov": "/".join(sorted(ck_ids)),
+                "kubematrix": "/".join(sorted(km_ids)),
+                "levels": "/".join(sorted(lvls)),
+                "scope": len(scope),
+                "both": len(ck_w & km_w),
+                "only_checkov": len(ck_w - km_w),
+                "only_kubematrix": len(km_w - ck_w),
+                "examples": sorted(ck_w ^ km_w)[:3],
+            }
+        )
+    return {
+        "checkov_failed": summary["failed"] or len(failed),
+        "checkov_passed": summary["passed"],
+        "checkov_resources": summary["resource_count"],
+        "checkov_check_ids": len({f["check_id"] for f in failed}),
+        "km_findings": len(km_findings),
+        "km_rule_ids": len({f["ruleId"] for f in km_findings}),
+        "km_workloads": km.get("summary", {}).get("workloads"),
+        "analogues": rows,
+    }
 
 
 # ------------------------------------------------------------------------------------
@@ -651,6 +865,7 @@ def compare_security(km_out: Path, ck_out: Path, levels: dict[str, str], workloa
 def locate(option: str | None, env: str, name: str, fallback: str) -> tuple[str | None, str]:
     """(path, how it was looked for).  An explicit option or environment variable is the
     only candidate; otherwise PATH, then the conventional location."""
+
     def usable(p: str) -> bool:
         return Path(p).is_file() and os.access(p, os.X_OK)
 
@@ -692,14 +907,15 @@ def machine_facts(km: list[str], nca: str | None, checkov: str | None) -> list[s
     except OSError:
         pass
     try:
-        mem = next(l for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal"))
+        mem = next(x for x in Path("/proc/meminfo").read_text().splitlines() if x.startswith("MemTotal"))
         mem_gb = f"{int(mem.split()[1]) / 1024 / 1024:.0f} GiB"
     except (OSError, StopIteration):
         mem_gb = "?"
     km_ver = _version([_python_of(km[0]), "-c", "import importlib.metadata as m; print(m.version('kubematrix'))"])
     try:
-        rev = subprocess.run(["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True,
-                             text=True, timeout=30).stdout.strip()
+        rev = subprocess.run(
+            ["git", "-C", str(REPO), "describe", "--always", "--dirty"], capture_output=True, text=True, timeout=30
+        ).stdout.strip()
         km_ver += f", tree {rev}" if rev else ""
     except (OSError, subprocess.SubprocessError):
         pass
@@ -711,7 +927,9 @@ def machine_facts(km: list[str], nca: str | None, checkov: str | None) -> list[s
     if nca:
         facts.append(f"- NCA: {_version([nca, '--version'])} ({nca}), {_version([_python_of(nca), '-V'])}")
     if checkov:
-        facts.append(f"- checkov: {_version([checkov, '--version'])} ({checkov}), {_version([_python_of(checkov), '-V'])}")
+        facts.append(
+            f"- checkov: {_version([checkov, '--version'])} ({checkov}), {_version([_python_of(checkov), '-V'])}"
+        )
     return facts
 
 
@@ -736,21 +954,37 @@ def _ratio(a: float | None, b: float | None) -> str:
 
 
 def table(rows: list[tuple[str, Tool, Tool]]) -> list[str]:
-    out = ["| size | peer | kubematrix wall s | peer wall s | wall ratio | kubematrix CPU s | peer CPU s | CPU ratio "
-           "| kubematrix RSS MB | peer RSS MB | RSS ratio |",
-           "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    out = [
+        "| size | peer | kubematrix wall s | peer wall s | wall ratio | kubematrix CPU s | peer CPU s | CPU ratio "
+        "| kubematrix RSS MB | peer RSS MB | RSS ratio |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
     for size, km, peer in rows:
         if peer.error or not peer.runs:
-            out.append(f"| {size} | {peer.key} | {_fmt(km.median('wall_s'))} | failed | — | {_fmt(km.median('cpu_s'))} "
-                       f"| — | — | {_fmt(km.median('rss_mb'), 'MB')} | — | — |")
+            out.append(
+                f"| {size} | {peer.key} | {_fmt(km.median('wall_s'))} | failed | — | {_fmt(km.median('cpu_s'))} "
+                f"| — | — | {_fmt(km.median('rss_mb'), 'MB')} | — | — |"
+            )
             continue
-        out.append("| " + " | ".join([
-            str(size), peer.key,
-            _fmt(km.median("wall_s")), _fmt(peer.median("wall_s")), _ratio(km.median("wall_s"), peer.median("wall_s")),
-            _fmt(km.median("cpu_s")), _fmt(peer.median("cpu_s")), _ratio(km.median("cpu_s"), peer.median("cpu_s")),
-            _fmt(km.median("rss_mb"), "MB"), _fmt(peer.median("rss_mb"), "MB"),
-            _ratio(km.median("rss_mb"), peer.median("rss_mb")),
-        ]) + " |")
+        out.append(
+            "| "
+            + " | ".join(
+                [
+                    str(size),
+                    peer.key,
+                    _fmt(km.median("wall_s")),
+                    _fmt(peer.median("wall_s")),
+                    _ratio(km.median("wall_s"), peer.median("wall_s")),
+                    _fmt(km.median("cpu_s")),
+                    _fmt(peer.median("cpu_s")),
+                    _ratio(km.median("cpu_s"), peer.median("cpu_s")),
+                    _fmt(km.median("rss_mb"), "MB"),
+                    _fmt(peer.median("rss_mb"), "MB"),
+                    _ratio(km.median("rss_mb"), peer.median("rss_mb")),
+                ]
+            )
+            + " |"
+        )
     return out
 
 
@@ -762,10 +996,12 @@ def fork_notes(rows: list[tuple[str, Tool, Tool]]) -> list[str]:
             if (size, t.key) in seen or not t.runs or max(r.procs for r in t.runs) < 2:
                 continue
             seen.add((size, t.key))
-            out.append(f"- {t.key} at {size}: up to {max(r.procs for r in t.runs)} processes at once; sampled peak "
-                       f"PSS of the whole tree {t.median('tree_pss_mb'):.0f} MB (median), against "
-                       f"{t.median('rss_mb'):.0f} MB ru_maxrss of its largest process.")
-    return (["Forking tools (memory of the whole process tree):", "", *out, ""] if out else [])
+            out.append(
+                f"- {t.key} at {size}: up to {max(r.procs for r in t.runs)} processes at once; sampled peak "
+                f"PSS of the whole tree {t.median('tree_pss_mb'):.0f} MB (median), against "
+                f"{t.median('rss_mb'):.0f} MB ru_maxrss of its largest process."
+            )
+    return ["Forking tools (memory of the whole process tree):", "", *out, ""] if out else []
 
 
 NOTES_NETPOL = """\
@@ -799,217 +1035,426 @@ def netpol_control(n: int, seed: int, work: Path, km: list[str], nca: str, timeo
     tree = write_netpol(n, work / "tree-no-exists", seed, without_exists(generate_netpol(n, seed)))
     out_km, out_nca = work / "control-km.json", work / "control-nca.txt"
     r1 = measure(km + ["graph", str(tree), "--format", "json"], out_km, out_km.with_suffix(".err"), timeout)
-    r2 = measure([nca, "--connectivity", str(tree), "-r", str(tree), "-o", "txt_no_fw_rules"], out_nca,
-                 out_nca.with_suffix(".err"), timeout)
+    r2 = measure(
+        [nca, "--connectivity", str(tree), "-r", str(tree), "-o", "txt_no_fw_rules"],
+        out_nca,
+        out_nca.with_suffix(".err"),
+        timeout,
+    )
     if r1.rc != 0 or r2.rc != 0:
         return {"error": f"kubematrix exit {r1.rc}, nca exit {r2.rc}"}
     c = compare_netpol(out_km, out_nca)
     return {k: c[k] for k in ("km_pairs", "nca_pairs", "only_km", "only_nca", "diff_ports", "examples")}
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command-line options (see the module docstring)."""
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", help="workload counts for both comparisons, comma-separated")
-    ap.add_argument("--netpol-sizes", default=NETPOL_SIZES,
-                    help=f"workload counts of the NCA comparison (default {NETPOL_SIZES}: NCA's time grows faster "
-                         "than N^2, ~105 s for one run at 300 workloads)")
-    ap.add_argument("--security-sizes", default=SECURITY_SIZES,
-                    help=f"workload counts of the checkov comparison (default {SECURITY_SIZES})")
+    ap.add_argument(
+        "--netpol-sizes",
+        default=NETPOL_SIZES,
+        help=f"workload counts of the NCA comparison (default {NETPOL_SIZES}: NCA's time grows faster "
+        "than N^2, ~105 s for one run at 300 workloads)",
+    )
+    ap.add_argument(
+        "--security-sizes",
+        default=SECURITY_SIZES,
+        help=f"workload counts of the checkov comparison (default {SECURITY_SIZES})",
+    )
     ap.add_argument("--repeat", type=int, default=3, help="repetitions per command; the median is reported (default 3)")
     ap.add_argument("--only", choices=("netpol", "security"), help="run one comparison only")
     ap.add_argument("--seed", type=int, default=11)
     ap.add_argument("--kubematrix", help="kubematrix executable (env KUBEMATRIX_BENCH_BIN)")
     ap.add_argument("--nca", help="nca executable (env KUBEMATRIX_BENCH_NCA)")
     ap.add_argument("--checkov", help="checkov executable (env KUBEMATRIX_BENCH_CHECKOV)")
-    ap.add_argument("--nca-txt", action="store_true",
-                    help="also time NCA's default output (connectivity minimised into firewall rules)")
-    ap.add_argument("--control", choices=("first", "all", "none"), default="first",
-                    help="re-run both tools (untimed) on the cluster with `Exists` rewritten as `In` at the first "
-                         "size where the answers disagree (default), at every such size, or never")
+    ap.add_argument(
+        "--nca-txt",
+        action="store_true",
+        help="also time NCA's default output (connectivity minimised into firewall rules)",
+    )
+    ap.add_argument(
+        "--control",
+        choices=("first", "all", "none"),
+        default="first",
+        help="re-run both tools (untimed) on the cluster with `Exists` rewritten as `In` at the first "
+        "size where the answers disagree (default), at every such size, or never",
+    )
     ap.add_argument("--timeout", type=float, default=600, help="seconds before one run is killed (default 600)")
     ap.add_argument("--out", type=Path, default=HERE / "out", help="report directory (default bench/out)")
     ap.add_argument("--keep", action="store_true", help="keep the generated trees and tool outputs (paths printed)")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
 
-    def log(msg: str) -> None:
-        print(msg, file=sys.stderr, flush=True)
 
-    def parse_sizes(text: str) -> list[int]:
-        return [int(x) for x in text.split(",") if x.strip()]
+def _log(msg: str) -> None:
+    """Progress goes to stderr, so that stdout carries only the report."""
+    print(msg, file=sys.stderr, flush=True)
 
-    netpol_sizes = parse_sizes(args.sizes or args.netpol_sizes)
-    security_sizes = parse_sizes(args.sizes or args.security_sizes)
-    sizes = sorted(set(netpol_sizes) | set(security_sizes))
+
+def _parse_sizes(text: str) -> list[int]:
+    """'50,100,200' -> [50, 100, 200] (empty items ignored)."""
+    return [int(x) for x in text.split(",") if x.strip()]
+
+
+@dataclass
+class Plan:
+    """What this invocation compares, and with which executables."""
+
+    args: argparse.Namespace
+    netpol_sizes: list[int]
+    security_sizes: list[int]
+    km: list[str]  # argv prefix that runs kubematrix
+    nca: str | None  # None: the network-policy comparison is not run
+    checkov: str | None  # None: the security-context comparison is not run
+    skipped: list[str]  # why a comparison asked for is not run
+
+
+def make_plan(args: argparse.Namespace) -> Plan:
+    """Sizes and executables for the options; a comparison whose peer is missing is
+    skipped (logged, and reported in the header)."""
+    netpol_sizes = _parse_sizes(args.sizes or args.netpol_sizes)
+    security_sizes = _parse_sizes(args.sizes or args.security_sizes)
     km = kubematrix_argv(args.kubematrix)
     nca, nca_why = locate(args.nca, "KUBEMATRIX_BENCH_NCA", "nca", "/work/peers/bin/nca")
     checkov, ck_why = locate(args.checkov, "KUBEMATRIX_BENCH_CHECKOV", "checkov", "/work/peer-checkov/bin/checkov")
     skipped: list[str] = []
-    do_netpol = args.only in (None, "netpol")
-    do_security = args.only in (None, "security")
-    if do_netpol and not nca:
+    if args.only not in (None, "netpol"):
+        nca = None
+    elif not nca:
         skipped.append(f"NCA {nca_why}: skipped the network-policy comparison. Install it with `{NCA_INSTALL}`")
-        do_netpol = False
-    if do_security and not checkov:
-        skipped.append(f"checkov {ck_why}: skipped the security-context comparison. Install it with "
-                       f"`{CHECKOV_INSTALL}`")
-        do_security = False
+    if args.only not in (None, "security"):
+        checkov = None
+    elif not checkov:
+        skipped.append(
+            f"checkov {ck_why}: skipped the security-context comparison. Install it with `{CHECKOV_INSTALL}`"
+        )
     for s in skipped:
-        log("SKIP: " + s)
+        _log("SKIP: " + s)
+    return Plan(args, netpol_sizes, security_sizes, km, nca, checkov, skipped)
 
-    started = time.perf_counter()
-    now = _dt.datetime.now()
-    header = [f"# kubematrix vs peers — {now:%Y-%m-%d %H:%M}", "",
-              *machine_facts(km, nca if do_netpol else None, checkov if do_security else None),
-              f"- sizes (workloads): network policies {', '.join(map(str, netpol_sizes))}; security context "
-              f"{', '.join(map(str, security_sizes))}; median of {args.repeat} runs per command "
-              f"(kubematrix and peer interleaved); seed {args.seed}",
-              "- wall = elapsed time of the process; CPU = user + system of the process and the children it "
-              "waited for; RSS = peak resident set of the largest single process (`ru_maxrss` from `os.wait4`)",
-              "- ratio = kubematrix / peer: below 1 kubematrix is faster or smaller", ""]
-    header += [f"- SKIPPED: {s}" for s in skipped]
+
+def report_header(plan: Plan, now: _dt.datetime) -> list[str]:
+    """Title, machine and tool facts, what the figures mean, and the skipped comparisons."""
+    args = plan.args
+    header = [
+        f"# kubematrix vs peers — {now:%Y-%m-%d %H:%M}",
+        "",
+        *machine_facts(plan.km, plan.nca, plan.checkov),
+        f"- sizes (workloads): network policies {', '.join(map(str, plan.netpol_sizes))}; security context "
+        f"{', '.join(map(str, plan.security_sizes))}; median of {args.repeat} runs per command "
+        f"(kubematrix and peer interleaved); seed {args.seed}",
+        "- wall = elapsed time of the process; CPU = user + system of the process and the children it "
+        "waited for; RSS = peak resident set of the largest single process (`ru_maxrss` from `os.wait4`)",
+        "- ratio = kubematrix / peer: below 1 kubematrix is faster or smaller",
+        "",
+    ]
+    return header + [f"- SKIPPED: {s}" for s in plan.skipped]
+
+
+@dataclass
+class Results:
+    """What the comparison rounds collect for the report."""
+
+    net_rows: list[tuple[str, Tool, Tool]] = field(default_factory=list)
+    net_cmp: list[tuple[int, dict]] = field(default_factory=list)
+    controls: list[tuple[int, dict]] = field(default_factory=list)
+    sec_rows: list[tuple[str, Tool, Tool]] = field(default_factory=list)
+    sec_cmp: list[tuple[int, dict]] = field(default_factory=list)
+    runs: list[dict] = field(default_factory=list)  # every tool's repetitions, for the JSON twin
+
+
+def _answered(kmt: Tool, peer: Tool) -> bool:
+    """Both tools ran without error and left an output to compare."""
+    return bool(kmt.output and peer.output and not kmt.error and not peer.error)
+
+
+def _run_records(comparison: str, n: int, tools: list[Tool]) -> list[dict]:
+    """The JSON twin's record of each tool's repetitions at one size."""
+    return [
+        {
+            "comparison": comparison,
+            "size": n,
+            "tool": t.key,
+            "argv": t.argv,
+            "error": t.error,
+            "runs": [r.__dict__ for r in t.runs],
+        }
+        for t in tools
+    ]
+
+
+def _control_due(mode: str, answers: dict, controls: list[tuple[int, dict]]) -> bool:
+    """Whether ``--control`` asks for a control run after these answers: where they
+    disagree, at every size (``all``) or at the first such size only (``first``)."""
+    disagree = answers["only_km"] or answers["only_nca"] or answers["diff_ports"]
+    return bool(disagree and (mode == "all" or (mode == "first" and not controls)))
+
+
+def netpol_round(plan: Plan, nca: str, n: int, root: Path, res: Results) -> None:
+    """Time ``kubematrix graph`` against NCA (and NCA's default output with ``--nca-txt``)
+    on the generated cluster of n workloads, compare their answers and, where
+    ``--control`` asks for it, run the Exists -> In control."""
+    args = plan.args
+    tree = write_netpol(n, root / f"netpol-{n}" / "tree", args.seed)
+    work = tree.parent
+    nfiles = sum(1 for _ in tree.iterdir())
+    npols = sum(1 for d in generate_netpol(n, args.seed) if d["kind"] == "NetworkPolicy")
+    _log(f"netpol {n}: {nfiles} files, {npols} NetworkPolicies in {tree}")
+    kmt = Tool("kubematrix graph", plan.km + ["graph", str(tree), "--format", "json"])
+    peer = Tool("nca", [nca, "--connectivity", str(tree), "-r", str(tree), "-o", "txt_no_fw_rules"])
+    tools = [kmt, peer]
+    peer_txt = None
+    if args.nca_txt:
+        peer_txt = Tool("nca (txt)", [nca, "--connectivity", str(tree), "-r", str(tree)])
+        tools.append(peer_txt)
+    run_tools(tools, args.repeat, work, args.timeout, _log)
+    res.net_rows.append((f"{n}", kmt, peer))
+    if peer_txt:
+        res.net_rows.append((f"{n}", kmt, peer_txt))
+    if _answered(kmt, peer):
+        c = compare_netpol(kmt.output, peer.output)
+        c["policies"] = npols
+        res.net_cmp.append((n, c))
+        _log(f"    answers: {json.dumps({k: v for k, v in c.items() if k != 'examples'})}")
+        if _control_due(args.control, c, res.controls):
+            res.controls.append((n, netpol_control(n, args.seed, work, plan.km, nca, args.timeout)))
+            _log(f"    control (Exists -> In): {json.dumps(res.controls[-1][1])}")
+    res.runs += _run_records("netpol", n, tools)
+
+
+def security_round(plan: Plan, checkov: str, n: int, root: Path, res: Results) -> None:
+    """Time ``kubematrix scan`` against checkov on the generated security-context tree of
+    n workloads and compare what they flag."""
+    args = plan.args
+    tree = write_security(n, root / f"security-{n}" / "tree", args.seed)
+    work = tree.parent
+    nfiles = sum(1 for _ in tree.rglob("*.yaml"))
+    _log(f"security {n}: {nfiles} files in {tree}")
+    kmt = Tool("kubematrix scan", plan.km + ["scan", str(tree), "--format", "json", "--fail-on", "never"])
+    peer = Tool(
+        "checkov",
+        [
+            checkov,
+            "-d",
+            str(tree),
+            "--framework",
+            "kubernetes",
+            "--quiet",
+            "--compact",
+            "-o",
+            "json",
+            "--skip-download",
+        ],
+        ok_rc=(0, 1),
+    )
+    run_tools([kmt, peer], args.repeat, work, args.timeout, _log)
+    res.sec_rows.append((f"{n}", kmt, peer))
+    if _answered(kmt, peer):
+        c = compare_security(kmt.output, peer.output, *security_levels(n, args.seed))
+        res.sec_cmp.append((n, c))
+        _log(f"    answers: {json.dumps({k: v for k, v in c.items() if k != 'analogues'})}")
+    res.runs += _run_records("security", n, [kmt, peer])
+
+
+def run_comparisons(plan: Plan) -> Results:
+    """Every size in increasing order, each comparison at the sizes given for it, in a
+    temporary directory removed afterwards unless ``--keep``."""
+    res = Results()
     root = Path(tempfile.mkdtemp(prefix="kubematrix-peers-"))
-    net_rows: list[tuple[str, Tool, Tool]] = []
-    net_cmp: list[tuple[int, dict]] = []
-    sec_rows: list[tuple[str, Tool, Tool]] = []
-    sec_cmp: list[tuple[int, dict]] = []
-    controls: list[tuple[int, dict]] = []
-    raw: dict = {"netpol_sizes": netpol_sizes, "security_sizes": security_sizes, "repeat": args.repeat, "seed": args.seed, "runs": []}
     try:
-        for n in sizes:
-            if do_netpol and n in netpol_sizes:
-                tree = write_netpol(n, root / f"netpol-{n}" / "tree", args.seed)
-                work = tree.parent
-                nfiles = sum(1 for _ in tree.iterdir())
-                npols = sum(1 for d in generate_netpol(n, args.seed) if d["kind"] == "NetworkPolicy")
-                log(f"netpol {n}: {nfiles} files, {npols} NetworkPolicies in {tree}")
-                kmt = Tool("kubematrix graph", km + ["graph", str(tree), "--format", "json"])
-                peer = Tool("nca", [nca, "--connectivity", str(tree), "-r", str(tree), "-o", "txt_no_fw_rules"])
-                tools = [kmt, peer]
-                peer_txt = None
-                if args.nca_txt:
-                    peer_txt = Tool("nca (txt)", [nca, "--connectivity", str(tree), "-r", str(tree)])
-                    tools.append(peer_txt)
-                run_tools(tools, args.repeat, work, args.timeout, log)
-                net_rows.append((f"{n}", kmt, peer))
-                if peer_txt:
-                    net_rows.append((f"{n}", kmt, peer_txt))
-                if kmt.output and peer.output and not kmt.error and not peer.error:
-                    c = compare_netpol(kmt.output, peer.output)
-                    c["policies"] = npols
-                    net_cmp.append((n, c))
-                    log(f"    answers: {json.dumps({k: v for k, v in c.items() if k != 'examples'})}")
-                    disagree = c["only_km"] or c["only_nca"] or c["diff_ports"]
-                    if disagree and (args.control == "all" or (args.control == "first" and not controls)):
-                        controls.append((n, netpol_control(n, args.seed, work, km, nca, args.timeout)))
-                        log(f"    control (Exists -> In): {json.dumps(controls[-1][1])}")
-                for t in tools:
-                    raw["runs"].append({"comparison": "netpol", "size": n, "tool": t.key, "argv": t.argv,
-                                        "error": t.error, "runs": [r.__dict__ for r in t.runs]})
-            if do_security and n in security_sizes:
-                tree = write_security(n, root / f"security-{n}" / "tree", args.seed)
-                work = tree.parent
-                nfiles = sum(1 for _ in tree.rglob("*.yaml"))
-                log(f"security {n}: {nfiles} files in {tree}")
-                kmt = Tool("kubematrix scan", km + ["scan", str(tree), "--format", "json", "--fail-on", "never"])
-                peer = Tool("checkov", [checkov, "-d", str(tree), "--framework", "kubernetes", "--quiet", "--compact",
-                                        "-o", "json", "--skip-download"], ok_rc=(0, 1))
-                run_tools([kmt, peer], args.repeat, work, args.timeout, log)
-                sec_rows.append((f"{n}", kmt, peer))
-                if kmt.output and peer.output and not kmt.error and not peer.error:
-                    c = compare_security(kmt.output, peer.output, *security_levels(n, args.seed))
-                    sec_cmp.append((n, c))
-                    log(f"    answers: {json.dumps({k: v for k, v in c.items() if k != 'analogues'})}")
-                for t in (kmt, peer):
-                    raw["runs"].append({"comparison": "security", "size": n, "tool": t.key, "argv": t.argv,
-                                        "error": t.error, "runs": [r.__dict__ for r in t.runs]})
+        for n in sorted(set(plan.netpol_sizes) | set(plan.security_sizes)):
+            if plan.nca and n in plan.netpol_sizes:
+                netpol_round(plan, plan.nca, n, root, res)
+            if plan.checkov and n in plan.security_sizes:
+                security_round(plan, plan.checkov, n, root, res)
     finally:
-        if args.keep:
-            log(f"kept: {root}")
+        if plan.args.keep:
+            _log(f"kept: {root}")
         else:
             shutil.rmtree(root, ignore_errors=True)
+    return res
 
-    elapsed = time.perf_counter() - started
+
+def netpol_section(res: Results) -> list[str]:
+    """The report's network-policy part: timings, notes, then the answers (if compared)."""
+    if not res.net_rows:
+        return []
+    body = [
+        "## Network policies: `kubematrix graph` vs NCA",
+        "",
+        f"Input: `generate_netpol` in bench/compare_peers.py — N Deployments in N/{PER_NS} namespaces "
+        "plus monitoring/prometheus and kube-system/coredns, about one Kubernetes NetworkPolicy per "
+        "workload.  `nca` = `nca --connectivity DIR -r DIR -o txt_no_fw_rules`; `nca (txt)` = the "
+        "default output (connectivity minimised into firewall rules).",
+        "",
+        *table(res.net_rows),
+        "",
+        *fork_notes(res.net_rows),
+        NOTES_NETPOL,
+        "",
+    ]
+    if res.net_cmp:
+        body += netpol_answers(res.net_cmp) + control_lines(res.controls) + [""]
+    return body
+
+
+def netpol_answers(net_cmp: list[tuple[int, dict]]) -> list[str]:
+    """The table of pairs and ports per size, and the first size's disagreements."""
+    body = [
+        "Answers (workload → workload pairs with any allowed connection, self-pairs excluded; "
+        "ports compared for TCP/UDP/SCTP):",
+        "",
+        "| size | policies | kubematrix pairs | NCA pairs | in both | only kubematrix | only NCA "
+        "| same ports | different ports |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, c in net_cmp:
+        body.append(
+            f"| {n} | {c['policies']} | {c['km_pairs']} | {c['nca_pairs']} | {c['both']} | "
+            f"{c['only_km']} | {c['only_nca']} | {c['same_ports']} | {c['diff_ports']} |"
+        )
+    first = next(((n, c) for n, c in net_cmp if c["examples"]), None)
+    if first:
+        body += ["", f"Disagreements at size {first[0]} (first few):", ""] + [f"- {e}" for e in first[1]["examples"]]
+    return body
+
+
+def control_lines(controls: list[tuple[int, dict]]) -> list[str]:
+    """The outcome of each Exists -> In control run, and the NCA behaviour it isolates."""
     body: list[str] = []
-    if net_rows:
-        body += ["## Network policies: `kubematrix graph` vs NCA", "",
-                 f"Input: `generate_netpol` in bench/compare_peers.py — N Deployments in N/{PER_NS} namespaces "
-                 "plus monitoring/prometheus and kube-system/coredns, about one Kubernetes NetworkPolicy per "
-                 "workload.  `nca` = `nca --connectivity DIR -r DIR -o txt_no_fw_rules`; `nca (txt)` = the "
-                 "default output (connectivity minimised into firewall rules).", "",
-                 *table(net_rows), "", *fork_notes(net_rows), NOTES_NETPOL, ""]
-        if net_cmp:
-            body += ["Answers (workload → workload pairs with any allowed connection, self-pairs excluded; "
-                     "ports compared for TCP/UDP/SCTP):", "",
-                     "| size | policies | kubematrix pairs | NCA pairs | in both | only kubematrix | only NCA "
-                     "| same ports | different ports |",
-                     "|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
-            for n, c in net_cmp:
-                body.append(f"| {n} | {c['policies']} | {c['km_pairs']} | {c['nca_pairs']} | {c['both']} | "
-                            f"{c['only_km']} | {c['only_nca']} | {c['same_ports']} | {c['diff_ports']} |")
-            first = next(((n, c) for n, c in net_cmp if c["examples"]), None)
-            if first:
-                body += ["", f"Disagreements at size {first[0]} (first few):", ""] + [f"- {e}" for e in first[1]["examples"]]
-            for cn, cc in controls:
-                if "error" in cc:
-                    body += ["", f"Control at size {cn} failed: {cc['error']}"]
-                    continue
-                body += ["", f"Control at size {cn}: the same cluster with every pod-selector `version Exists` "
-                         "written as the equivalent `version In [v1, v2]` gives "
-                         f"{cc['km_pairs']} kubematrix pairs and {cc['nca_pairs']} NCA pairs, {cc['only_km']} only "
-                         f"kubematrix, {cc['only_nca']} only NCA, {cc['diff_ports']} with different ports."]
-                body += [f"- {e}" for e in cc["examples"]]
-            if controls:
-                body += ["", "NCA 2.1.0 evaluates a pod-selector `Exists`/`DoesNotExist` requirement in the policy's "
-                         "own namespace only (`K8sPolicyYamlParser.parse_label_selector_requirement` passes "
-                         "`self.namespace`), so a peer `namespaceSelector` + `podSelector: {matchExpressions: "
-                         "[{operator: Exists}]}` selects no pod of another namespace; Kubernetes selects the "
-                         "matching pods of every selected namespace."]
-            body.append("")
-    if sec_rows:
-        body += ["## Security context: `kubematrix scan` vs checkov", "",
-                 "Input: `generate_security` in bench/compare_peers.py — N workloads (Deployment, StatefulSet, "
-                 f"DaemonSet, Job, CronJob) with {len(PROFILES)} securityContext profiles (good and bad), Services "
-                 f"for Deployments and StatefulSets, N/{PER_NS} namespaces with restricted / baseline / "
-                 "privileged / no pod-security label, one file per object.  `checkov` = `checkov -d DIR "
-                 "--framework kubernetes --quiet --compact -o json --skip-download`.", "",
-                 *table(sec_rows), "", *fork_notes(sec_rows), NOTES_SECURITY, ""]
-        if sec_cmp:
-            body += ["Answers (checkov's counts are failed/passed check results over its resources; kubematrix's "
-                     "are findings over workloads):", "",
-                     "| size | checkov resources | checkov failed (distinct checks) | checkov passed "
-                     "| kubematrix workloads | kubematrix findings (distinct rules) |",
-                     "|---:|---:|---:|---:|---:|---:|"]
-            for n, c in sec_cmp:
-                body.append(f"| {n} | {c['checkov_resources']} | {c['checkov_failed']} ({c['checkov_check_ids']}) | "
-                            f"{c['checkov_passed']} | {c['km_workloads']} | {c['km_findings']} ({c['km_rule_ids']}) |")
-            n, c = sec_cmp[-1]
-            body += ["", f"Workloads flagged for analogous controls at size {n}, counted only in namespaces whose "
-                     "Pod Security level includes the control (checkov applies its checks everywhere):", "",
-                     "| control | checkov | kubematrix | levels | workloads in scope | both | only checkov "
-                     "| only kubematrix |", "|---|---|---|---|---:|---:|---:|---:|"]
-            for r in c["analogues"]:
-                body.append(f"| {r['control']} | {r['checkov']} | {r['kubematrix']} | {r['levels']} | {r['scope']} | "
-                            f"{r['both']} | {r['only_checkov']} | {r['only_kubematrix']} |")
-            mismatches = [f"- {r['control']}: {', '.join(r['examples'])}" for r in c["analogues"] if r["examples"]]
-            if mismatches:
-                body += ["", "Workloads flagged by one tool only (first few per control):", "", *mismatches, "",
-                         "Known causes, checked by hand against checkov 3.3.30's source and the Pod Security "
-                         "Standards: CKV_K8S_31 reads only the pod-level `seccompProfile` of a CronJob's pod "
-                         "template, so a CronJob whose every container sets `RuntimeDefault` fails it (PSS "
-                         "restricted accepts it); CKV_K8S_23 accepts a container with `runAsUser: 1337` and no "
-                         "`runAsNonRoot` (it is not root), PSS restricted requires `runAsNonRoot: true` on the pod "
-                         "or on every container and admission rejects such a pod."]
-            body.append("")
-    body.append(f"Total run time of this comparison: {elapsed:.0f} s.")
-    text = "\n".join(header + body) + "\n"
-    print(text)
+    for cn, cc in controls:
+        if "error" in cc:
+            body += ["", f"Control at size {cn} failed: {cc['error']}"]
+            continue
+        body += [
+            "",
+            f"Control at size {cn}: the same cluster with every pod-selector `version Exists` "
+            "written as the equivalent `version In [v1, v2]` gives "
+            f"{cc['km_pairs']} kubematrix pairs and {cc['nca_pairs']} NCA pairs, {cc['only_km']} only "
+            f"kubematrix, {cc['only_nca']} only NCA, {cc['diff_ports']} with different ports.",
+        ]
+        body += [f"- {e}" for e in cc["examples"]]
+    if controls:
+        body += [
+            "",
+            "NCA 2.1.0 evaluates a pod-selector `Exists`/`DoesNotExist` requirement in the policy's "
+            "own namespace only (`K8sPolicyYamlParser.parse_label_selector_requirement` passes "
+            "`self.namespace`), so a peer `namespaceSelector` + `podSelector: {matchExpressions: "
+            "[{operator: Exists}]}` selects no pod of another namespace; Kubernetes selects the "
+            "matching pods of every selected namespace.",
+        ]
+    return body
+
+
+def security_section(res: Results) -> list[str]:
+    """The report's security-context part: timings, notes, then the answers (if compared)."""
+    if not res.sec_rows:
+        return []
+    body = [
+        "## Security context: `kubematrix scan` vs checkov",
+        "",
+        "Input: `generate_security` in bench/compare_peers.py — N workloads (Deployment, StatefulSet, "
+        f"DaemonSet, Job, CronJob) with {len(PROFILES)} securityContext profiles (good and bad), Services "
+        f"for Deployments and StatefulSets, N/{PER_NS} namespaces with restricted / baseline / "
+        "privileged / no pod-security label, one file per object.  `checkov` = `checkov -d DIR "
+        "--framework kubernetes --quiet --compact -o json --skip-download`.",
+        "",
+        *table(res.sec_rows),
+        "",
+        *fork_notes(res.sec_rows),
+        NOTES_SECURITY,
+        "",
+    ]
+    if res.sec_cmp:
+        body += security_answers(res.sec_cmp) + analogue_lines(*res.sec_cmp[-1]) + [""]
+    return body
+
+
+def security_answers(sec_cmp: list[tuple[int, dict]]) -> list[str]:
+    """The table of both tools' finding counts per size."""
+    body = [
+        "Answers (checkov's counts are failed/passed check results over its resources; kubematrix's "
+        "are findings over workloads):",
+        "",
+        "| size | checkov resources | checkov failed (distinct checks) | checkov passed "
+        "| kubematrix workloads | kubematrix findings (distinct rules) |",
+        "|---:|---:|---:|---:|---:|---:|",
+    ]
+    for n, c in sec_cmp:
+        body.append(
+            f"| {n} | {c['checkov_resources']} | {c['checkov_failed']} ({c['checkov_check_ids']}) | "
+            f"{c['checkov_passed']} | {c['km_workloads']} | {c['km_findings']} ({c['km_rule_ids']}) |"
+        )
+    return body
+
+
+def analogue_lines(n: int, c: dict) -> list[str]:
+    """Control by control, the workloads each tool flags at size n (the largest compared),
+    and the ones flagged by one tool only with their known causes."""
+    body = [
+        "",
+        f"Workloads flagged for analogous controls at size {n}, counted only in namespaces whose "
+        "Pod Security level includes the control (checkov applies its checks everywhere):",
+        "",
+        "| control | checkov | kubematrix | levels | workloads in scope | both | only checkov | only kubematrix |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in c["analogues"]:
+        body.append(
+            f"| {r['control']} | {r['checkov']} | {r['kubematrix']} | {r['levels']} | {r['scope']} | "
+            f"{r['both']} | {r['only_checkov']} | {r['only_kubematrix']} |"
+        )
+    mismatches = [f"- {r['control']}: {', '.join(r['examples'])}" for r in c["analogues"] if r["examples"]]
+    if mismatches:
+        body += [
+            "",
+            "Workloads flagged by one tool only (first few per control):",
+            "",
+            *mismatches,
+            "",
+            "Known causes, checked by hand against checkov 3.3.30's source and the Pod Security "
+            "Standards: CKV_K8S_31 reads only the pod-level `seccompProfile` of a CronJob's pod "
+            "template, so a CronJob whose every container sets `RuntimeDefault` fails it (PSS "
+            "restricted accepts it); CKV_K8S_23 accepts a container with `runAsUser: 1337` and no "
+            "`runAsNonRoot` (it is not root), PSS restricted requires `runAsNonRoot: true` on the pod "
+            "or on every container and admission rejects such a pod.",
+        ]
+    return body
+
+
+def write_report(plan: Plan, now: _dt.datetime, text: str, res: Results, elapsed: float) -> None:
+    """``peers-<date>.md`` (the printed report) and its JSON twin with every repetition."""
+    args = plan.args
     args.out.mkdir(parents=True, exist_ok=True)
     stem = args.out / f"peers-{now:%Y-%m-%d}"
     stem.with_suffix(".md").write_text(text, encoding="utf-8")
-    raw["elapsed_s"] = elapsed
+    raw = {
+        "netpol_sizes": plan.netpol_sizes,
+        "security_sizes": plan.security_sizes,
+        "repeat": args.repeat,
+        "seed": args.seed,
+        "runs": res.runs,
+        "elapsed_s": elapsed,
+    }
     stem.with_suffix(".json").write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
-    log(f"written: {stem.with_suffix('.md')} and .json ({elapsed:.0f} s)")
-    failed = [t for _, km_t, p in net_rows + sec_rows for t in (km_t, p) if t.error]
+    _log(f"written: {stem.with_suffix('.md')} and .json ({elapsed:.0f} s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the comparisons, print the markdown report and write it (with its JSON twin).
+    Exit status 1 if a tool failed."""
+    plan = make_plan(parse_args(argv))
+    started = time.perf_counter()
+    now = _dt.datetime.now()
+    header = report_header(plan, now)
+    res = run_comparisons(plan)
+    elapsed = time.perf_counter() - started
+    body = netpol_section(res) + security_section(res)
+    body.append(f"Total run time of this comparison: {elapsed:.0f} s.")
+    text = "\n".join(header + body) + "\n"
+    print(text)
+    write_report(plan, now, text, res, elapsed)
+    failed = [t for _, km_t, p in res.net_rows + res.sec_rows for t in (km_t, p) if t.error]
     return 1 if failed else 0
 
 

@@ -119,7 +119,9 @@ def generate(root: Path, docs: int, broken: int, *, seed: int = 7, docs_per_file
         folder.mkdir(exist_ok=True)
         count = min(docs_per_file, docs - written)
         body = "---\n".join(
-            makers[(written + k) % 3].format(i=written + k, ns=ns, tier=rng.choice("abc"), uid=10000 + (written + k) % 500)
+            makers[(written + k) % 3].format(
+                i=written + k, ns=ns, tier=rng.choice("abc"), uid=10000 + (written + k) % 500
+            )
             for k in range(count)
         )
         (folder / f"bundle-{files:05d}.yaml").write_text(body, encoding="utf-8")
@@ -134,7 +136,11 @@ def generate(root: Path, docs: int, broken: int, *, seed: int = 7, docs_per_file
         if name == "binary.yaml":
             path.write_bytes(b"apiVersion: v1\n\x00\x01\x02" + os.urandom(64))
         elif name == "latin1.yaml":
-            path.write_bytes(f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: l-{i}\ndata:\n  city: M\xfcnchen\n".encode("latin-1"))
+            path.write_bytes(
+                f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: l-{i}\ndata:\n  city: M\xfcnchen\n".encode(
+                    "latin-1"
+                )
+            )
         elif name == "bomb.yaml":
             path.write_text(_bomb(i), encoding="utf-8")
         else:
@@ -164,8 +170,12 @@ print(json.dumps({"seconds": round(elapsed, 2), "peak_rss_mb": round(rss_kb / 10
 
 def scan_in_subprocess(root: Path, *, env: dict | None = None, timeout: float = 900) -> dict:
     proc = subprocess.run(
-        [sys.executable, "-c", _CHILD, str(root)], capture_output=True, text=True, timeout=timeout,
-        env={**os.environ, **(env or {})}, cwd=str(REPO),
+        [sys.executable, "-c", _CHILD, str(root)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        cwd=str(REPO),
     )
     if proc.returncode != 0:
         raise RuntimeError(f"scan subprocess failed ({proc.returncode}): {proc.stderr[-2000:]}")
@@ -194,8 +204,13 @@ print(json.dumps({"loader": yamltext.loader_name(), "files": len(result.files), 
 def loader_benchmark(root: Path) -> list[dict]:
     out = []
     for loader in ("CSafeLoader", "SafeLoader"):
-        proc = subprocess.run([sys.executable, "-c", _LOADER_CHILD, str(root), loader], capture_output=True, text=True,
-                              cwd=str(REPO), check=True)
+        proc = subprocess.run(
+            [sys.executable, "-c", _LOADER_CHILD, str(root), loader],
+            capture_output=True,
+            text=True,
+            cwd=str(REPO),
+            check=True,
+        )
         out.append(json.loads(proc.stdout.strip().splitlines()[-1]))
     return out
 
@@ -218,8 +233,18 @@ def main() -> None:
             return
         got = scan_in_subprocess(root)
         missing = sorted(set(expected["broken_files"]) - set(got.pop("input001_files")))
-        print(json.dumps({"documents": args.docs, "broken": args.broken, "generate_seconds": generated, **got,
-                          "every_broken_file_reported": not missing, "missing": missing[:10]}))
+        print(
+            json.dumps(
+                {
+                    "documents": args.docs,
+                    "broken": args.broken,
+                    "generate_seconds": generated,
+                    **got,
+                    "every_broken_file_reported": not missing,
+                    "missing": missing[:10],
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

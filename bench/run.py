@@ -26,13 +26,13 @@ sys.path.insert(0, str(HERE.parent))
 
 
 def run_one(directory: Path) -> dict:
+    import gc
+
     from scanner.loader.documents import load
     from scanner.model.build import build_model
     from scanner.network import actors_from_policy, build_traffic
     from scanner.network.graph import graph_to_json
     from scanner.policy import load_policy
-
-    import gc
 
     t0 = time.perf_counter()
     inputs = load([directory], directory)
@@ -44,14 +44,20 @@ def run_one(directory: Path) -> dict:
     gc.disable()
     c2 = time.process_time()
     t2 = time.perf_counter()
-    traffic = build_traffic(model, inputs.objects, policy.settings.cilium, actors_from_policy(policy.section("traffic")))
+    traffic = build_traffic(
+        model, inputs.objects, policy.settings.cilium, actors_from_policy(policy.section("traffic"))
+    )
     t3 = time.perf_counter()
     g = traffic.graph
     t4 = time.perf_counter()
     c4 = time.process_time()
     text = json.dumps(graph_to_json(g))
     t5 = time.perf_counter()
-    policies = sum(1 for o in inputs.objects if o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "NetworkPolicy"))
+    policies = sum(
+        1
+        for o in inputs.objects
+        if o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "NetworkPolicy")
+    )
     return {
         "workloads": len(model.workloads),
         "policies": policies,
@@ -79,7 +85,7 @@ def main() -> int:
     if args.one:
         print(json.dumps(run_one(args.one)))
         return 0
-    from generate import write  # noqa: E402  (bench/ is the script directory)
+    from generate import write
 
     rows = []
     for n in [int(x) for x in args.sizes.split(",") if x]:
@@ -94,8 +100,21 @@ def main() -> int:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
-    cols = ["workloads", "policies", "classes", "edges", "load_s", "model_s", "engine_s", "graph_s", "json_s",
-            "engine_graph_s", "engine_graph_cpu_s", "total_s", "peak_rss_mb"]
+    cols = [
+        "workloads",
+        "policies",
+        "classes",
+        "edges",
+        "load_s",
+        "model_s",
+        "engine_s",
+        "graph_s",
+        "json_s",
+        "engine_graph_s",
+        "engine_graph_cpu_s",
+        "total_s",
+        "peak_rss_mb",
+    ]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:

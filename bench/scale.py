@@ -102,13 +102,35 @@ def one_size(docs: int, mode: str, args, km: list[str], checkov: str | None, wor
     for _ in range(args.repeat):  # interleaved, so drift in machine load hits both
         runs["parse"] += timed("parse", parse, 1, work, args.timeout)
         runs["scan"] += timed("scan", scan, 1, work, args.timeout)
-    row = {"docs": copies * per, "files": files, "policy": mode,
-           "parse_s": median(runs["parse"], "wall_s"), "scan_s": median(runs["scan"], "wall_s"),
-           "scan_cpu_s": median(runs["scan"], "cpu_s"), "scan_rss_mb": max(r.rss_mb for r in runs["scan"])}
+    row = {
+        "docs": copies * per,
+        "files": files,
+        "policy": mode,
+        "parse_s": median(runs["parse"], "wall_s"),
+        "scan_s": median(runs["scan"], "wall_s"),
+        "scan_cpu_s": median(runs["scan"], "cpu_s"),
+        "scan_rss_mb": max(r.rss_mb for r in runs["scan"]),
+    }
     row["scan/parse"] = row["scan_s"] / row["parse_s"]
     if checkov and mode == "none" and docs <= args.checkov_max:
-        ck = timed("checkov", [checkov, "-d", str(tree), "--framework", "kubernetes", "--quiet", "--compact", "-o", "json",
-                               "--skip-download"], args.checkov_repeat, work, args.timeout * 20)
+        ck = timed(
+            "checkov",
+            [
+                checkov,
+                "-d",
+                str(tree),
+                "--framework",
+                "kubernetes",
+                "--quiet",
+                "--compact",
+                "-o",
+                "json",
+                "--skip-download",
+            ],
+            args.checkov_repeat,
+            work,
+            args.timeout * 20,
+        )
         row["checkov_s"] = median(ck, "wall_s")
         row["checkov/scan"] = row["checkov_s"] / row["scan_s"]
     shutil.rmtree(tree, ignore_errors=True)
@@ -122,7 +144,11 @@ def graph_5000(work: Path, repeat: int) -> float:
     write(5000, tree)
     out = []
     for _ in range(repeat):
-        r = measure([sys.executable, str(HERE / "run.py"), "--one", str(tree)], work / "graph.out", work / "graph.err", 600)
+        r = measure(
+            [sys.executable, str(HERE / "run.py"), "--one", str(tree)], work / "graph.out", work / "graph.err", 600
+        )
+        if r.rc != 0:
+            raise SystemExit(f"graph of 5,000 workloads failed (exit {r.rc}); see {work / 'graph.err'}")
         out.append(json.loads((work / "graph.out").read_text().strip().splitlines()[-1])["engine_graph_s"])
     shutil.rmtree(tree, ignore_errors=True)
     return statistics.median(out)
@@ -154,12 +180,24 @@ def main() -> int:
         graph = None if args.no_graph else graph_5000(work, 3)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    cols = ["docs", "files", "policy", "parse_s", "scan_s", "scan/parse", "scan_cpu_s", "scan_rss_mb", "checkov_s",
-            "checkov/scan"]
+    cols = [
+        "docs",
+        "files",
+        "policy",
+        "parse_s",
+        "scan_s",
+        "scan/parse",
+        "scan_cpu_s",
+        "scan_rss_mb",
+        "checkov_s",
+        "checkov/scan",
+    ]
     print("| " + " | ".join(cols) + " |")
     print("|" + "---|" * len(cols))
     for r in rows:
-        print("| " + " | ".join(f"{r[c]:.2f}" if isinstance(r.get(c), float) else str(r.get(c, "-")) for c in cols) + " |")
+        print(
+            "| " + " | ".join(f"{r[c]:.2f}" if isinstance(r.get(c), float) else str(r.get(c, "-")) for c in cols) + " |"
+        )
     print(f"\n`kubematrix --help`: {median(help_runs, 'wall_s'):.3f} s (median of {len(help_runs)})")
     if graph is not None:
         print(f"graph of 5,000 workloads x 5,000 policies (engine + graph, median of 3): {graph:.2f} s")

@@ -34,13 +34,20 @@ class Entry:
     message: str
 
     def to_json(self) -> dict:
-        return {"fingerprint": self.fingerprint, "ruleId": self.rule_id, "path": self.path, "subject": self.subject,
-                "message": self.message}
+        return {
+            "fingerprint": self.fingerprint,
+            "ruleId": self.rule_id,
+            "path": self.path,
+            "subject": self.subject,
+            "message": self.message,
+        }
 
 
 def entries(findings: Iterable[Finding]) -> list[Entry]:
-    return sorted((Entry(f.fingerprint, f.rule_id, f.loc.path, f.subject, f.message) for f in findings),
-                  key=lambda e: (e.path, e.rule_id, e.fingerprint, e.message))
+    return sorted(
+        (Entry(f.fingerprint, f.rule_id, f.loc.path, f.subject, f.message) for f in findings),
+        key=lambda e: (e.path, e.rule_id, e.fingerprint, e.message),
+    )
 
 
 def render(findings: Iterable[Finding]) -> str:
@@ -55,14 +62,23 @@ def parse(text: str, shown: str) -> list[Entry]:
     except json.JSONDecodeError as exc:
         raise BaselineError(f"{shown}:{exc.lineno}:{exc.colno}: not a baseline file: {exc.msg}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT or not isinstance(data.get("findings"), list):
-        raise BaselineError(f"{shown}:1:1: not a baseline file (expected \"format\": \"{FORMAT}\" and a findings list); "
-                            "write one with --write-baseline")
+        raise BaselineError(
+            f'{shown}:1:1: not a baseline file (expected "format": "{FORMAT}" and a findings list); '
+            "write one with --write-baseline"
+        )
     out = []
     for i, item in enumerate(data["findings"]):
         if not isinstance(item, dict) or not isinstance(item.get("fingerprint"), str):
             raise BaselineError(f"{shown}:1:1: findings[{i}] has no fingerprint")
-        out.append(Entry(item["fingerprint"], str(item.get("ruleId", "")), str(item.get("path", "")),
-                         str(item.get("subject", "")), str(item.get("message", ""))))
+        out.append(
+            Entry(
+                item["fingerprint"],
+                str(item.get("ruleId", "")),
+                str(item.get("path", "")),
+                str(item.get("subject", "")),
+                str(item.get("message", "")),
+            )
+        )
     return out
 
 

@@ -56,8 +56,7 @@ class Rule:
             f"**{self.title}**\n\n{self.description}\n\n"
             f"**Remediation:** {self.remediation}\n\n"
             f"Passes:\n\n```yaml\n{self.help_pass.rstrip()}\n```\n\n"
-            f"Fails:\n\n```yaml\n{self.help_fail.rstrip()}\n```\n"
-            + (f"\nReferences:\n\n{refs}" if refs else "")
+            f"Fails:\n\n```yaml\n{self.help_fail.rstrip()}\n```\n" + (f"\nReferences:\n\n{refs}" if refs else "")
         )
 
 
@@ -79,8 +78,11 @@ def validate_catalog() -> list[str]:
     import jsonschema
 
     validator = jsonschema.Draft202012Validator(load_json_schema("rule.schema.json"))
-    return [f"{path.name}: {e.message}" for path, data in _rule_files()
-            for e in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))]
+    return [
+        f"{path.name}: {e.message}"
+        for path, data in _rule_files()
+        for e in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    ]
 
 
 def severity_rank(level: str) -> int:

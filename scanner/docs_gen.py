@@ -14,8 +14,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .catalog import Rule, load_catalog, load_json_schema
 
@@ -101,7 +102,16 @@ def _rule_section(rule: Rule) -> str:
     ]
     if rule.pss_level:
         lines.append(f"| Pod Security Standards | {rule.pss_level} (`{rule.pss_control}`) |")
-    lines += ["", rule.description, "", f"**Remediation:** {rule.remediation}", "", "Passes:", "", _fence(rule.help_pass)]
+    lines += [
+        "",
+        rule.description,
+        "",
+        f"**Remediation:** {rule.remediation}",
+        "",
+        "Passes:",
+        "",
+        _fence(rule.help_pass),
+    ]
     lines += ["Fails:", "", _fence(rule.help_fail)]
     if rule.references:
         lines += ["References:", ""] + [f"- <{ref}>" for ref in rule.references] + [""]
@@ -340,7 +350,9 @@ def stale_docs(root: Path) -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scanner.docs_gen", description="Regenerate docs/rules.md and docs/policy-file.md.")
+    parser = argparse.ArgumentParser(
+        prog="python -m scanner.docs_gen", description="Regenerate docs/rules.md and docs/policy-file.md."
+    )
     parser.add_argument("--root", type=Path, default=None, help="repository root (default: this checkout)")
     parser.add_argument("--check", action="store_true", help="do not write; exit 1 if a generated doc is stale")
     args = parser.parse_args(argv)

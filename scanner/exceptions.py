@@ -73,8 +73,9 @@ class Exception_:
             return f"the exception for {self.workload} ({what})"
         if self.span is not None:
             return f"the annotation on {self.span.kind} {_ref(self.span.namespace, self.span.name)} ({what})"
-        narrowed = [f"{k} {v}" for k, v in (("kind", self.object_kind), ("namespace", self.namespace),
-                                             ("name", self.name)) if v]
+        narrowed = [
+            f"{k} {v}" for k, v in (("kind", self.object_kind), ("namespace", self.namespace), ("name", self.name)) if v
+        ]
         narrowed += [f"files {', '.join(self.files)}"] if self.files else []
         return f"the exception for {what}" + (f" ({'; '.join(narrowed)})" if narrowed else "")
 
@@ -89,16 +90,20 @@ class Exception_:
             return _in_object(finding, self.span)
         if (self.object_kind, self.namespace, self.name) != (None, None, None) and not self._object_matches(finding):
             return False
-        return not self.files or any(fnmatch.fnmatchcase(_relative(finding.loc.path, self.base), g) or
-                                     fnmatch.fnmatchcase(finding.loc.path, g) for g in self.files)
+        return not self.files or any(
+            fnmatch.fnmatchcase(_relative(finding.loc.path, self.base), g) or fnmatch.fnmatchcase(finding.loc.path, g)
+            for g in self.files
+        )
 
     def _object_matches(self, finding: Finding) -> bool:
         obj = finding_object(finding)
         if obj is None:
             return False
         kind, namespace, name = obj
-        return all(pattern is None or (value is not None and fnmatch.fnmatchcase(value, pattern))
-                   for pattern, value in ((self.object_kind, kind), (self.namespace, namespace), (self.name, name)))
+        return all(
+            pattern is None or (value is not None and fnmatch.fnmatchcase(value, pattern))
+            for pattern, value in ((self.object_kind, kind), (self.namespace, namespace), (self.name, name))
+        )
 
 
 def _ref(namespace: str | None, name: str) -> str:
@@ -107,7 +112,7 @@ def _ref(namespace: str | None, name: str) -> str:
 
 def _relative(path: str, base: str) -> str:
     if base and base not in (".", "./") and path.startswith(base.rstrip("/") + "/"):
-        return path[len(base.rstrip("/")) + 1:]
+        return path[len(base.rstrip("/")) + 1 :]
     return path
 
 
@@ -142,12 +147,19 @@ def from_policy(items: object, base: str) -> tuple[Exception_, ...]:
     for i, item in enumerate(items):
         if not isinstance(item, LMap):
             continue
-        out.append(Exception_(
-            rules=tuple(str(r) for r in item.get("rules") or ()), reason=str(item.get("reason", "")),
-            loc=items.loc_of(i), expires=_date(item.get("expires")),
-            object_kind=_opt(item.get("kind")), namespace=_opt(item.get("namespace")), name=_opt(item.get("name")),
-            files=tuple(str(f) for f in item.get("files") or ()), base=base,
-        ))
+        out.append(
+            Exception_(
+                rules=tuple(str(r) for r in item.get("rules") or ()),
+                reason=str(item.get("reason", "")),
+                loc=items.loc_of(i),
+                expires=_date(item.get("expires")),
+                object_kind=_opt(item.get("kind")),
+                namespace=_opt(item.get("namespace")),
+                name=_opt(item.get("name")),
+                files=tuple(str(f) for f in item.get("files") or ()),
+                base=base,
+            )
+        )
     return tuple(out)
 
 
@@ -166,7 +178,9 @@ def _date(value: object) -> _dt.date | None:
     return None
 
 
-def from_annotations(spans_and_annotations: Iterable[tuple[ObjectSpan, LMap]]) -> tuple[list[Exception_], list[Finding]]:
+def from_annotations(
+    spans_and_annotations: Iterable[tuple[ObjectSpan, LMap]],
+) -> tuple[list[Exception_], list[Finding]]:
     """Exceptions written on objects, and POL004 for the ones that cannot apply."""
     out: list[Exception_] = []
     problems: list[Finding] = []
@@ -188,19 +202,28 @@ def from_annotations(spans_and_annotations: Iterable[tuple[ObjectSpan, LMap]]) -
         elif until_raw is not None and until is None:
             why = f"{ANNOTATION_UNTIL} {str(until_raw)!r} is not a date (YYYY-MM-DD)"
         if why is not None:
-            problems.append(Finding("POL004", f"the exception annotation on {subject} is not applied: {why}", loc,
-                                    subject=subject, detail="annotation"))
+            problems.append(
+                Finding(
+                    "POL004",
+                    f"the exception annotation on {subject} is not applied: {why}",
+                    loc,
+                    subject=subject,
+                    detail="annotation",
+                )
+            )
             continue
-        out.append(Exception_(rules=rules, reason=str(reason).strip(), loc=loc, kind="inSource", expires=until,
-                              span=span))
+        out.append(
+            Exception_(rules=rules, reason=str(reason).strip(), loc=loc, kind="inSource", expires=until, span=span)
+        )
     return out, problems
 
 
 # -- applying them ---------------------------------------------------------------------------
 
 
-def apply(findings: list[Finding], exceptions: Iterable[Exception_], today: _dt.date,
-          report_unused: bool = False) -> list[Finding]:
+def apply(
+    findings: list[Finding], exceptions: Iterable[Exception_], today: _dt.date, report_unused: bool = False
+) -> list[Finding]:
     """Findings with matching exceptions marked suppressed, plus POL002 for every lapsed
     exception and (``report_unused``) POL005 for every one that matched nothing."""
     live = [e for e in exceptions if not e.lapsed(today)]
@@ -216,9 +239,17 @@ def apply(findings: list[Finding], exceptions: Iterable[Exception_], today: _dt.
         out.append(finding)
     out += [_lapse(e, today) for e in lapsed]
     if report_unused:
-        out += [Finding("POL005", f"{e.describe()} matched no finding: remove it, or fix what it was meant to cover "
-                        f"(reason: {e.reason})", e.loc, subject=e.describe(), detail="unused")
-                for i, e in enumerate(live) if i not in used]
+        out += [
+            Finding(
+                "POL005",
+                f"{e.describe()} matched no finding: remove it, or fix what it was meant to cover (reason: {e.reason})",
+                e.loc,
+                subject=e.describe(),
+                detail="unused",
+            )
+            for i, e in enumerate(live)
+            if i not in used
+        ]
     return out
 
 
@@ -229,7 +260,10 @@ def _lapse(e: Exception_, today: _dt.date) -> Finding:
         "POL002",
         f"{e.describe()} expired on {e.expires.isoformat()}, {days} day{'s' if days != 1 else ''} ago; the findings it "
         f"covered are reported again (reason was: {e.reason})",
-        e.loc, subject=e.describe(), detail=f"expired:{','.join(e.rules)}", workload=e.workload or "",
+        e.loc,
+        subject=e.describe(),
+        detail=f"expired:{','.join(e.rules)}",
+        workload=e.workload or "",
     )
 
 
@@ -251,8 +285,18 @@ def spans(objects: Iterable, default_namespace: str) -> list[tuple[ObjectSpan, L
     return out
 
 
-_CLUSTER_KINDS = frozenset({"Namespace", "CiliumClusterwideNetworkPolicy", "ClusterRole", "ClusterRoleBinding",
-                            "PersistentVolume", "StorageClass", "Node", "CustomResourceDefinition"})
+_CLUSTER_KINDS = frozenset(
+    {
+        "Namespace",
+        "CiliumClusterwideNetworkPolicy",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PersistentVolume",
+        "StorageClass",
+        "Node",
+        "CustomResourceDefinition",
+    }
+)
 
 
 def with_base(exceptions: Iterable[Exception_], base: str) -> tuple[Exception_, ...]:

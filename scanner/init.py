@@ -103,8 +103,12 @@ def _known(sel: Selector, workloads: list[Workload]) -> Workload | None:
 
 def _actor_name(ns: str, labels: tuple[tuple[str, str], ...], taken: set[str]) -> str:
     values = dict(labels)
-    base = values.get("app.kubernetes.io/name") or values.get("app") or values.get("k8s-app") or (
-        labels[0][1] if labels else "pods")
+    base = (
+        values.get("app.kubernetes.io/name")
+        or values.get("app")
+        or values.get("k8s-app")
+        or (labels[0][1] if labels else "pods")
+    )
     base = "".join(c if c.isalnum() or c == "-" else "-" for c in f"{ns}-{base}".lower()).strip("-")[:50] or "peer"
     name, n = base, 1
     while name in taken:
@@ -182,8 +186,9 @@ def _entry_ports(traffic, entry, ci: int, direction: str) -> list:
         return ["1-65535/TCP", "1-65535/UDP", "ICMP"]
     if direction == "ingress" or not entry.named:
         return _ports(traffic.engine.entry_ports(entry, ci).intersect(traffic.settings.carried))
-    return _ports(entry.static) + [{"port": item.name, "protocol": item.protocol if item.protocol != "ANY" else "TCP"}
-                                   for item in entry.named]
+    return _ports(entry.static) + [
+        {"port": item.name, "protocol": item.protocol if item.protocol != "ANY" else "TCP"} for item in entry.named
+    ]
 
 
 def _rule_flows(model: Model, traffic, draft: Draft) -> set[str]:
@@ -208,8 +213,14 @@ def _rule_flows(model: Model, traffic, draft: Draft) -> set[str]:
                         unnamable.add(w.namespace)
                         continue
                     ports = _entry_ports(traffic, entry, ci, direction)
-                    http = ([{k: v for k, v in (("method", h.method), ("path", h.path), ("host", h.host)) if v}
-                             for h in entry.l7.http] if entry.l7 is not None and entry.l7.kind == "http" else [])
+                    http = (
+                        [
+                            {k: v for k, v in (("method", h.method), ("path", h.path), ("host", h.host)) if v}
+                            for h in entry.l7.http
+                        ]
+                        if entry.l7 is not None and entry.l7.kind == "http"
+                        else []
+                    )
                     why = f"{entry.origin.policy} {entry.origin.path} ({entry.origin.loc.path}:{entry.origin.loc.line})"
                     for ref in refs:
                         if ref == wid or not ports:
@@ -267,15 +278,19 @@ def _traffic_lines(draft: Draft) -> list[str]:
     lines.append("traffic:")
     if draft.zero_trust or draft.dropped_zero_trust:
         lines.append("  zeroTrust:")
-        lines.append(f"    namespaces: [{', '.join(draft.zero_trust)}]" + (
-            "  # every workload here is isolated both ways" if draft.zero_trust else ""))
+        lines.append(
+            f"    namespaces: [{', '.join(draft.zero_trust)}]"
+            + ("  # every workload here is isolated both ways" if draft.zero_trust else "")
+        )
         for ns, why in sorted(draft.dropped_zero_trust.items()):
             lines.append(f"    # not {ns}: {why}")
     if draft.actors:
         lines.append("  actors:")
         for (ns, labels), name in sorted(draft.actors.items(), key=lambda kv: kv[1]):
-            lines.append(f"    - {{name: {name}, namespace: {_q(ns)}, labels: {{{', '.join(f'{_q(k)}: {_q(v)}' for k, v in labels)}}}}}"
-                         "  # a peer the rules name that is not in these manifests")
+            lines.append(
+                f"    - {{name: {name}, namespace: {_q(ns)}, labels: {{{', '.join(f'{_q(k)}: {_q(v)}' for k, v in labels)}}}}}"
+                "  # a peer the rules name that is not in these manifests"
+            )
     lines.append("  flows:" if draft.flows else "  flows: []")
     for src, dst, ports, http, why in draft.flows:
         entry = f"    - {{from: {_q(src)}, to: {_q(dst)}, ports: {json.dumps(ports)}"
@@ -287,9 +302,14 @@ def _traffic_lines(draft: Draft) -> list[str]:
 
 # -- SecurityContext table ------------------------------------------------------------------
 
-_SCALARS = (("runAsNonRoot", "run_as_non_root"), ("runAsUser", "run_as_user"), ("runAsGroup", "run_as_group"),
-            ("allowPrivilegeEscalation", "allow_privilege_escalation"),
-            ("readOnlyRootFilesystem", "read_only_root_filesystem"), ("seccompProfile", "seccomp_type"))
+_SCALARS = (
+    ("runAsNonRoot", "run_as_non_root"),
+    ("runAsUser", "run_as_user"),
+    ("runAsGroup", "run_as_group"),
+    ("allowPrivilegeEscalation", "allow_privilege_escalation"),
+    ("readOnlyRootFilesystem", "read_only_root_filesystem"),
+    ("seccompProfile", "seccomp_type"),
+)
 
 
 def _container_values(w: Workload, c) -> dict[str, Any]:
@@ -318,7 +338,8 @@ def _row(w: Workload) -> dict[str, Any]:
     if w.pod_security.fs_group is not None:
         row["fsGroup"] = w.pod_security.fs_group
     if any(s.value is True for s in (w.host_network, w.host_pid, w.host_ipc)) or any(
-            v.source == "hostPath" for v in w.volumes):
+        v.source == "hostPath" for v in w.volumes
+    ):
         row["privileged"] = True
     own = {name: {k: v for k, v in values.items() if k not in shared} for name, values in containers.items()}
     own = {k: v for k, v in own.items() if v}
@@ -335,9 +356,13 @@ def _draft_table(model: Model, draft: Draft) -> None:
 def _security_lines(draft: Draft) -> list[str]:
     if not draft.rows:
         return []
-    lines = ["", "# The SecurityContext table: what takes effect today for each workload.", "securityContext:",
-             f"  namespaces: [{', '.join(draft.table_namespaces)}]  # every workload of these namespaces has a row",
-             "  workloads:"]
+    lines = [
+        "",
+        "# The SecurityContext table: what takes effect today for each workload.",
+        "securityContext:",
+        f"  namespaces: [{', '.join(draft.table_namespaces)}]  # every workload of these namespaces has a row",
+        "  workloads:",
+    ]
     for ref, (row, where) in sorted(draft.rows.items()):
         lines.append(f"    {ref}: {json.dumps(row)}  # {where}")
     return lines
@@ -354,7 +379,13 @@ def _draft_backups(model: Model, draft: Draft) -> None:
         if not isinstance(spec, LMap):
             continue
         entry: dict[str, Any] = {"name": w.name, "cronJob": w.ref}
-        for key in ("schedule", "timeZone", "concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit"):
+        for key in (
+            "schedule",
+            "timeZone",
+            "concurrencyPolicy",
+            "successfulJobsHistoryLimit",
+            "failedJobsHistoryLimit",
+        ):
             if spec.get(key) is not None:
                 entry[key] = spec[key]
         job = spec.get("jobTemplate")
@@ -367,8 +398,12 @@ def _draft_backups(model: Model, draft: Draft) -> None:
 def _backup_lines(draft: Draft) -> list[str]:
     if not draft.backups:
         return []
-    return ["", "# Backups: CronJobs named like backups, as scheduled today.", "backups:",
-            *(f"  - {json.dumps(e)}  # {where}" for e, where in draft.backups)]
+    return [
+        "",
+        "# Backups: CronJobs named like backups, as scheduled today.",
+        "backups:",
+        *(f"  - {json.dumps(e)}  # {where}" for e, where in draft.backups),
+    ]
 
 
 def _draft_retention(inputs: LoadResult, base: str, draft: Draft) -> None:
@@ -384,9 +419,11 @@ def _draft_retention(inputs: LoadResult, base: str, draft: Draft) -> None:
                         entry["ruleId"] = rule["ID"]
                     s3.append((entry, doc.path))
         elif doc.cls is DocClass.HELM_VALUES and isinstance(doc.data, LMap):
-            period = _dig(doc.data, "loki", "config", "table_manager", "retention_period") or _dig(
-                doc.data, "loki", "config", "limits_config", "retention_period") or _dig(
-                doc.data, "loki", "limits_config", "retention_period")
+            period = (
+                _dig(doc.data, "loki", "config", "table_manager", "retention_period")
+                or _dig(doc.data, "loki", "config", "limits_config", "retention_period")
+                or _dig(doc.data, "loki", "limits_config", "retention_period")
+            )
             if isinstance(period, str) and re.fullmatch(r"[0-9]+[hdw]", period):  # the schema's spelling
                 loki.append(({"file": rel, "retentionPeriod": period}, doc.path))
     draft.retention = {k: v for k, v in (("s3Lifecycle", s3), ("loki", loki)) if v}
@@ -412,7 +449,8 @@ def _dig(data: Any, *keys: str) -> Any:
 def _draft_secrets(inputs: LoadResult, draft: Draft) -> None:
     committed = any(o.kind == "Secret" for o in inputs.objects)
     draft.secrets = f"  allowSecretObjects: {'true' if committed else 'false'}" + (
-        "  # Secret objects are committed in this tree: review" if committed else "")
+        "  # Secret objects are committed in this tree: review" if committed else ""
+    )
 
 
 def _secrets_lines(draft: Draft) -> list[str]:
@@ -503,8 +541,15 @@ def _prune(draft: Draft, new: list, broken: list) -> bool:
 
 
 def _size(draft: Draft) -> tuple:
-    return (len(draft.flows), len(draft.zero_trust), len(draft.rows), len(draft.table_namespaces), len(draft.backups),
-            sum(len(v) for v in draft.retention.values()), draft.secrets)
+    return (
+        len(draft.flows),
+        len(draft.zero_trust),
+        len(draft.rows),
+        len(draft.table_namespaces),
+        len(draft.backups),
+        sum(len(v) for v in draft.retention.values()),
+        draft.secrets,
+    )
 
 
 def _drop(draft: Draft, family: str, key: str, why: str) -> None:

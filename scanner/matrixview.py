@@ -93,10 +93,20 @@ def build_view(ctx: CheckContext) -> MatrixView:
     drawn = sorted(edges, key=lambda e: (STATUSES.index(e.status), e.src, e.dst))[:MAX_EDGES]
     drawn.sort(key=lambda e: (e.src, e.dst, STATUSES.index(e.status)))
     nodes, omitted_nodes = _nodes(traffic, drawn)
-    rejected = tuple(f"{r.policy} ({r.loc.path}:{r.loc.line}), rejected by {r.component}: {r.message}"
-                     for r in traffic.rejections)
-    return MatrixView(ctx.policy.path or "", nodes, tuple(drawn), counts, len(edges) - len(drawn), omitted_nodes,
-                      tuple(unresolved), implicit, rejected)
+    rejected = tuple(
+        f"{r.policy} ({r.loc.path}:{r.loc.line}), rejected by {r.component}: {r.message}" for r in traffic.rejections
+    )
+    return MatrixView(
+        ctx.policy.path or "",
+        nodes,
+        tuple(drawn),
+        counts,
+        len(edges) - len(drawn),
+        omitted_nodes,
+        tuple(unresolved),
+        implicit,
+        rejected,
+    )
 
 
 def _is_workload(g, node: str) -> bool:
@@ -192,4 +202,6 @@ def _node(g, node: str) -> ViewNode:
         return ViewNode(node, "group", "all sources" if node == "entity:all" else "the cluster")
     attrs = g.nodes[node]
     kind = str(attrs.get("kind") or "")
-    return ViewNode(node, kind, node_label(node, attrs), str(attrs.get("namespace") or "") if kind == "workload" else "")
+    return ViewNode(
+        node, kind, node_label(node, attrs), str(attrs.get("namespace") or "") if kind == "workload" else ""
+    )

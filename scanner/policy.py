@@ -170,8 +170,11 @@ class Policy:
 
     @property
     def all_exceptions(self) -> tuple[Exception_, ...]:
-        return (tuple(e for row in self.security.workloads.values() for e in row.exceptions) + self.exceptions
-                + ci_gate_exceptions(self))
+        return (
+            tuple(e for row in self.security.workloads.values() for e in row.exceptions)
+            + self.exceptions
+            + ci_gate_exceptions(self)
+        )
 
     def enabled(self, rule_id: str) -> bool:
         setting = self.rules.get(rule_id)
@@ -215,11 +218,16 @@ def _exceptions(data: Any, ref: str) -> tuple[Exception_, ...]:
     out = []
     for i, item in enumerate(data or []):
         expires = item.get("expires")
-        out.append(Exception_(
-            rules=tuple(item["rules"]), reason=str(item["reason"]), loc=data.loc_of(i),
-            expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
-            workload=ref, containers=tuple(item.get("containers", ())),
-        ))
+        out.append(
+            Exception_(
+                rules=tuple(item["rules"]),
+                reason=str(item["reason"]),
+                loc=data.loc_of(i),
+                expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
+                workload=ref,
+                containers=tuple(item.get("containers", ())),
+            )
+        )
     return tuple(out)
 
 
@@ -236,9 +244,16 @@ class RuleSetting:
 def _rule_settings(section: Any) -> Mapping[str, RuleSetting]:
     if not isinstance(section, LMap):
         return MappingProxyType({})
-    out = {str(rule): RuleSetting(value.get("enabled", True) is not False, value.get("severity"),
-                                  str(value.get("reason", "")), section.key_loc(rule))
-           for rule, value in section.items() if isinstance(value, LMap)}
+    out = {
+        str(rule): RuleSetting(
+            value.get("enabled", True) is not False,
+            value.get("severity"),
+            str(value.get("reason", "")),
+            section.key_loc(rule),
+        )
+        for rule, value in section.items()
+        if isinstance(value, LMap)
+    }
     return MappingProxyType(dict(sorted(out.items())))
 
 
@@ -266,7 +281,9 @@ def _security(section: Any) -> SecuritySection:
     names = section.get("namespaces")
     return SecuritySection(
         namespaces=tuple(str(n) for n in section.get("namespaces", ())),
-        namespace_locs=MappingProxyType({str(n): names.loc_of(i) for i, n in enumerate(names)} if isinstance(names, LList) else {}),
+        namespace_locs=MappingProxyType(
+            {str(n): names.loc_of(i) for i, n in enumerate(names)} if isinstance(names, LList) else {}
+        ),
         workloads=MappingProxyType(dict(sorted(workloads.items()))),
         loc=section.loc,
     )
@@ -275,8 +292,12 @@ def _security(section: Any) -> SecuritySection:
 def _http(items: Any) -> tuple | None:
     if items is None:
         return None
-    return tuple(sorted({(i.get("method"), i.get("path"), i.get("host")) for i in items if isinstance(i, dict)},
-                        key=lambda t: tuple(x or "" for x in t)))
+    return tuple(
+        sorted(
+            {(i.get("method"), i.get("path"), i.get("host")) for i in items if isinstance(i, dict)},
+            key=lambda t: tuple(x or "" for x in t),
+        )
+    )
 
 
 def _traffic(section: Any, settings: Settings) -> TrafficSection:
@@ -290,8 +311,18 @@ def _traffic(section: Any, settings: Settings) -> TrafficSection:
     raw = section.get("flows")
     for i, f in enumerate(raw if isinstance(raw, LList) else ()):
         ports, named = parse_port_items(f.get("ports"), any_protocols)
-        flows.append(Flow(str(f.get("from")), str(f.get("to")), ports, named, _http(f.get("http")),
-                          raw.loc_of(i), f.loc_of("from"), f.loc_of("to")))
+        flows.append(
+            Flow(
+                str(f.get("from")),
+                str(f.get("to")),
+                ports,
+                named,
+                _http(f.get("http")),
+                raw.loc_of(i),
+                f.loc_of("from"),
+                f.loc_of("to"),
+            )
+        )
     return TrafficSection(True, MappingProxyType(dict(sorted(zero_trust.items()))), tuple(flows), section.loc)
 
 
@@ -311,7 +342,9 @@ def _error_loc(root: LMap, path: list[Any]) -> Loc:
     node: Any = root
     loc = root.loc
     for part in path:
-        if isinstance(node, LMap) and part in node or isinstance(node, LList) and isinstance(part, int) and part < len(node):
+        if (isinstance(node, LMap) and part in node) or (
+            isinstance(node, LList) and isinstance(part, int) and part < len(node)
+        ):
             loc = node.loc_of(part)
             node = node[part]
         else:
@@ -381,9 +414,15 @@ def _helm_renders(section: Any, directory: Path) -> tuple[HelmRender, ...]:
     out = []
     for i, item in enumerate(items):
         values = item.get("values") or ()
-        out.append(HelmRender(Path(os.path.normpath(directory / str(item["chart"]))), items.loc_of(i),
-                              item.get("release"), item.get("namespace"),
-                              tuple(Path(os.path.normpath(directory / str(v))) for v in values)))
+        out.append(
+            HelmRender(
+                Path(os.path.normpath(directory / str(item["chart"]))),
+                items.loc_of(i),
+                item.get("release"),
+                item.get("namespace"),
+                tuple(Path(os.path.normpath(directory / str(v))) for v in values),
+            )
+        )
     return tuple(out)
 
 
@@ -439,20 +478,38 @@ def backup_entries(policy: Policy) -> tuple[BackupEntry, ...]:
         dest = e.get("destination") if isinstance(e.get("destination"), LMap) else LMap(e.loc)
         locs.update({f"destination.{k}": dest.loc_of(k) for k in dest})
         staging = e.get("stagingVolume")
-        out.append(BackupEntry(
-            name=str(e.get("name")), cron_job=str(e.get("cronJob")), loc=items.loc_of(i),
-            schedule=e.get("schedule"), time_zone=e.get("timeZone"),
-            job_fields=MappingProxyType({k: e[k] for k in ("concurrencyPolicy", "successfulJobsHistoryLimit",
-                                                             "failedJobsHistoryLimit") if k in e}),
-            active_deadline_seconds=e.get("activeDeadlineSeconds"), istio_sidecar=e.get("istioSidecar"),
-            command_contains=tuple(str(c) for c in e.get("commandContains") or ()),
-            bucket=dest.get("bucket"), region=dest.get("region"),
-            staging_volume=StagingVolume(str(staging["name"]), str(staging["source"]), e.loc_of("stagingVolume"),
-                                         staging.loc_of("name"), staging.loc_of("source"),
-                                         str(staging.get("description", "")))
-            if isinstance(staging, LMap) else None,
-            locs=MappingProxyType(locs),
-        ))
+        out.append(
+            BackupEntry(
+                name=str(e.get("name")),
+                cron_job=str(e.get("cronJob")),
+                loc=items.loc_of(i),
+                schedule=e.get("schedule"),
+                time_zone=e.get("timeZone"),
+                job_fields=MappingProxyType(
+                    {
+                        k: e[k]
+                        for k in ("concurrencyPolicy", "successfulJobsHistoryLimit", "failedJobsHistoryLimit")
+                        if k in e
+                    }
+                ),
+                active_deadline_seconds=e.get("activeDeadlineSeconds"),
+                istio_sidecar=e.get("istioSidecar"),
+                command_contains=tuple(str(c) for c in e.get("commandContains") or ()),
+                bucket=dest.get("bucket"),
+                region=dest.get("region"),
+                staging_volume=StagingVolume(
+                    str(staging["name"]),
+                    str(staging["source"]),
+                    e.loc_of("stagingVolume"),
+                    staging.loc_of("name"),
+                    staging.loc_of("source"),
+                    str(staging.get("description", "")),
+                )
+                if isinstance(staging, LMap)
+                else None,
+                locs=MappingProxyType(locs),
+            )
+        )
     return tuple(out)
 
 
@@ -478,9 +535,17 @@ def lifecycle_entries(policy: Policy) -> tuple[LifecycleEntry, ...]:
     if not isinstance(items, LList):
         return ()
     return tuple(
-        LifecycleEntry(str(e.get("file")), items.loc_of(i), e.get("bucket"), e.get("ruleId"), e.get("prefix"),
-                       e.get("expirationDays"), MappingProxyType({str(k): e.loc_of(k) for k in e}))
-        for i, e in enumerate(items) if isinstance(e, LMap)
+        LifecycleEntry(
+            str(e.get("file")),
+            items.loc_of(i),
+            e.get("bucket"),
+            e.get("ruleId"),
+            e.get("prefix"),
+            e.get("expirationDays"),
+            MappingProxyType({str(k): e.loc_of(k) for k in e}),
+        )
+        for i, e in enumerate(items)
+        if isinstance(e, LMap)
     )
 
 
@@ -517,15 +582,21 @@ def ci_gates(policy: Policy) -> tuple[CiGate, ...]:
             continue
         images = g.get("images") if isinstance(g.get("images"), LList) else LList(g.loc)
         expires = g.get("expires")
-        out.append(CiGate(
-            name=str(g.get("name")), workflow=str(g.get("workflow")), job=g.get("job"),
-            scanner=str(g.get("scanner", "trivy")),
-            images=tuple((str(image), images.loc_of(j)) for j, image in enumerate(images)),
-            severity=tuple(str(s) for s in g.get("severity") or ()),
-            exit_code=int(g.get("exitCode", 1)), reason=g.get("reason"),
-            expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
-            loc=items.loc_of(i), locs=MappingProxyType({str(k): g.loc_of(k) for k in g}),
-        ))
+        out.append(
+            CiGate(
+                name=str(g.get("name")),
+                workflow=str(g.get("workflow")),
+                job=g.get("job"),
+                scanner=str(g.get("scanner", "trivy")),
+                images=tuple((str(image), images.loc_of(j)) for j, image in enumerate(images)),
+                severity=tuple(str(s) for s in g.get("severity") or ()),
+                exit_code=int(g.get("exitCode", 1)),
+                reason=g.get("reason"),
+                expires=_dt.date.fromisoformat(expires) if isinstance(expires, str) else None,
+                loc=items.loc_of(i),
+                locs=MappingProxyType({str(k): g.loc_of(k) for k in g}),
+            )
+        )
     return tuple(out)
 
 
@@ -538,7 +609,14 @@ def ci_gate_exceptions(policy: Policy) -> tuple[Exception_, ...]:
     continue-on-error, --soft-fail and the like (CI005) still fail.  Applied, shown,
     lapsed (POL002) and reported unused (POL005) like every documented exception."""
     return tuple(
-        Exception_(rules=("CI002",), reason=g.reason, loc=g.where("reason"), expires=g.expires,
-                   object_kind=GATE_KIND, name=g.name)
-        for g in ci_gates(policy) if g.exit_code == 0 and g.reason
+        Exception_(
+            rules=("CI002",),
+            reason=g.reason,
+            loc=g.where("reason"),
+            expires=g.expires,
+            object_kind=GATE_KIND,
+            name=g.name,
+        )
+        for g in ci_gates(policy)
+        if g.exit_code == 0 and g.reason
     )

@@ -105,16 +105,26 @@ def documented(ctx: CheckContext) -> list[Promise]:
     out += _zero_trust(ctx)
     out += _exposure(ctx)
     for ref, row in policy.security.workloads.items():
-        out.append(Promise("security-context", f"{ref}" + ("" if row.documented else " ('-' row)"), row.loc, row_key(ref)))
+        out.append(
+            Promise("security-context", f"{ref}" + ("" if row.documented else " ('-' row)"), row.loc, row_key(ref))
+        )
     for ns, loc in policy.security.namespace_locs.items():
         out.append(Promise("table-namespaces", ns, loc, table_namespace_key(ns)))
-    out += _listed(policy.section("backups"), "backups", lambda e: backup_key(str(e.get("name"))),
-                   lambda e: f"{e.get('name')} ({e.get('cronJob')})")
+    out += _listed(
+        policy.section("backups"),
+        "backups",
+        lambda e: backup_key(str(e.get("name"))),
+        lambda e: f"{e.get('name')} ({e.get('cronJob')})",
+    )
     retention = policy.section("retention")
     if isinstance(retention, LMap):
         for kind in ("s3Lifecycle", "loki"):
-            out += _listed(retention.get(kind), "retention", lambda e, k=kind: retention_key(k, str(e.get("file"))),
-                           lambda e, k=kind: f"{k} {e.get('file')}")
+            out += _listed(
+                retention.get(kind),
+                "retention",
+                lambda e, k=kind: retention_key(k, str(e.get("file"))),
+                lambda e, k=kind: f"{k} {e.get('file')}",
+            )
     out += _backup_parts(policy)
     out += _ci_gates(policy)
     secrets = policy.section("secrets")
@@ -139,13 +149,24 @@ def _backup_parts(policy: Policy) -> list[Promise]:
     for b in backup_entries(policy):
         if b.staging_volume is not None:
             v = b.staging_volume
-            out.append(Promise("backups", f"{b.name}: staging volume {v.name} is {v.source}", v.loc,
-                               backup_part_key(b.name, "staging-volume")))
+            out.append(
+                Promise(
+                    "backups",
+                    f"{b.name}: staging volume {v.name} is {v.source}",
+                    v.loc,
+                    backup_part_key(b.name, "staging-volume"),
+                )
+            )
         for lc in lifecycles:
             if b.bucket is not None and lc.bucket == b.bucket:
-                out.append(Promise("backups", f"{b.name}: objects in s3://{b.bucket} fall under the lifecycle rule of "
-                                              f"{lc.file}", lc.where("bucket"),
-                                   backup_part_key(b.name, f"lifecycle:{lc.file}")))
+                out.append(
+                    Promise(
+                        "backups",
+                        f"{b.name}: objects in s3://{b.bucket} fall under the lifecycle rule of {lc.file}",
+                        lc.where("bucket"),
+                        backup_part_key(b.name, f"lifecycle:{lc.file}"),
+                    )
+                )
     return out
 
 

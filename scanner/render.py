@@ -36,6 +36,7 @@ kustomization, with the tool's own message.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import posixpath
 import selectors
@@ -64,8 +65,10 @@ CHART_NAMES = ("Chart.yaml", "Chart.yml")
 _REFERENCE_FIELDS = ("resources", "bases", "components")
 
 HELM_INSTALL = "install Helm 3 (https://helm.sh/docs/intro/install/) so that 'helm' is on PATH"
-KUSTOMIZE_INSTALL = ("install kubectl (https://kubernetes.io/docs/tasks/tools/), whose 'kubectl kustomize' renders "
-                     "kustomizations, or kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/)")
+KUSTOMIZE_INSTALL = (
+    "install kubectl (https://kubernetes.io/docs/tasks/tools/), whose 'kubectl kustomize' renders "
+    "kustomizations, or kustomize (https://kubectl.docs.kubernetes.io/installation/kustomize/)"
+)
 
 
 class RenderUnavailable(Exception):
@@ -121,7 +124,9 @@ def plan_render(paths: list[Path], cwd: Path, exclude: tuple[str, ...], explicit
     policies = _PolicyFinder(explicit, cwd)
     for chart in charts:
         entries = [e for e in policies.governing(chart.directory).render if _same(e.chart, chart.directory)]
-        jobs += [_helm_job(tools["helm"], chart, e, cwd) for e in entries] or [_helm_job(tools["helm"], chart, None, cwd)]
+        jobs += [_helm_job(tools["helm"], chart, e, cwd) for e in entries] or [
+            _helm_job(tools["helm"], chart, None, cwd)
+        ]
     manifests: list[Path] = []
     for root in roots:
         used = _closure(root, kustomizations)
@@ -213,7 +218,11 @@ def _refused(root: Kustomization, foreign: list[tuple[Kustomization, str]]) -> F
         f"not rendered: {k.shown} names {ref!r}, which is not a local file or directory; --render renders local "
         "input only and never fetches anything (kustomize would clone a remote base with git): vendor it into the "
         "repository, or render it yourself (kubectl kustomize DIR | kubematrix scan -); nothing of this "
-        "kustomization is checked", Loc(root.shown, 1, 1), subject=root.shown, detail="render")
+        "kustomization is checked",
+        Loc(root.shown, 1, 1),
+        subject=root.shown,
+        detail="render",
+    )
 
 
 def _same(a: Path, b: Path) -> bool:
@@ -272,14 +281,17 @@ def _tools(helm: bool, kustomize: bool) -> dict[str, list[str]]:
     if helm:
         found = shutil.which("helm")
         if found is None:
-            raise RenderUnavailable(f"--render: the scanned tree holds a Helm chart, and rendering it needs helm: "
-                                    f"{HELM_INSTALL}")
+            raise RenderUnavailable(
+                f"--render: the scanned tree holds a Helm chart, and rendering it needs helm: {HELM_INSTALL}"
+            )
         out["helm"] = [found]
     if kustomize:
         kubectl, standalone = shutil.which("kubectl"), shutil.which("kustomize")
         if kubectl is None and standalone is None:
-            raise RenderUnavailable(f"--render: the scanned tree holds a kustomization, and rendering it needs "
-                                    f"kubectl or kustomize: {KUSTOMIZE_INSTALL}")
+            raise RenderUnavailable(
+                f"--render: the scanned tree holds a kustomization, and rendering it needs "
+                f"kubectl or kustomize: {KUSTOMIZE_INSTALL}"
+            )
         out["kustomize"] = [kubectl, "kustomize"] if kubectl is not None else [str(standalone), "build"]
     return out
 
@@ -333,9 +345,16 @@ def _environment(home: Path) -> dict[str, str]:
     empty = home / "kubeconfig"
     empty.write_text("", encoding="utf-8")
     empty.chmod(0o600)  # helm warns about a kubeconfig others may read
-    return {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(home), "KUBECONFIG": str(empty),
-            "HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
-            "HELM_DATA_HOME": str(home / "data"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    return {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "KUBECONFIG": str(empty),
+        "HELM_CACHE_HOME": str(home / "cache"),
+        "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+    }
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,14 +365,16 @@ class Outcome:
     stopped: str = ""  # why it was stopped
 
 
-def run_bounded(argv: tuple[str, ...], env: dict[str, str], timeout: float | None = None,
-                limit: int | None = None) -> Outcome:
+def run_bounded(
+    argv: tuple[str, ...], env: dict[str, str], timeout: float | None = None, limit: int | None = None
+) -> Outcome:
     """Run a command (a list, never a shell) with a deadline and at most ``limit`` bytes
     of output; stopped (with its process group) past either."""
     timeout = TIMEOUT_SECONDS if timeout is None else timeout
     limit = MAX_OUTPUT_BYTES if limit is None else limit
-    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            env=env, start_new_session=True)
+    proc = subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True
+    )
     out, err = bytearray(), bytearray()
     stopped = ""
     deadline = time.monotonic() + timeout
@@ -374,7 +395,7 @@ def run_bounded(argv: tuple[str, ...], env: dict[str, str], timeout: float | Non
                 if len(out) > limit:
                     stopped = f"wrote more than {limit:,} bytes"
                 elif len(err) > 64 * 1024:
-                    del err[64 * 1024:]
+                    del err[64 * 1024 :]
     if stopped:
         _stop(proc)
         return Outcome(None, bytes(out), err.decode("utf-8", "replace"), stopped)
@@ -382,10 +403,8 @@ def run_bounded(argv: tuple[str, ...], env: dict[str, str], timeout: float | Non
 
 
 def _stop(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError):  # it exited already
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
     for pipe in (proc.stdout, proc.stderr):
         if pipe is not None:
@@ -403,8 +422,13 @@ def _stream(job: Job, outcome: Outcome) -> Stream:
         why = f"stopped: it {outcome.stopped}"
     else:
         why = f"exit status {outcome.code}: {_first_lines(outcome.stderr)}"
-    finding = Finding("INPUT001", f"'{job.shown}' failed ({why}); nothing it renders is checked",
-                      Loc(job.display, 1, 1), subject=job.display, detail="render")
+    finding = Finding(
+        "INPUT001",
+        f"'{job.shown}' failed ({why}); nothing it renders is checked",
+        Loc(job.display, 1, 1),
+        subject=job.display,
+        detail="render",
+    )
     return Stream(job.display, "", problems=(finding,), origin=job.shown, namespace=job.namespace)
 
 

@@ -69,7 +69,9 @@ class ScanResult:
     promises: tuple[PromiseResult, ...] = ()  # every documented promise and what the scan proved
     excluded: tuple[str, ...] = ()  # files left out on purpose (--exclude, a policy's exclude)
     rule_settings: tuple[tuple[str, str, RuleSetting], ...] = ()  # (policy, rule, setting) from policies' ``rules``
-    baseline_fixed: tuple[BaselineEntry, ...] | None = None  # None: no baseline applied; else entries that no longer occur
+    baseline_fixed: tuple[BaselineEntry, ...] | None = (
+        None  # None: no baseline applied; else entries that no longer occur
+    )
     rendered: frozenset[str] = frozenset()  # paths whose line numbers are lines of rendered output
     matrix: tuple[MatrixView, ...] = ()  # per policy with a traffic matrix, when ScanOptions.matrix_view
     replaced: tuple[str, ...] = ()  # raw files --render read from rendered output instead
@@ -126,8 +128,9 @@ def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: 
             findings.extend(check(ctx))
     annotated, problems = exceptions.from_annotations(exceptions.spans(part.objects, default_ns))
     findings = [_with_settings(f, policy) for f in findings + problems if policy.enabled(f.rule_id)]
-    findings = exceptions.apply(findings, policy.all_exceptions + tuple(annotated), options.today,
-                                options.report_unused_exceptions)
+    findings = exceptions.apply(
+        findings, policy.all_exceptions + tuple(annotated), options.today, options.report_unused_exceptions
+    )
     view = build_view(ctx) if options.matrix_view and policy.path and policy.traffic.present else None
     return _ScopeResult(findings, len(model.workloads), evaluate(documented(ctx), findings, policy.path), view)
 
@@ -196,7 +199,9 @@ def _run_scan(options: ScanOptions) -> ScanResult:
         scopes=applied,
         promises=tuple(promises),
         excluded=tuple(sorted(inputs.excluded + [f for s in scopes for f in s.excluded])),
-        rule_settings=tuple((s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()),
+        rule_settings=tuple(
+            (s.policy.path or "", rule, setting) for s in scopes for rule, setting in s.policy.rules.items()
+        ),
         baseline_fixed=fixed,
         rendered=frozenset(inputs.rendered),
         matrix=tuple(views),

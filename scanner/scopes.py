@@ -84,26 +84,42 @@ def _unnamed_policies(inputs: LoadResult, applied: set[str]) -> list[Finding]:
     for doc in inputs.documents:
         if doc.cls is not DocClass.KUBEMATRIX_POLICY or doc.path in applied:
             continue
-        why = ("--policy names another policy file, which governs every scanned file"
-               if is_policy_file_name(PurePosixPath(doc.path).name)
-               else "discovery reads only files named kubematrix.yaml; rename it or pass --policy")
-        out.append(Finding("POL003", f"this kubematrix policy is not applied: {why}; none of its promises is "
-                           "checked", doc.loc, subject=doc.path, detail="not-applied"))
+        why = (
+            "--policy names another policy file, which governs every scanned file"
+            if is_policy_file_name(PurePosixPath(doc.path).name)
+            else "discovery reads only files named kubematrix.yaml; rename it or pass --policy"
+        )
+        out.append(
+            Finding(
+                "POL003",
+                f"this kubematrix policy is not applied: {why}; none of its promises is checked",
+                doc.loc,
+                subject=doc.path,
+                detail="not-applied",
+            )
+        )
     return out
 
 
 def _check_overlaps(policies: list[Policy]) -> None:
     ordered = sorted(policies, key=lambda p: (len(str(p.directory)), p.path or ""))
     for i, outer in enumerate(ordered):
-        for inner in ordered[i + 1:]:
-            if outer.directory is not None and inner.directory is not None and _inside(inner.directory, outer.directory):
+        for inner in ordered[i + 1 :]:
+            if (
+                outer.directory is not None
+                and inner.directory is not None
+                and _inside(inner.directory, outer.directory)
+            ):
                 raise PolicyError(
                     f"{inner.path}:1:1: policy files {outer.path} and {inner.path} both govern "
                     f"{inner.path.rsplit('/', 1)[0] if '/' in (inner.path or '') else '.'}: which promises apply would "
-                    "be ambiguous; keep one, scan the directories separately, or pass --policy")
+                    "be ambiguous; keep one, scan the directories separately, or pass --policy"
+                )
 
 
-def plan(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Path) -> tuple[list[Scope], list[Finding]]:
+def plan(
+    inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Path
+) -> tuple[list[Scope], list[Finding]]:
     """The scopes of one scan and the POL003 findings for policies not applied.
     Raises PolicyError (a usage error) for an invalid or ambiguous policy file."""
     every = frozenset(inputs.files)
@@ -124,9 +140,11 @@ def plan(inputs: LoadResult, roots: list[Path], explicit: Policy | None, cwd: Pa
     _check_overlaps(policies)
     scopes, governed = [], set()
     for policy in sorted(policies, key=lambda p: p.path or ""):
-        files = frozenset(f for f in inputs.files
-                          if policy.directory is not None and _inside(Path(os.path.abspath(inputs.sources[f])),
-                                                                      policy.directory))
+        files = frozenset(
+            f
+            for f in inputs.files
+            if policy.directory is not None and _inside(Path(os.path.abspath(inputs.sources[f])), policy.directory)
+        )
         governed |= files
         scopes.append(_excluding(Scope(policy, files, _directory_text(policy)), inputs))
     rest = every - governed
@@ -141,9 +159,16 @@ def _excluding(scope: Scope, inputs: LoadResult) -> Scope:
     if not scope.policy.exclude or scope.policy.directory is None:
         return scope
     base = scope.policy.directory
-    out = frozenset(f for f in scope.files
-                    if excluded(Path(os.path.abspath(inputs.sources[f])).relative_to(base).as_posix()
-                                if _inside(Path(os.path.abspath(inputs.sources[f])), base) else f, scope.policy.exclude))
+    out = frozenset(
+        f
+        for f in scope.files
+        if excluded(
+            Path(os.path.abspath(inputs.sources[f])).relative_to(base).as_posix()
+            if _inside(Path(os.path.abspath(inputs.sources[f])), base)
+            else f,
+            scope.policy.exclude,
+        )
+    )
     return Scope(scope.policy, scope.files - out, scope.directory, out)
 
 
@@ -157,7 +182,8 @@ def single_policy(inputs: LoadResult, roots: list[Path], explicit: Policy | None
     scopes, _ = plan(inputs, roots, explicit, cwd)
     applied = [s.policy for s in scopes if s.policy.path is not None]
     if len(applied) > 1:
-        raise PolicyError(f"{applied[1].path}:1:1: several policy files govern the scanned paths "
-                          f"({', '.join(p.path or '' for p in applied)}); scan one directory or pass --policy")
+        raise PolicyError(
+            f"{applied[1].path}:1:1: several policy files govern the scanned paths "
+            f"({', '.join(p.path or '' for p in applied)}); scan one directory or pass --policy"
+        )
     return applied[0] if applied else EMPTY_POLICY
-

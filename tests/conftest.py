@@ -9,21 +9,35 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from scanner.policy import load_policy  # noqa: E402
-from scanner.scan import ScanOptions, ScanResult, run_scan  # noqa: E402
+from scanner.policy import load_policy
+from scanner.scan import ScanOptions, ScanResult, run_scan
 
 REPO = Path(__file__).resolve().parent.parent
 FIXED_TODAY = _dt.date(2026, 11, 26)
 
 
-def scan_path(path: Path, *, policy: Path | None = None, namespace: str | None = None, cwd: Path | None = None,
-              report_unused: bool = False) -> ScanResult:
+def scan_path(
+    path: Path,
+    *,
+    policy: Path | None = None,
+    namespace: str | None = None,
+    cwd: Path | None = None,
+    report_unused: bool = False,
+) -> ScanResult:
     """Scan like the CLI does (policy discovery included), with paths relative to ``cwd``."""
     if cwd is None:
         cwd = path if path.is_dir() else path.parent
     loaded = load_policy(policy, cwd) if policy is not None else None
-    return run_scan(ScanOptions(paths=(path,), policy=loaded, namespace=namespace, cwd=cwd, today=FIXED_TODAY,
-                                report_unused_exceptions=report_unused))
+    return run_scan(
+        ScanOptions(
+            paths=(path,),
+            policy=loaded,
+            namespace=namespace,
+            cwd=cwd,
+            today=FIXED_TODAY,
+            report_unused_exceptions=report_unused,
+        )
+    )
 
 
 @pytest.fixture

@@ -23,8 +23,9 @@ def run_step(tmp_path: Path, **inputs: str) -> tuple[int, dict[str, str], str]:
     """Run the scan step with ``inputs`` (over the action's defaults); return its exit
     status, the step outputs and the job summary."""
     values = {**DEFAULTS, **inputs}
-    env = {k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: values[m.group(1)], v)
-           for k, v in SCAN_STEP["env"].items()}
+    env = {
+        k: re.sub(r"\$\{\{ inputs\.([\w-]+) \}\}", lambda m: values[m.group(1)], v) for k, v in SCAN_STEP["env"].items()
+    }
     runner = tmp_path / "runner"
     bin_dir = runner / "kubematrix-venv" / "bin"
     bin_dir.mkdir(parents=True)
@@ -34,11 +35,26 @@ def run_step(tmp_path: Path, **inputs: str) -> tuple[int, dict[str, str], str]:
     outputs, summary = tmp_path / "outputs", tmp_path / "summary.md"
     outputs.touch()
     summary.touch()
-    env.update(RUNNER_TEMP=str(runner), GITHUB_OUTPUT=str(outputs), GITHUB_STEP_SUMMARY=str(summary),
-               GITHUB_SERVER_URL="https://github.com", GITHUB_REPOSITORY="acme/shop", GITHUB_SHA="a" * 40)
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "PYTHONSAFEPATH", "KUBEMATRIX_EXPECT_INSTALLED") if k in os.environ}
-    done = subprocess.run(["bash", "-eo", "pipefail", "-c", SCAN_STEP["run"]], cwd=tmp_path / "repo",
-                          env={**keep, **env}, capture_output=True, text=True, timeout=300, check=False)
+    env.update(
+        RUNNER_TEMP=str(runner),
+        GITHUB_OUTPUT=str(outputs),
+        GITHUB_STEP_SUMMARY=str(summary),
+        GITHUB_SERVER_URL="https://github.com",
+        GITHUB_REPOSITORY="acme/shop",
+        GITHUB_SHA="a" * 40,
+    )
+    keep = {
+        k: os.environ[k] for k in ("PATH", "HOME", "PYTHONSAFEPATH", "KUBEMATRIX_EXPECT_INSTALLED") if k in os.environ
+    }
+    done = subprocess.run(
+        ["bash", "-eo", "pipefail", "-c", SCAN_STEP["run"]],
+        cwd=tmp_path / "repo",
+        env={**keep, **env},
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
     pairs = dict(line.split("=", 1) for line in outputs.read_text(encoding="utf-8").splitlines())
     return done.returncode, pairs, summary.read_text(encoding="utf-8")
 

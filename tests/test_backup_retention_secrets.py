@@ -19,8 +19,14 @@ REPO = Path(__file__).resolve().parent.parent
 
 @pytest.mark.parametrize(
     "a, b",
-    [("0 18 * * *", "0 18 * * 0-6"), ("@daily", "0 0 * * *"), ("@weekly", "0 0 * * SUN"), ("*/15 * * * *", "0,15,30,45 * * * *"),
-     ("0 0 1 jan *", "0 0 1 1 *"), ("0 3 ? * *", "0 3 * * *")],
+    [
+        ("0 18 * * *", "0 18 * * 0-6"),
+        ("@daily", "0 0 * * *"),
+        ("@weekly", "0 0 * * SUN"),
+        ("*/15 * * * *", "0,15,30,45 * * * *"),
+        ("0 0 1 jan *", "0 0 1 1 *"),
+        ("0 3 ? * *", "0 3 * * *"),
+    ],
 )
 def test_equal_schedules_compare_equal(a, b):
     assert parse_cron(a).key() == parse_cron(b).key()
@@ -38,9 +44,15 @@ def test_different_schedules_differ(a, b):
 @pytest.mark.parametrize(
     "bad, reason",
     # robfig/cron's own reasons (parser.go getRange/normalizeFields/parseDescriptor), as the API server reports them
-    [("61 * * * *", "above maximum"), ("* * * *", "expected exactly 5 fields"), ("TZ=UTC 0 0 * * *", "spec.timeZone"),
-     ("0 0 * * MONDAY", "failed to parse int from MONDAY"), ("*/0 * * * *", "positive"), ("5-1 * * * *", "beyond end of range"),
-     ("@reboot", "unrecognized descriptor")],
+    [
+        ("61 * * * *", "above maximum"),
+        ("* * * *", "expected exactly 5 fields"),
+        ("TZ=UTC 0 0 * * *", "spec.timeZone"),
+        ("0 0 * * MONDAY", "failed to parse int from MONDAY"),
+        ("*/0 * * * *", "positive"),
+        ("5-1 * * * *", "beyond end of range"),
+        ("@reboot", "unrecognized descriptor"),
+    ],
 )
 def test_invalid_schedules_are_explained(bad, reason):
     with pytest.raises(CronError, match=reason):
@@ -54,7 +66,9 @@ def test_a_fixed_daily_time_fires_exactly_once_a_day(minute, hour):
     assert fires == [(minute, hour)]
 
 
-@pytest.mark.parametrize("text, seconds", [("168h", 604800), ("7d", 604800), ("1w", 604800), ("1h30m", 5400), ("0s", 0)])
+@pytest.mark.parametrize(
+    "text, seconds", [("168h", 604800), ("7d", 604800), ("1w", 604800), ("1h30m", 5400), ("0s", 0)]
+)
 def test_durations(text, seconds):
     assert duration_seconds(text) == seconds
 
@@ -66,10 +80,20 @@ def test_invalid_durations(text):
 
 @pytest.mark.parametrize(
     "name, value, secret",
-    [("DB_PASSWORD", "x1", True), ("api_key", "abc", True), ("AWS_SECRET_ACCESS_KEY", "abc", True), ("GITHUB_TOKEN", "ghp", True),
-     ("passwordKey", "root-password", False), ("secretName", "db", False), ("existingSecret", "db", False),
-     ("DB_PASSWORD", "", False), ("API_TOKEN", "$(TOKEN)", False), ("TOKEN_FILE", "/run/token", False), ("LOG_LEVEL", "debug", False),
-     ("retention_deletes_enabled", True, False)],
+    [
+        ("DB_PASSWORD", "x1", True),
+        ("api_key", "abc", True),
+        ("AWS_SECRET_ACCESS_KEY", "abc", True),
+        ("GITHUB_TOKEN", "ghp", True),
+        ("passwordKey", "root-password", False),
+        ("secretName", "db", False),
+        ("existingSecret", "db", False),
+        ("DB_PASSWORD", "", False),
+        ("API_TOKEN", "$(TOKEN)", False),
+        ("TOKEN_FILE", "/run/token", False),
+        ("LOG_LEVEL", "debug", False),
+        ("retention_deletes_enabled", True, False),
+    ],
 )
 def test_secret_names(name, value, secret):
     assert looks_secret(name, value) is secret
@@ -115,7 +139,13 @@ def test_the_cron_moved_to_utc_three_is_drift_at_the_schedule(tmp_path):
 
 @pytest.mark.parametrize("fmt", ["text", "json", "sarif"])
 def test_secret_values_never_reach_a_report(fmt):
-    canaries = ("aHVudGVyMi1jYW5hcnk=", "hunter2-canary", "canary-token-value", "sk-canary-0123456789", "canary-root-pw")
+    canaries = (
+        "aHVudGVyMi1jYW5hcnk=",
+        "hunter2-canary",
+        "canary-token-value",
+        "sk-canary-0123456789",
+        "canary-root-pw",
+    )
     outputs = []
     for rule in ("SECRET001", "SECRET002"):
         result = scan_path(REPO / "fixtures" / "rules" / rule / "fail")
@@ -132,21 +162,25 @@ def test_secret_values_never_reach_a_report(fmt):
 # -- placeholders and subject names (issue 8) -----------------------------------------
 
 
-@pytest.mark.parametrize("name, value", [
-    ("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
-    ("API_TOKEN", "api-token"),
-    ("DB_PASSWORD", "<your-password>"),
-    ("DB_PASSWORD", "REPLACE_ME"),
-    ("DB_PASSWORD", "your-db-password"),
-    ("SECRET_KEY", "{{ secret_key }}"),
-    ("SECRET_KEY", "TODO"),
-])
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("GOOGLE_API_KEY", "GOOGLE_API_KEY_VAL"),
+        ("API_TOKEN", "api-token"),
+        ("DB_PASSWORD", "<your-password>"),
+        ("DB_PASSWORD", "REPLACE_ME"),
+        ("DB_PASSWORD", "your-db-password"),
+        ("SECRET_KEY", "{{ secret_key }}"),
+        ("SECRET_KEY", "TODO"),
+    ],
+)
 def test_obvious_placeholders_are_not_secrets(name, value):
     assert not looks_secret(name, value)
 
 
-@pytest.mark.parametrize("name, value", [("GOOGLE_API_KEY", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"),
-                                         ("DB_PASSWORD", "Tr0ub4dor&3")])
+@pytest.mark.parametrize(
+    "name, value", [("GOOGLE_API_KEY", "AIzaSyD-9tSrke72PouQMnMX-a7eZSW0jkFMBWY"), ("DB_PASSWORD", "Tr0ub4dor&3")]
+)
 def test_real_looking_values_still_are(name, value):
     assert looks_secret(name, value)
 
@@ -156,7 +190,8 @@ def test_secret_subjects_are_written_one_way(tmp_path):
         "apiVersion: v1\nkind: Secret\nmetadata: {name: x}\nstringData: {token: abc}\n---\n"
         "apiVersion: v1\nkind: Secret\nmetadata: {name: y, namespace: default}\nstringData: {token: abc}\n---\n"
         "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata: {API_TOKEN: s3cr3t-v4lu3-here}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     result = scan_path(tmp_path)
     subjects = sorted(f.subject for f in result.findings if f.rule_id.startswith("SECRET"))
     assert subjects == ["ConfigMap default/c", "Secret default/x", "Secret default/y"]

@@ -34,7 +34,10 @@ def test_written_baseline_makes_known_findings_pass_and_new_ones_fail(tmp_path, 
     assert _run(["scan", ".", "--baseline", "baseline.json", "--format", "json"], "scan") == 1
     report = json.loads(capsys.readouterr().out)
     assert report["summary"]["baseline"] == {"known": 1, "new": 1, "fixed": 0}
-    assert sorted((f["path"], f["baseline"]) for f in report["findings"]) == [("a.yaml", "unchanged"), ("b.yaml", "new")]
+    assert sorted((f["path"], f["baseline"]) for f in report["findings"]) == [
+        ("a.yaml", "unchanged"),
+        ("b.yaml", "new"),
+    ]
 
 
 def test_fixed_entries_are_listed_so_the_baseline_shrinks(tmp_path, monkeypatch, capsys):
@@ -48,7 +51,9 @@ def test_fixed_entries_are_listed_so_the_baseline_shrinks(tmp_path, monkeypatch,
     assert run["properties"]["kubematrix"]["baselineFixed"] == 1 and run["results"] == []
     assert _run(["scan", ".", "--baseline", "baseline.json"], "scan") == 0
     out = capsys.readouterr().out
-    assert "Fixed since the baseline (1): remove them from it" in out and "PSS-hostNamespaces  a.yaml  Pod shop/a" in out
+    assert (
+        "Fixed since the baseline (1): remove them from it" in out and "PSS-hostNamespaces  a.yaml  Pod shop/a" in out
+    )
 
 
 def test_a_bad_baseline_is_a_usage_error(tmp_path, monkeypatch, capsys):

@@ -106,7 +106,9 @@ def test_exit_2_on_a_missing_path_with_one_stderr_line():
     assert len(err) == 1 and "/no/such/dir" in err[0] and err[0].startswith("kubematrix: error:")
 
 
-@pytest.mark.parametrize("args", [["scan", "--no-such-flag", BLOG], ["scan", BLOG, "--format", "xml"], ["scan"], ["frobnicate"]])
+@pytest.mark.parametrize(
+    "args", [["scan", "--no-such-flag", BLOG], ["scan", BLOG, "--format", "xml"], ["scan"], ["frobnicate"]]
+)
 def test_exit_2_on_usage_errors(args):
     proc = run(args)
     assert proc.returncode == 2, proc.stderr.decode()
@@ -117,11 +119,7 @@ def test_exit_2_on_usage_errors(args):
 def test_exit_2_on_an_invalid_policy_file_names_file_and_line(tmp_path):
     (tmp_path / "app.yaml").write_text(CLEAN_CONFIGMAP, encoding="utf-8")
     (tmp_path / "kubematrix.yaml").write_text(
-        "apiVersion: kubematrix.dev/v1alpha1\n"
-        "kind: Policy\n"
-        "settings:\n"
-        "  podSecurity:\n"
-        "    defaultLevel: strict\n",
+        "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nsettings:\n  podSecurity:\n    defaultLevel: strict\n",
         encoding="utf-8",
     )
     proc = run(["scan", "."], cwd=tmp_path)
@@ -152,9 +150,20 @@ def test_exit_3_on_an_internal_error_without_traceback(monkeypatch, capsys, fail
 
 
 def _only(severity: str) -> ScanResult:
-    rule = Rule(id="BAK001", name="BackupJobExists", title="A documented backup exists", severity=severity,
-                security_severity="5.0", category="backup", tags=("backup",), description="x" * 20,
-                help_pass="a: 1", help_fail="a: 2", remediation="Add the CronJob.", references=())
+    rule = Rule(
+        id="BAK001",
+        name="BackupJobExists",
+        title="A documented backup exists",
+        severity=severity,
+        security_severity="5.0",
+        category="backup",
+        tags=("backup",),
+        description="x" * 20,
+        help_pass="a: 1",
+        help_fail="a: 2",
+        remediation="Add the CronJob.",
+        references=(),
+    )
     finding = Finding("BAK001", "missing backup", Loc("kubematrix.yaml", 3, 1), subject="backup db")
     return ScanResult((finding,), {"BAK001": rule}, ("kubematrix.yaml",), {}, 0, None)
 
@@ -259,7 +268,9 @@ def test_rules_command_lists_the_catalogue():
     assert [r["id"] for r in json.loads(proc.stdout)] == list(load_catalog())
 
 
-@pytest.mark.skipif(not os.environ.get("KUBEMATRIX_EXPECT_INSTALLED"), reason="set by .ci/run, which installs the wheel")
+@pytest.mark.skipif(
+    not os.environ.get("KUBEMATRIX_EXPECT_INSTALLED"), reason="set by .ci/run, which installs the wheel"
+)
 def test_ci_tests_the_installed_wheel_not_the_source_tree():
     import scanner
     from scanner.catalog import data_dir

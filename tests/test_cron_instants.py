@@ -22,16 +22,18 @@ def _verdict(a, zone_a, b, zone_b, start=FIXED_TODAY):
 
 @pytest.mark.parametrize(
     "a, zone_a, b, zone_b",
-    [("0 3 * * *", "Asia/Seoul", "0 18 * * *", None),          # row 9: the seed's 03:00 KST
-     ("0 3 * * *", "Asia/Seoul", "0 18 * * *", "Etc/UTC"),
-     ("0 * * * *", "America/New_York", "0 * * * *", "UTC"),     # row 12: whole-hour shifts keep the hourly set
-     ("30 * * * *", "Asia/Kolkata", "0 * * * *", "UTC"),        # row 14: +5:30
-     ("0 12 * * *", "Etc/GMT-9", "0 3 * * *", "UTC"),           # row 16: Etc/GMT-9 is UTC+9 (POSIX sign)
-     ("0 0 * * *", "Asia/Tokyo", "0 0 * * *", "Asia/Seoul"),    # row 17: identical offset functions
-     ("30 1 * * *", "America/New_York", "30 1 * * *", "US/Eastern"),
-     ("0 9 * * *", None, "0 9 * * *", "UTC"),                   # row 18: no timeZone = the controller's (UTC)
-     ("0 9 29 2 *", "Asia/Seoul", "0 0 29 2 *", "UTC"),         # leap days, shifted
-     ("* * * * *", "Europe/Berlin", "* * * * *", "Europe/Paris")],
+    [
+        ("0 3 * * *", "Asia/Seoul", "0 18 * * *", None),  # row 9: the seed's 03:00 KST
+        ("0 3 * * *", "Asia/Seoul", "0 18 * * *", "Etc/UTC"),
+        ("0 * * * *", "America/New_York", "0 * * * *", "UTC"),  # row 12: whole-hour shifts keep the hourly set
+        ("30 * * * *", "Asia/Kolkata", "0 * * * *", "UTC"),  # row 14: +5:30
+        ("0 12 * * *", "Etc/GMT-9", "0 3 * * *", "UTC"),  # row 16: Etc/GMT-9 is UTC+9 (POSIX sign)
+        ("0 0 * * *", "Asia/Tokyo", "0 0 * * *", "Asia/Seoul"),  # row 17: identical offset functions
+        ("30 1 * * *", "America/New_York", "30 1 * * *", "US/Eastern"),
+        ("0 9 * * *", None, "0 9 * * *", "UTC"),  # row 18: no timeZone = the controller's (UTC)
+        ("0 9 29 2 *", "Asia/Seoul", "0 0 29 2 *", "UTC"),  # leap days, shifted
+        ("* * * * *", "Europe/Berlin", "* * * * *", "Europe/Paris"),
+    ],
 )
 def test_same_instants(a, zone_a, b, zone_b):
     assert _verdict(a, zone_a, b, zone_b).same is True
@@ -39,13 +41,45 @@ def test_same_instants(a, zone_a, b, zone_b):
 
 @pytest.mark.parametrize(
     "a, zone_a, b, zone_b, first",
-    [("0 3 * * *", "America/New_York", "0 8 * * *", None, "at 2027-03-14 07:00 UTC A fires and B does not"),  # row 10
-     ("0 2 * * *", "America/New_York", "0 7 * * *", None, "at 2027-03-14 07:00 UTC B fires and A does not"),  # row 11
-     ("0 * * * 1", "America/New_York", "0 * * * 1", "UTC", "at 2026-11-30 00:00 UTC B fires and A does not"),  # row 13
-     ("0 * * * *", "Australia/Lord_Howe", "30 * * * *", "UTC", "at 2026-11-26 00:00 UTC A fires and B does not"),  # 15
-     ("0 3 * * *", None, "0 18 * * *", None, "at 2026-11-26 03:00 UTC A fires and B does not"),  # the cron moved to 03:00 UTC
-     ("0 18 * * *", "Asia/Seoul", "0 18 * * *", None, "at 2026-11-26 09:00 UTC A fires and B does not"),
-     ("0 9 29 2 *", "Asia/Seoul", "0 0 30 2 *", "UTC", "at 2028-02-29 00:00 UTC A fires and B does not")],
+    [
+        (
+            "0 3 * * *",
+            "America/New_York",
+            "0 8 * * *",
+            None,
+            "at 2027-03-14 07:00 UTC A fires and B does not",
+        ),  # row 10
+        (
+            "0 2 * * *",
+            "America/New_York",
+            "0 7 * * *",
+            None,
+            "at 2027-03-14 07:00 UTC B fires and A does not",
+        ),  # row 11
+        (
+            "0 * * * 1",
+            "America/New_York",
+            "0 * * * 1",
+            "UTC",
+            "at 2026-11-30 00:00 UTC B fires and A does not",
+        ),  # row 13
+        (
+            "0 * * * *",
+            "Australia/Lord_Howe",
+            "30 * * * *",
+            "UTC",
+            "at 2026-11-26 00:00 UTC A fires and B does not",
+        ),  # 15
+        (
+            "0 3 * * *",
+            None,
+            "0 18 * * *",
+            None,
+            "at 2026-11-26 03:00 UTC A fires and B does not",
+        ),  # the cron moved to 03:00 UTC
+        ("0 18 * * *", "Asia/Seoul", "0 18 * * *", None, "at 2026-11-26 09:00 UTC A fires and B does not"),
+        ("0 9 29 2 *", "Asia/Seoul", "0 0 30 2 *", "UTC", "at 2028-02-29 00:00 UTC A fires and B does not"),
+    ],
 )
 def test_different_instants_name_the_first_difference(a, zone_a, b, zone_b, first):
     verdict = _verdict(a, zone_a, b, zone_b)

@@ -23,7 +23,11 @@ def test_generated_doc_is_up_to_date(rel):
     current = target.read_text(encoding="utf-8")
     if current != expected:
         diff = "".join(
-            list(difflib.unified_diff(current.splitlines(True), expected.splitlines(True), f"{rel} (committed)", f"{rel} (generated)"))[:60]
+            list(
+                difflib.unified_diff(
+                    current.splitlines(True), expected.splitlines(True), f"{rel} (committed)", f"{rel} (generated)"
+                )
+            )[:60]
         )
         pytest.fail(f"{rel} is stale; {REGENERATE}\n{diff}")
 
@@ -33,7 +37,9 @@ def test_check_mode_reports_a_stale_doc(tmp_path, capsys):
         (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / rel).write_text(text, encoding="utf-8")
     (tmp_path / docs_gen.EXAMPLE_POLICY).parent.mkdir(parents=True, exist_ok=True)
-    (tmp_path / docs_gen.EXAMPLE_POLICY).write_text((REPO / docs_gen.EXAMPLE_POLICY).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / docs_gen.EXAMPLE_POLICY).write_text(
+        (REPO / docs_gen.EXAMPLE_POLICY).read_text(encoding="utf-8"), encoding="utf-8"
+    )
     assert docs_gen.main(["--root", str(tmp_path), "--check"]) == 0
     (tmp_path / docs_gen.RULES_DOC).write_text("# edited by hand\n", encoding="utf-8")
     assert docs_gen.main(["--root", str(tmp_path), "--check"]) == 1
@@ -45,7 +51,7 @@ def test_check_mode_reports_a_stale_doc(tmp_path, capsys):
 def test_rules_doc_covers_every_rule_with_its_metadata():
     text = (REPO / "docs" / "rules.md").read_text(encoding="utf-8")
     for rule in load_catalog().values():
-        section = text[text.index(f"\n### {rule.id}\n"):]
+        section = text[text.index(f"\n### {rule.id}\n") :]
         section = section[: section.find("\n### ", 1) if "\n### " in section[1:] else len(section)]
         assert rule.title in section
         assert f"| Severity | {rule.severity} |" in section
@@ -87,7 +93,13 @@ def test_json_report_doc_lists_every_field_of_the_schema():
 
 def test_github_actions_doc_has_a_working_upload_workflow():
     text = (REPO / "docs" / "github-actions.md").read_text(encoding="utf-8")
-    for needle in ("security-events: write", "--format sarif", "--output kubematrix.sarif",
-                   "github/codeql-action/upload-sarif", "category:", "sarif_file: kubematrix.sarif"):
+    for needle in (
+        "security-events: write",
+        "--format sarif",
+        "--output kubematrix.sarif",
+        "github/codeql-action/upload-sarif",
+        "category:",
+        "sarif_file: kubematrix.sarif",
+    ):
         assert needle in text, needle
     assert "--fail-on never" in text or "continue-on-error: true" in text

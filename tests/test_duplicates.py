@@ -55,14 +55,18 @@ def test_every_definition_is_reported_and_names_the_live_one(tmp_path):
 def test_the_model_and_the_graph_use_the_last_definition(tmp_path):
     write(tmp_path, "a.yaml", DEPLOY.format(tier="old", nonroot="true"))
     write(tmp_path, "b.yaml", DEPLOY.format(tier="new", nonroot="true"))
-    write(tmp_path, "policy.yaml", """
+    write(
+        tmp_path,
+        "policy.yaml",
+        """
     apiVersion: cilium.io/v2
     kind: CiliumNetworkPolicy
     metadata: {name: only-new, namespace: shop}
     spec:
       endpointSelector: {matchLabels: {tier: new}}
       ingress: [{}]
-    """)
+    """,
+    )
     inputs = load([tmp_path], tmp_path)
     model = build_model(inputs.objects)
     assert [dict(w.pod_labels) for w in model.workloads] == [{"app": "web", "tier": "new"}]
@@ -73,14 +77,18 @@ def test_the_model_and_the_graph_use_the_last_definition(tmp_path):
 def test_policies_use_the_last_definition(tmp_path):
     write(tmp_path, "a.yaml", DEPLOY.format(tier="x", nonroot="true"))
     for name, body in (("1-open.yaml", "egress: [{toEntities: [all]}]"), ("2-closed.yaml", "egress: [{}]")):
-        write(tmp_path, name, f"""
+        write(
+            tmp_path,
+            name,
+            f"""
         apiVersion: cilium.io/v2
         kind: CiliumNetworkPolicy
         metadata: {{name: web-egress, namespace: shop}}
         spec:
           endpointSelector: {{matchLabels: {{app: web}}}}
           {body}
-        """)
+        """,
+        )
     inputs = load([tmp_path], tmp_path)
     traffic = build_traffic(build_model(inputs.objects), inputs.objects)
     assert not traffic.verdict("shop/web", "entity:world", "TCP", 443).allowed  # 2-closed.yaml is applied last
@@ -112,19 +120,27 @@ def test_same_name_in_other_namespace_or_kind_is_not_a_duplicate(tmp_path):
 def test_misspelt_workload_field_is_reported_and_the_workload_is_checked_without_it(tmp_path):
     """INPUT005: a typo in a securityContext is dropped by a lenient API server; the pod then
     runs without runAsNonRoot, which the PSS finding says independently."""
-    write(tmp_path, "pod.yaml", """
+    write(
+        tmp_path,
+        "pod.yaml",
+        """
     apiVersion: v1
     kind: Pod
     metadata: {name: p, namespace: shop}
     spec:
       securityContext: {runAsNonroot: true}
       containers: [{name: c, image: x}]
-    """)
-    write(tmp_path, "ns.yaml", """
+    """,
+    )
+    write(
+        tmp_path,
+        "ns.yaml",
+        """
     apiVersion: v1
     kind: Namespace
     metadata: {name: shop, labels: {pod-security.kubernetes.io/enforce: restricted}}
-    """)
+    """,
+    )
     result = scan_path(tmp_path)
     typo = [f for f in result.findings if f.rule_id == "INPUT005"]
     assert [(f.loc.path, f.loc.line) for f in typo] == [("pod.yaml", 6)]

@@ -46,14 +46,18 @@ def rules_of(result, active: bool = True) -> list[tuple[str, str]]:
 
 
 def test_a_top_level_exception_narrowed_by_object_and_files(tmp_path):
-    root = tree(tmp_path, """exceptions:
+    root = tree(
+        tmp_path,
+        """exceptions:
   - rules: ["PSS-host*"]
     kind: DaemonSet
     namespace: vend*
     files: ["vendor/**"]
     reason: "vendored node agent: upstream owns its manifests"
     expires: "2027-01-31"
-""", {"vendor/agent.yaml": agent(), "apps/agent.yaml": agent("apps")})
+""",
+        {"vendor/agent.yaml": agent(), "apps/agent.yaml": agent("apps")},
+    )
     result = scan_path(root)
     assert rules_of(result) == [("PSS-hostNamespaces", "apps/agent.yaml")]  # another namespace and file
     (sup,) = result.suppressed()
@@ -62,8 +66,10 @@ def test_a_top_level_exception_narrowed_by_object_and_files(tmp_path):
 
 
 def test_an_annotation_excepts_findings_about_its_own_object_only(tmp_path):
-    annotated = agent(annotations='  annotations:\n    kubematrix.dev/ignore: "PSS-hostNamespaces"\n'
-                                  '    kubematrix.dev/ignore-reason: "node agent needs the host network"\n')
+    annotated = agent(
+        annotations='  annotations:\n    kubematrix.dev/ignore: "PSS-hostNamespaces"\n'
+        '    kubematrix.dev/ignore-reason: "node agent needs the host network"\n'
+    )
     root = tree(tmp_path, None, {"agents.yaml": annotated + "---\n" + agent("other")})
     result = scan_path(root)
     assert [(f.rule_id, f.subject) for f in result.suppressed()] == [("PSS-hostNamespaces", "DaemonSet vendor/agent")]
@@ -72,9 +78,11 @@ def test_an_annotation_excepts_findings_about_its_own_object_only(tmp_path):
 
 
 def test_an_expired_annotation_no_longer_applies_and_says_so(tmp_path):
-    annotated = agent(annotations='  annotations:\n    kubematrix.dev/ignore: "PSS-hostNamespaces"\n'
-                                  '    kubematrix.dev/ignore-reason: "until the agent moves to the host firewall"\n'
-                                  '    kubematrix.dev/ignore-until: "2026-06-30"\n')
+    annotated = agent(
+        annotations='  annotations:\n    kubematrix.dev/ignore: "PSS-hostNamespaces"\n'
+        '    kubematrix.dev/ignore-reason: "until the agent moves to the host firewall"\n'
+        '    kubematrix.dev/ignore-until: "2026-06-30"\n'
+    )
     result = scan_path(tree(tmp_path, None, {"agent.yaml": annotated}))
     assert sorted(f.rule_id for f in result.active()) == ["POL002", "PSS-hostNamespaces"]
     lapse = next(f for f in result.active() if f.rule_id == "POL002")
@@ -82,10 +90,14 @@ def test_an_expired_annotation_no_longer_applies_and_says_so(tmp_path):
 
 
 def test_rule_settings_turn_rules_off_or_down_and_are_visible(tmp_path, capsys, monkeypatch):
-    root = tree(tmp_path, """rules:
+    root = tree(
+        tmp_path,
+        """rules:
   PSS-hostNamespaces: {severity: note, reason: "node agents are reviewed by hand"}
   NET007: {enabled: false}
-""", {"agent.yaml": agent()})
+""",
+        {"agent.yaml": agent()},
+    )
     result = scan_path(root)
     (f,) = result.active()
     assert f.rule_id == "PSS-hostNamespaces" and result.level(f) == "note" and result.failing("warning") == []
@@ -95,14 +107,19 @@ def test_rule_settings_turn_rules_off_or_down_and_are_visible(tmp_path, capsys, 
     assert "rule NET007 turned off" in out and "rule PSS-hostNamespaces severity set to note (node agents" in out
     assert _run(["scan", ".", "--format", "sarif"], "scan") == 0
     sarif = json.loads(capsys.readouterr().out)["runs"][0]
-    overrides = {o["descriptor"]["id"]: o["configuration"] for o in sarif["invocations"][0]["ruleConfigurationOverrides"]}
+    overrides = {
+        o["descriptor"]["id"]: o["configuration"] for o in sarif["invocations"][0]["ruleConfigurationOverrides"]
+    }
     assert overrides == {"NET007": {"enabled": False}, "PSS-hostNamespaces": {"enabled": True, "level": "note"}}
     assert sarif["results"][0]["level"] == "note"
 
 
 def test_excluded_files_are_not_scanned_and_are_counted(tmp_path, capsys, monkeypatch):
-    root = tree(tmp_path, 'exclude: ["charts/**"]\n', {"charts/agent/agent.yaml": agent(), "agent.yaml": agent("apps"),
-                                                       "testdata/agent.yaml": agent("test")})
+    root = tree(
+        tmp_path,
+        'exclude: ["charts/**"]\n',
+        {"charts/agent/agent.yaml": agent(), "agent.yaml": agent("apps"), "testdata/agent.yaml": agent("test")},
+    )
     result = scan_path(root)
     assert rules_of(result) == [("PSS-hostNamespaces", "agent.yaml"), ("PSS-hostNamespaces", "testdata/agent.yaml")]
     assert result.excluded == ("charts/agent/agent.yaml",)

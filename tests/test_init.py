@@ -26,7 +26,9 @@ TODAY = _dt.date(2026, 11, 26)
 def cases() -> list[tuple[str, tuple[Path, ...]]]:
     out = [("blog-system", (REPO / "fixtures" / "blog-system",))]
     if NETPOL.is_dir():
-        out += [(f"netpol/{c.name}", (c / "manifests",)) for c in sorted(NETPOL.iterdir()) if (c / "manifests").is_dir()]
+        out += [
+            (f"netpol/{c.name}", (c / "manifests",)) for c in sorted(NETPOL.iterdir()) if (c / "manifests").is_dir()
+        ]
     if CILIUM.is_dir():
         out += [(f"cilium/{c.name}", (c, CILIUM / "topology.yaml")) for c in sorted(CILIUM.iterdir()) if c.is_dir()]
     out += [(f"rules/{c.parent.name}/{c.name}", (c,)) for c in sorted(RULE_FIXTURES.glob("*/*")) if c.is_dir()]
@@ -48,8 +50,11 @@ def test_the_draft_keeps_every_promise_it_makes_and_adds_no_finding(paths, tmp_p
     without = run_scan(ScanOptions(paths=paths, policy=EMPTY_POLICY, cwd=cwd, today=TODAY))
     with_draft = run_scan(ScanOptions(paths=paths, policy=policy, cwd=cwd, today=TODAY))
     before = {f.fingerprint for f in without.findings}
-    added = [f"{f.rule_id} {f.loc} {f.message}" for f in with_draft.findings
-             if f.fingerprint not in before and not f.rule_id.startswith("POL")]
+    added = [
+        f"{f.rule_id} {f.loc} {f.message}"
+        for f in with_draft.findings
+        if f.fingerprint not in before and not f.rule_id.startswith("POL")
+    ]
     assert added == []
     assert [p.promise.text for p in with_draft.promises if p.status == "broken"] == []
 
@@ -62,13 +67,17 @@ def test_the_draft_documents_the_example_as_its_authors_did(tmp_path):
     assert "    namespaces: [blog-system]  # every workload here is isolated both ways" in text
     assert text.count("    - {from: ") == 17
     assert '{from: "entity:all", to: "blog-system/web", ports: ["80/TCP"]}' in text
-    assert '{name: monitoring-prometheus, namespace: "monitoring", labels: {"app.kubernetes.io/name": "prometheus"}}' in text
+    assert (
+        '{name: monitoring-prometheus, namespace: "monitoring", labels: {"app.kubernetes.io/name": "prometheus"}}'
+        in text
+    )
     for workload in ("mysql", "mysql-backup", "mysql-exporter", "was", "web"):
         assert f"    blog-system/{workload}: " in text
 
 
 def test_a_rule_the_file_cannot_name_keeps_the_namespace_out_of_zero_trust(tmp_path):
-    (tmp_path / "app.yaml").write_text("""apiVersion: v1
+    (tmp_path / "app.yaml").write_text(
+        """apiVersion: v1
 kind: Pod
 metadata: {name: db, namespace: shop, labels: {app: db}}
 spec: {containers: [{name: db, image: postgres}]}
@@ -81,7 +90,9 @@ spec:
   ingress:
   - fromEndpoints: [{matchExpressions: [{key: app, operator: NotIn, values: [web]}]}]
   egress: [{}]
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     text = draft_policy([tmp_path], tmp_path, tmp_path / "kubematrix.yaml")
     assert "    namespaces: []" in text
     assert "# not shop: a rule admits peers no actor or entity can name exactly; review" in text

@@ -99,7 +99,7 @@ def test_parser_results_match_pyyaml_safe_load_on_every_yaml_file_in_the_repo(ea
         if isinstance(ref, dict) and isinstance(v, dict):
             return {k: ours_norm(x, ref.get(k)) for k, x in v.items()}
         if isinstance(ref, list) and isinstance(v, list):
-            return [ours_norm(x, r) for x, r in zip(v, ref)] + [plain(x) for x in v[len(ref):]]
+            return [ours_norm(x, r) for x, r in zip(v, ref, strict=False)] + [plain(x) for x in v[len(ref) :]]
         if isinstance(ref, (_dt.date, _dt.datetime, bytes)):
             return "<text>" if isinstance(v, str) else v
         return plain(v)
@@ -114,7 +114,7 @@ def test_parser_results_match_pyyaml_safe_load_on_every_yaml_file_in_the_repo(ea
         except (UnicodeDecodeError, yaml.YAMLError):
             continue
         result = parse_yaml_text(text, path.name)
-        got = [ours_norm(d.data, r) for d, r in zip(result.documents, ref)]
+        got = [ours_norm(d.data, r) for d, r in zip(result.documents, ref, strict=True)]
         assert got == [norm(r) for r in ref], path
         compared += 1
     assert compared > 50
@@ -137,9 +137,23 @@ def test_anchors_aliases_and_merge_keys_behave_like_pyyaml(each_loader):
 @pytest.mark.parametrize(
     "scalar, expected",
     [
-        ("yes", True), ("off", False), ("~", None), ("", None), ("0x1F", 31), ("010", 8), ("1_000", 1000),
-        ("1.5e+3", 1500.0), ("1e3", "1e3"), ("1:30", 90), (".inf", float("inf")), ("2024-01-31", "2024-01-31"),
-        ("'123'", "123"), ('"true"', "true"), ("!!str 80", "80"), ("!!int '42'", 42), ("1" * 200, "1" * 200),
+        ("yes", True),
+        ("off", False),
+        ("~", None),
+        ("", None),
+        ("0x1F", 31),
+        ("010", 8),
+        ("1_000", 1000),
+        ("1.5e+3", 1500.0),
+        ("1e3", "1e3"),
+        ("1:30", 90),
+        (".inf", float("inf")),
+        ("2024-01-31", "2024-01-31"),
+        ("'123'", "123"),
+        ('"true"', "true"),
+        ("!!str 80", "80"),
+        ("!!int '42'", 42),
+        ("1" * 200, "1" * 200),
     ],
 )
 def test_plain_scalars_are_read_as_yaml_1_1_like_kubernetes(scalar, expected, each_loader):
@@ -214,7 +228,11 @@ def test_line_and_column_of_every_key_and_value_through_a_multi_document_file(tm
 
 
 def test_positions_in_json_files(tmp_path, each_loader):
-    write(tmp_path, "lifecycle.json", '{\n  "Rules": [\n    {\n      "ID": "expire",\n      "Expiration": {"Days": 7}\n    }\n  ]\n}\n')
+    write(
+        tmp_path,
+        "lifecycle.json",
+        '{\n  "Rules": [\n    {\n      "ID": "expire",\n      "Expiration": {"Days": 7}\n    }\n  ]\n}\n',
+    )
     result = load([tmp_path], tmp_path)
     (doc,) = result.documents
     assert doc.cls is DocClass.S3_LIFECYCLE
@@ -234,7 +252,11 @@ def test_nested_values_keep_their_positions_at_any_depth(each_loader):
 
 
 def test_a_missing_key_points_at_the_objects_metadata_name_line(tmp_path):
-    write(tmp_path, "job.yaml", "apiVersion: batch/v1\nkind: Job\nmetadata:\n  labels: {a: b}\n  name: nightly\nspec:\n  backoffLimit: 1\n")
+    write(
+        tmp_path,
+        "job.yaml",
+        "apiVersion: batch/v1\nkind: Job\nmetadata:\n  labels: {a: b}\n  name: nightly\nspec:\n  backoffLimit: 1\n",
+    )
     result = load([tmp_path], tmp_path)
     (obj,) = result.objects
     assert obj.loc == Loc("job.yaml", 5, 9)
@@ -244,7 +266,11 @@ def test_a_missing_key_points_at_the_objects_metadata_name_line(tmp_path):
 
 
 def test_an_object_without_metadata_name_is_reported_at_its_metadata(tmp_path):
-    write(tmp_path, "pod.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: shop\nspec:\n  containers: [{name: a, image: b}]\n")
+    write(
+        tmp_path,
+        "pod.yaml",
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  namespace: shop\nspec:\n  containers: [{name: a, image: b}]\n",
+    )
     result = load([tmp_path], tmp_path)
     (problem,) = result.problems
     assert (problem.rule_id, problem.loc.line, problem.message) == ("INPUT002", 4, "Pod: metadata.name is missing")
@@ -300,7 +326,11 @@ def test_nested_lists_and_broken_items_are_reported_not_dropped(tmp_path):
 
 
 def test_a_kind_ending_in_list_without_items_is_an_ordinary_object(tmp_path):
-    write(tmp_path, "crd.yaml", "apiVersion: example.com/v1\nkind: AllowList\nmetadata:\n  name: ips\nspec:\n  cidrs: [10.0.0.0/8]\n")
+    write(
+        tmp_path,
+        "crd.yaml",
+        "apiVersion: example.com/v1\nkind: AllowList\nmetadata:\n  name: ips\nspec:\n  cidrs: [10.0.0.0/8]\n",
+    )
     result = load([tmp_path], tmp_path)
     assert [(o.kind, o.name) for o in result.objects] == [("AllowList", "ips")]
 
@@ -319,7 +349,11 @@ def test_duplicate_keys_keep_the_last_value_and_are_reported_at_the_repeat(each_
     result = parse_yaml_text("a: 1\nb: 2\na: 3\n", "d.yaml")
     assert plain(result.documents[0].data) == {"a": 3, "b": 2}
     (problem,) = result.problems
-    assert (problem.rule_id, problem.loc, "first at line 1" in problem.message) == ("INPUT003", Loc("d.yaml", 3, 1), True)
+    assert (problem.rule_id, problem.loc, "first at line 1" in problem.message) == (
+        "INPUT003",
+        Loc("d.yaml", 3, 1),
+        True,
+    )
     assert result.documents[0].data.loc_of("a") == Loc("d.yaml", 3, 4)
 
 
@@ -334,11 +368,16 @@ def test_duplicate_keys_keep_the_last_value_and_are_reported_at_the_repeat(each_
         ("env/values-prod.yaml", "replicas: 3\n", DocClass.HELM_VALUES),
         ("charts/loki/Chart.yaml", "apiVersion: v2\nname: loki\nversion: 1.0.0\n", DocClass.HELM_CHART),
         ("overlays/prod/kustomization.yaml", "resources: [../../base]\n", DocClass.KUSTOMIZATION),
-        ("base/kustomization.yaml",
-         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
-         DocClass.KUSTOMIZATION),
-        ("infra/s3/lifecycle.json", '{"Rules": [{"ID": "x", "Status": "Enabled", "Expiration": {"Days": 7}}]}',
-         DocClass.S3_LIFECYCLE),
+        (
+            "base/kustomization.yaml",
+            "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources: [a.yaml]\n",
+            DocClass.KUSTOMIZATION,
+        ),
+        (
+            "infra/s3/lifecycle.json",
+            '{"Rules": [{"ID": "x", "Status": "Enabled", "Expiration": {"Days": 7}}]}',
+            DocClass.S3_LIFECYCLE,
+        ),
         (".github/workflows/ci.yml", "on: [push]\njobs:\n  test:\n    runs-on: ubuntu-latest\n", DocClass.CI_WORKFLOW),
         ("ci/pipeline.yml", "on:\n  push: {}\njobs: {}\n", DocClass.CI_WORKFLOW),
         ("kubematrix.yaml", "apiVersion: kubematrix.dev/v1\nkind: Policy\n", DocClass.KUBEMATRIX_POLICY),
@@ -367,11 +406,25 @@ def test_the_bundled_example_is_classified_completely():
 
 
 def test_kustomize_patches_are_classified_and_never_checked_as_complete_objects(tmp_path):
-    write(tmp_path, "base/deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template:\n    spec:\n      containers: [{name: a, image: b}]\n")
+    write(
+        tmp_path,
+        "base/deploy.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template:\n"
+        "    spec:\n      containers: [{name: a, image: b}]\n",
+    )
     write(tmp_path, "base/kustomization.yaml", "resources: [deploy.yaml]\n")
-    write(tmp_path, "prod/kustomization.yaml",
-          "resources: [../base]\npatchesStrategicMerge: [replicas.yaml]\npatches:\n- path: limits.yaml\n  target: {kind: Deployment}\n- patch: |-\n    - op: remove\n      path: /spec/x\n")
-    write(tmp_path, "prod/replicas.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {replicas: 5}\n")
+    write(
+        tmp_path,
+        "prod/kustomization.yaml",
+        "resources: [../base]\npatchesStrategicMerge: [replicas.yaml]\npatches:\n"
+        "- path: limits.yaml\n  target: {kind: Deployment}\n- patch: |-\n    - op: remove\n"
+        "      path: /spec/x\n",
+    )
+    write(
+        tmp_path,
+        "prod/replicas.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: {replicas: 5}\n",
+    )
     write(tmp_path, "prod/limits.yaml", "- op: add\n  path: /spec/template/spec/containers/0/resources\n  value: {}\n")
     result = load([tmp_path], tmp_path)
     classes = {d.path: d.cls for d in result.documents}
@@ -391,7 +444,15 @@ def test_classify_never_fails_on_odd_top_level_values():
 
 
 def test_directories_are_walked_recursively_in_a_stable_order_and_git_is_skipped(tmp_path):
-    for name in ("b/two.yml", "a/one.yaml", "c/three.JSON", "a/.git/config.yaml", ".git/HEAD.yaml", "notes.txt", "a/z/deep.YAML"):
+    for name in (
+        "b/two.yml",
+        "a/one.yaml",
+        "c/three.JSON",
+        "a/.git/config.yaml",
+        ".git/HEAD.yaml",
+        "notes.txt",
+        "a/z/deep.YAML",
+    ):
         write(tmp_path, name, "{}\n")
     found = discover([tmp_path], tmp_path)
     assert [f.display for f in found.files] == ["a/one.yaml", "a/z/deep.YAML", "b/two.yml", "c/three.JSON"]
@@ -458,7 +519,9 @@ def test_empty_documents_are_recorded_as_empty(tmp_path):
     write(tmp_path, "dashes.yaml", "---\n")
     result = load([tmp_path], tmp_path)
     assert sorted((d.path, d.cls) for d in result.documents) == [
-        ("comments.yaml", DocClass.EMPTY), ("dashes.yaml", DocClass.EMPTY), ("empty.yaml", DocClass.EMPTY),
+        ("comments.yaml", DocClass.EMPTY),
+        ("dashes.yaml", DocClass.EMPTY),
+        ("empty.yaml", DocClass.EMPTY),
     ]
     assert result.problems == [] and result.objects == []
 
@@ -466,7 +529,9 @@ def test_empty_documents_are_recorded_as_empty(tmp_path):
 def test_policy_loading_uses_the_same_loader_and_rejects_duplicates(tmp_path):
     from scanner.policy import PolicyError, load_policy
 
-    path = write(tmp_path, "kubematrix.yaml", "apiVersion: kubematrix.dev/v1\napiVersion: kubematrix.dev/v1\nkind: Policy\n")
+    path = write(
+        tmp_path, "kubematrix.yaml", "apiVersion: kubematrix.dev/v1\napiVersion: kubematrix.dev/v1\nkind: Policy\n"
+    )
     with pytest.raises(PolicyError, match=r"kubematrix.yaml:2:1: .*duplicate key 'apiVersion'"):
         load_policy(path, tmp_path)
 
@@ -482,8 +547,11 @@ def test_helm_chart_templates_are_reported_as_unrendered_and_values_are_data(tmp
     write(tmp_path, "chart/Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n")
     write(tmp_path, "chart/values.yaml", 'fullnameOverride: "{{ .Release.Name }}-web"\nimage: nginx\n')
     # every template expression quoted: valid YAML, but still a template (it lives in a chart's templates/)
-    write(tmp_path, "chart/templates/deploy.yaml",
-          'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: "{{ include \\"web.fullname\\" . }}"\n')
+    write(
+        tmp_path,
+        "chart/templates/deploy.yaml",
+        'apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: "{{ include \\"web.fullname\\" . }}"\n',
+    )
     write(tmp_path, "chart/templates/plain.yaml", "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: static}\n")
     result = load([tmp_path], tmp_path)
     assert [(p.rule_id, p.loc.path, p.loc.line) for p in result.problems] == [
@@ -542,8 +610,17 @@ def test_pyyaml_never_composes_nor_constructs_anything(monkeypatch):
         raise AssertionError("PyYAML composer/constructor called")
 
     for cls in (yaml.SafeLoader, getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
-        for name in ("get_node", "get_single_node", "check_node", "compose_node", "compose_document",
-                     "construct_document", "construct_object", "get_data", "get_single_data"):
+        for name in (
+            "get_node",
+            "get_single_node",
+            "check_node",
+            "compose_node",
+            "compose_document",
+            "construct_document",
+            "construct_object",
+            "get_data",
+            "get_single_data",
+        ):
             monkeypatch.setattr(cls, name, forbidden, raising=False)
     result = load([REPO / "fixtures" / "blog-system", REPO / "fixtures" / "rules" / "INPUT001" / "fail"], REPO)
     assert len(result.objects) > 10
@@ -565,9 +642,11 @@ def test_parsing_in_worker_processes_gives_the_same_result(monkeypatch):
     shared = documents.load(tree, REPO)
     assert len(alone.files) > 100
     assert shared.files == alone.files
-    assert [(d.path, d.index, d.loc, d.cls, d.data) for d in shared.documents] == \
-        [(d.path, d.index, d.loc, d.cls, d.data) for d in alone.documents]
+    assert [(d.path, d.index, d.loc, d.cls, d.data) for d in shared.documents] == [
+        (d.path, d.index, d.loc, d.cls, d.data) for d in alone.documents
+    ]
     assert shared.problems == alone.problems
     assert [(o.kind, o.name, o.loc) for o in shared.objects] == [(o.kind, o.name, o.loc) for o in alone.objects]
-    assert [d.data.value_locs for d in shared.documents if isinstance(d.data, dict)] == \
-        [d.data.value_locs for d in alone.documents if isinstance(d.data, dict)]
+    assert [d.data.value_locs for d in shared.documents if isinstance(d.data, dict)] == [
+        d.data.value_locs for d in alone.documents if isinstance(d.data, dict)
+    ]

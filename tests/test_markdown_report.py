@@ -35,7 +35,7 @@ def table(text: str, header: str) -> list[list[str]]:
     lines = text.splitlines()
     start = next(i for i, line in enumerate(lines) if line.startswith(header))
     rows = []
-    for line in lines[start + 2:]:
+    for line in lines[start + 2 :]:
         if not line.startswith("|"):
             break
         rows.append([c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]])
@@ -45,8 +45,10 @@ def table(text: str, header: str) -> list[list[str]]:
 def test_blog_system_report(monkeypatch):
     monkeypatch.chdir(REPO)
     text = markdown(BLOG, cwd=REPO)
-    assert text.startswith("# kubematrix report\n\n**No findings: 41 documented promises kept (2 by a documented "
-                           "exception); 13 files, 24 documents and 5 workloads checked against ")
+    assert text.startswith(
+        "# kubematrix report\n\n**No findings: 41 documented promises kept (2 by a documented "
+        "exception); 13 files, 24 documents and 5 workloads checked against "
+    )
     summary = dict(table(text, "| | count |"))
     assert summary["errors"] == "0" and summary["suppressed (documented exceptions)"] == "2"
     assert summary["workloads"] == "5" and summary["files scanned"] == "13"
@@ -58,12 +60,16 @@ def test_blog_system_report(monkeypatch):
     assert exception[0] == "`SEC001`"
     assert exception[3].startswith("nginx binds port 80 as root")
     assert exception[4] == "never"
-    written = 1 + (BLOG / "kubematrix.yaml").read_text().splitlines().index("        - rules: [SEC001, PSS-runAsNonRoot]")
+    written = 1 + (BLOG / "kubematrix.yaml").read_text().splitlines().index(
+        "        - rules: [SEC001, PSS-runAsNonRoot]"
+    )
     assert exception[5] == f"`fixtures/blog-system/kubematrix.yaml:{written}` (policy file)"
     assert "## Findings" not in text
     assert text.count("```mermaid\n") == 1
-    assert "thick green arrows: documented and allowed (22); orange arrows: allowed but not documented (0); " \
-           "dotted red arrows ending in ×: documented but blocked (0)." in text
+    assert (
+        "thick green arrows: documented and allowed (22); orange arrows: allowed but not documented (0); "
+        "dotted red arrows ending in ×: documented but blocked (0)." in text
+    )
     web, was = mermaid_id("blog-system/web"), mermaid_id("blog-system/was")
     assert f'  {web} ==>|"TCP 8080 · HTTP"| {was}\n' in text
 
@@ -97,13 +103,16 @@ def test_findings_link_to_the_commit_on_github(monkeypatch):
     assert table(plain, "| severity |")[0][2] == "`kubematrix.yaml:7`"
 
 
-@pytest.mark.parametrize("env", [
-    {},
-    {**GITHUB, "GITHUB_SHA": "main"},
-    {**GITHUB, "GITHUB_SERVER_URL": "javascript:alert(1)"},
-    {**GITHUB, "GITHUB_REPOSITORY": "acme/shop) [x](https://evil"},
-    {k: v for k, v in GITHUB.items() if k != "GITHUB_REPOSITORY"},
-])
+@pytest.mark.parametrize(
+    "env",
+    [
+        {},
+        {**GITHUB, "GITHUB_SHA": "main"},
+        {**GITHUB, "GITHUB_SERVER_URL": "javascript:alert(1)"},
+        {**GITHUB, "GITHUB_REPOSITORY": "acme/shop) [x](https://evil"},
+        {k: v for k, v in GITHUB.items() if k != "GITHUB_REPOSITORY"},
+    ],
+)
 def test_links_need_all_three_well_formed_variables(env):
     assert links_from_env(env) is None
 
@@ -213,17 +222,23 @@ def test_the_diagram_is_bounded_and_says_what_it_left_out(monkeypatch):
     text = markdown(case)
     edges = _edges(text)
     assert [arrow for _, arrow, _, _ in edges] == ["-.-x"] * 3  # blocked documented flows come first
-    assert "- 7 more edges omitted (at most 3 are drawn: blocked documented flows first, then undocumented " \
-           "ones); `kubematrix graph DIR --format json` lists every edge." in text
+    assert (
+        "- 7 more edges omitted (at most 3 are drawn: blocked documented flows first, then undocumented "
+        "ones); `kubematrix graph DIR --format json` lists every edge." in text
+    )
     assert "documented but blocked (4)." in text  # the legend counts every edge, drawn or not
 
 
 def test_workloads_past_the_node_limit_are_counted(tmp_path, monkeypatch):
-    pods = "".join(f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns}}\n"
-                   f"spec: {{containers: [{{name: c, image: x}}]}}\n" for i in range(6))
+    pods = "".join(
+        f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: p{i}, namespace: ns}}\n"
+        f"spec: {{containers: [{{name: c, image: x}}]}}\n"
+        for i in range(6)
+    )
     (tmp_path / "pods.yaml").write_text(pods, encoding="utf-8")
     (tmp_path / "kubematrix.yaml").write_text(
-        "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\ntraffic:\n  flows: []\n", encoding="utf-8")
+        "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\ntraffic:\n  flows: []\n", encoding="utf-8"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(matrixview, "MAX_EDGES", 1)
     monkeypatch.setattr(matrixview, "MAX_NODES", 4)
@@ -239,14 +254,20 @@ def test_one_diagram_per_policy_and_a_word_for_a_policy_without_matrix(tmp_path,
     for name, traffic in (("a", "traffic:\n  flows: []\n"), ("b", "traffic:\n  flows: []\n"), ("c", "")):
         (tmp_path / name).mkdir()
         (tmp_path / name / "kubematrix.yaml").write_text(
-            f"apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n{traffic}", encoding="utf-8")
+            f"apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n{traffic}", encoding="utf-8"
+        )
         (tmp_path / name / "pod.yaml").write_text(
             f"apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {name}}}\n"
-            "spec: {containers: [{name: c, image: x}]}\n", encoding="utf-8")
+            "spec: {containers: [{name: c, image: x}]}\n",
+            encoding="utf-8",
+        )
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
     text = markdown(tmp_path)
-    assert re.findall(r"^## Traffic matrix of `(.*)`$", text, re.MULTILINE) == ["a/kubematrix.yaml", "b/kubematrix.yaml"]
+    assert re.findall(r"^## Traffic matrix of `(.*)`$", text, re.MULTILINE) == [
+        "a/kubematrix.yaml",
+        "b/kubematrix.yaml",
+    ]
     assert "`c/kubematrix.yaml` documents no traffic matrix, so there is no traffic graph to judge against it." in text
 
 
@@ -262,16 +283,21 @@ def test_rendered_locations_are_not_linked(tmp_path, monkeypatch):
     from scanner.loader.documents import Stream
 
     monkeypatch.chdir(tmp_path)
-    stream = Stream("stdin", "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: true\n"
-                             "  containers: [{name: c, image: x}]\n")
+    stream = Stream(
+        "stdin",
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec:\n  hostNetwork: true\n"
+        "  containers: [{name: c, image: x}]\n",
+    )
     result = run_scan(ScanOptions(paths=(), cwd=tmp_path, today=FIXED_TODAY, streams=(stream,), matrix_view=True))
     out = render(result, "markdown", links=links_from_env(GITHUB))
     [row] = table(out, "| severity |")
     assert row[2] == "`stdin:5` (rendered)"
 
 
-POD = ("apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop}}\n"
-       "spec: {{hostNetwork: true, containers: [{{name: c, image: x, securityContext: {{privileged: true}}}}]}}\n")
+POD = (
+    "apiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: shop}}\n"
+    "spec: {{hostNetwork: true, containers: [{{name: c, image: x, securityContext: {{privileged: true}}}}]}}\n"
+)
 
 
 def test_rule_settings_excludes_and_the_baseline_are_in_the_summary(tmp_path, monkeypatch):
@@ -283,7 +309,9 @@ def test_rule_settings_excludes_and_the_baseline_are_in_the_summary(tmp_path, mo
     (tmp_path / "vendor" / "x.yaml").write_text(POD.format(name="vendored"), encoding="utf-8")
     (tmp_path / "kubematrix.yaml").write_text(
         "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nexclude: ['vendor/**']\n"
-        "rules:\n  PSS-privileged: {enabled: false, reason: the CNI agent}\n", encoding="utf-8")
+        "rules:\n  PSS-privileged: {enabled: false, reason: the CNI agent}\n",
+        encoding="utf-8",
+    )
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
     before = run_scan(ScanOptions(paths=(tmp_path,), cwd=tmp_path, today=FIXED_TODAY))
@@ -298,5 +326,7 @@ def test_rule_settings_excludes_and_the_baseline_are_in_the_summary(tmp_path, mo
     assert "- 1 file left out by its exclude list\n- rule PSS-privileged turned off (the CNI agent)\n" in text
     rows = table(text, "| severity |")
     assert [(r[1], r[2]) for r in rows] == [("`PSS-hostNamespaces`", "`new.yaml:4`")]
-    assert "## Baseline\n\n1 finding known from the baseline (not failing): `PSS-hostNamespaces` ×1.\n\n" \
-           "Fixed since the baseline (1), to remove from it:\n\n- `PSS-hostNamespaces` `gone.yaml` Pod shop/gone\n" in text
+    assert (
+        "## Baseline\n\n1 finding known from the baseline (not failing): `PSS-hostNamespaces` ×1.\n\n"
+        "Fixed since the baseline (1), to remove from it:\n\n- `PSS-hostNamespaces` `gone.yaml` Pod shop/gone\n" in text
+    )

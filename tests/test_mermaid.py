@@ -25,8 +25,10 @@ from scanner.report import render
 from scanner.scan import ScanOptions, run_scan
 
 VALIDATOR = REPO / "tests" / "mermaid" / "validate.mjs"
-HOW = ("npm install --prefix DIR mermaid@11 jsdom, then set KUBEMATRIX_NODE_MODULES=DIR/node_modules "
-       "(bash .ci/run does both)")
+HOW = (
+    "npm install --prefix DIR mermaid@11 jsdom, then set KUBEMATRIX_NODE_MODULES=DIR/node_modules "
+    "(bash .ci/run does both)"
+)
 NETWORK_CASES = ["NET001", "NET002", "NET003", "NET004", "NET005", "NET006", "NET007", "NET008"]
 
 
@@ -45,8 +47,9 @@ def _node_modules() -> Path:
 def validate(files: list[Path]) -> dict[str, str]:
     """file name -> "OK" or the parser's error."""
     env = {**os.environ, "KUBEMATRIX_NODE_MODULES": str(_node_modules())}
-    done = subprocess.run(["node", str(VALIDATOR), *map(str, files)], capture_output=True, text=True, env=env,
-                          timeout=300, check=False)
+    done = subprocess.run(
+        ["node", str(VALIDATOR), *map(str, files)], capture_output=True, text=True, env=env, timeout=300, check=False
+    )
     assert done.returncode in (0, 1), done.stderr
     out = {}
     for line in done.stdout.splitlines():
@@ -100,8 +103,11 @@ def test_blog_system_diagrams_parse(tmp_path, monkeypatch):
 
 
 def test_network_rule_fixture_diagrams_parse(tmp_path, monkeypatch):
-    cases = {f"{rule}-{kind}": REPO / "fixtures" / "rules" / rule / kind
-             for rule in NETWORK_CASES for kind in ("pass", "fail")}
+    cases = {
+        f"{rule}-{kind}": REPO / "fixtures" / "rules" / rule / kind
+        for rule in NETWORK_CASES
+        for kind in ("pass", "fail")
+    }
     files = _collect(cases, tmp_path, monkeypatch)
     drawn = [f for f in files if ".markdown-" in f.name]
     assert len(drawn) >= 8, "the fixtures with a traffic matrix draw one"
@@ -124,14 +130,22 @@ def test_hostile_names_still_parse(tmp_path, monkeypatch):
     # the documented flow (the schema allows only DNS names there) makes every edge kind occur.
     tree = tmp_path / "tree"
     tree.mkdir()
-    pods = [("n`s#1", 'we"b<script>', "x"), ("n`s#1", "end", "y"), ("n`s#1", "a|b]c", "z"),
-            ("shop", "web", "web"), ("shop", "db", "db")]
-    (tree / "pods.yaml").write_text("---\n".join(HOSTILE.format(ns=json.dumps(ns), name=json.dumps(name), app=app)
-                                                  for ns, name, app in pods), encoding="utf-8")
+    pods = [
+        ("n`s#1", 'we"b<script>', "x"),
+        ("n`s#1", "end", "y"),
+        ("n`s#1", "a|b]c", "z"),
+        ("shop", "web", "web"),
+        ("shop", "db", "db"),
+    ]
+    (tree / "pods.yaml").write_text(
+        "---\n".join(HOSTILE.format(ns=json.dumps(ns), name=json.dumps(name), app=app) for ns, name, app in pods),
+        encoding="utf-8",
+    )
     (tree / "kubematrix.yaml").write_text(
         "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\ntraffic:\n  flows:\n"
         "    - {from: shop/web, to: shop/db, ports: [5432]}\n    - {from: shop/db, to: shop/web, ports: [{port: http}]}\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     out = tmp_path / "out"
     out.mkdir()
     files = _collect({"hostile": tree}, out, monkeypatch)

@@ -35,7 +35,11 @@ KINDS = {
     "ReplicationController": ("v1", "spec:\n  selector: {app: x}\n" + TEMPLATE),
     "Job": ("batch/v1", "spec:\n" + TEMPLATE),
     "Rollout": ("argoproj.io/v1alpha1", "spec:\n  selector: {matchLabels: {app: x}}\n" + TEMPLATE),
-    "CronJob": ("batch/v1", "spec:\n  schedule: '0 0 * * *'\n  jobTemplate:\n    spec:\n" + "\n".join("    " + l for l in TEMPLATE.splitlines())),
+    "CronJob": (
+        "batch/v1",
+        "spec:\n  schedule: '0 0 * * *'\n  jobTemplate:\n    spec:\n"
+        + "\n".join("    " + line for line in TEMPLATE.splitlines()),
+    ),
 }
 
 
@@ -48,17 +52,29 @@ def load_text(tmp_path: Path, text: str, namespace: str = "default"):
 @pytest.mark.parametrize("kind", sorted(KINDS))
 def test_every_workload_kind_yields_its_pod_template(tmp_path, kind):
     api, body = KINDS[kind]
-    _, model = load_text(tmp_path, f"apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: x\n  namespace: shop\n{body}\n")
+    _, model = load_text(
+        tmp_path, f"apiVersion: {api}\nkind: {kind}\nmetadata:\n  name: x\n  namespace: shop\n{body}\n"
+    )
     assert [w.ref for w in model.workloads] == ["shop/x"]
     w = model.workloads[0]
     assert w.kind == kind and w.pod_labels == {"app": "x"} and w.service_account == "runner"
-    assert [(c.name, c.group) for c in w.containers] == [("init", "initContainers"), ("app", "containers"), ("debug", "ephemeralContainers")]
-    assert [(p.name, p.number, p.protocol) for p in w.containers[1].ports] == [("http", 8080, "TCP"), ("dns", 53, "UDP")]
+    assert [(c.name, c.group) for c in w.containers] == [
+        ("init", "initContainers"),
+        ("app", "containers"),
+        ("debug", "ephemeralContainers"),
+    ]
+    assert [(p.name, p.number, p.protocol) for p in w.containers[1].ports] == [
+        ("http", 8080, "TCP"),
+        ("dns", 53, "UDP"),
+    ]
     assert w.loc.line == 4  # metadata.name
 
 
 def test_pod_uses_its_own_metadata_labels(tmp_path):
-    _, model = load_text(tmp_path, "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: p}\nspec:\n  containers: [{name: c, image: i}]\n")
+    _, model = load_text(
+        tmp_path,
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  labels: {app: p}\nspec:\n  containers: [{name: c, image: i}]\n",
+    )
     assert model.workloads[0].pod_labels == {"app": "p"} and model.workloads[0].service_account == "default"
 
 
@@ -78,13 +94,18 @@ def test_container_overrides_pod_and_says_where(tmp_path):
 
 def test_namespace_defaulting_follows_kubectl_apply_n(tmp_path):
     api, body = KINDS["Deployment"]
-    _, model = load_text(tmp_path, f"apiVersion: {api}\nkind: Deployment\nmetadata:\n  name: x\n{body}\n", namespace="blog")
+    _, model = load_text(
+        tmp_path, f"apiVersion: {api}\nkind: Deployment\nmetadata:\n  name: x\n{body}\n", namespace="blog"
+    )
     assert model.workloads[0].namespace == "blog"
     assert "blog" in model.namespaces and not model.namespaces["blog"].declared
 
 
 def test_namespace_objects_keep_labels_and_get_the_name_label(tmp_path):
-    _, model = load_text(tmp_path, "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n")
+    _, model = load_text(
+        tmp_path,
+        "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n  labels: {pod-security.kubernetes.io/enforce: restricted}\n",
+    )
     ns = model.namespaces["shop"]
     assert ns.declared and ns.label("pod-security.kubernetes.io/enforce") == "restricted"
     assert ns.label("kubernetes.io/metadata.name") == "shop"
@@ -105,9 +126,10 @@ def test_rollout_workload_ref_takes_the_template_of_the_referenced_deployment(tm
 
 
 def test_rollout_with_missing_workload_ref_is_reported(tmp_path):
-    inputs, model = load_text(
+    _inputs, model = load_text(
         tmp_path,
-        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: canary\nspec:\n  workloadRef: {kind: Deployment, name: gone}\n",
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata:\n  name: canary\nspec:\n"
+        "  workloadRef: {kind: Deployment, name: gone}\n",
     )
     assert model.workloads == []
     assert [p.rule_id for p in model.problems] == ["INPUT002"] and "gone" in model.problems[0].message
@@ -115,8 +137,13 @@ def test_rollout_with_missing_workload_ref_is_reported(tmp_path):
 
 @pytest.mark.parametrize(
     "snippet, path",
-    [("containers: null", "containers"), ('containers: "app"', "containers"), ("containers: [{name: c, securityContext: 'yes'}]", "securityContext"),
-     ("containers: [{name: c, ports: [{containerPort: 'abc'}]}]", "containerPort"), ("containers: [{name: c, ports: [{containerPort: 70000}]}]", "containerPort")],
+    [
+        ("containers: null", "containers"),
+        ('containers: "app"', "containers"),
+        ("containers: [{name: c, securityContext: 'yes'}]", "securityContext"),
+        ("containers: [{name: c, ports: [{containerPort: 'abc'}]}]", "containerPort"),
+        ("containers: [{name: c, ports: [{containerPort: 70000}]}]", "containerPort"),
+    ],
 )
 def test_wrong_types_become_input002_at_the_value(tmp_path, snippet, path):
     _, model = load_text(tmp_path, f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  {snippet}\n")
@@ -141,7 +168,9 @@ def test_services_keep_selector_and_target_ports(tmp_path):
 def test_wrong_protocol_shows_the_value_and_says_the_api_server_rejects_the_pod(tmp_path):
     (tmp_path / "pod.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n"
-        "  containers:\n  - name: c\n    image: x\n    ports: [{containerPort: 80, protocol: tcp}]\n", encoding="utf-8")
+        "  containers:\n  - name: c\n    image: x\n    ports: [{containerPort: 80, protocol: tcp}]\n",
+        encoding="utf-8",
+    )
     model = build_model(load([tmp_path], tmp_path).objects)
     [problem] = [p for p in model.problems if p.rule_id == "INPUT002"]
     assert "got the string 'tcp' (values are case-sensitive)" in problem.message
@@ -152,7 +181,9 @@ def test_wrong_protocol_shows_the_value_and_says_the_api_server_rejects_the_pod(
 def test_wrong_env_value_is_never_shown(tmp_path):
     (tmp_path / "pod.yaml").write_text(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: shop}\nspec:\n"
-        "  containers:\n  - name: c\n    image: x\n    env: [DB_PASSWORD=hunter2secret]\n", encoding="utf-8")
+        "  containers:\n  - name: c\n    image: x\n    env: [DB_PASSWORD=hunter2secret]\n",
+        encoding="utf-8",
+    )
     model = build_model(load([tmp_path], tmp_path).objects)
     [problem] = [p for p in model.problems if p.rule_id == "INPUT002"]
     assert "hunter2secret" not in problem.message and "a string (" in problem.message

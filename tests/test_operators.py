@@ -86,12 +86,19 @@ def test_operator_pods_carry_the_operators_labels_ports_and_service_account(tmp_
     assert prom.ref == "monitoring/k8s" and prom.service_account == "prometheus-k8s"
     assert prom.generated_by == "prometheus-operator"
     assert dict(prom.pod_labels) == {
-        "app.kubernetes.io/component": "prometheus", "app.kubernetes.io/instance": "k8s",
-        "app.kubernetes.io/name": "prometheus", "app.kubernetes.io/part-of": "kube-prometheus",
-        "app.kubernetes.io/managed-by": "prometheus-operator", "operator.prometheus.io/name": "k8s",
-        "operator.prometheus.io/shard": "0", "prometheus": "k8s"}
+        "app.kubernetes.io/component": "prometheus",
+        "app.kubernetes.io/instance": "k8s",
+        "app.kubernetes.io/name": "prometheus",
+        "app.kubernetes.io/part-of": "kube-prometheus",
+        "app.kubernetes.io/managed-by": "prometheus-operator",
+        "operator.prometheus.io/name": "k8s",
+        "operator.prometheus.io/shard": "0",
+        "prometheus": "k8s",
+    }
     assert {(p.name, p.number, p.protocol) for c in prom.containers for p in c.ports} == {
-        ("web", 9090, "TCP"), ("reloader-web", 8080, "TCP")}
+        ("web", 9090, "TCP"),
+        ("reloader-web", 8080, "TCP"),
+    }
     am = next(w for w in model.operated if w.kind == "Alertmanager")
     assert am.pod_labels["alertmanager"] == "main" and am.pod_labels["app.kubernetes.io/name"] == "alertmanager"
     assert {(p.name, p.protocol) for c in am.containers for p in c.ports} >= {("mesh-tcp", "TCP"), ("mesh-udp", "UDP")}
@@ -110,28 +117,40 @@ def test_the_network_policy_selects_the_operator_pods(tmp_path):
 
 
 def test_shards_are_separate_identities(tmp_path):
-    (tmp_path / "p.yaml").write_text("""
+    (tmp_path / "p.yaml").write_text(
+        """
 apiVersion: monitoring.coreos.com/v1
 kind: Prometheus
 metadata: {name: k8s, namespace: monitoring}
 spec: {shards: 2, thanos: {image: thanos}}
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
     model = build_model(load([tmp_path], tmp_path).objects)
-    assert [(w.name, w.pod_labels["operator.prometheus.io/shard"]) for w in model.operated] == [("k8s", "0"), ("k8s-shard-1", "1")]
+    assert [(w.name, w.pod_labels["operator.prometheus.io/shard"]) for w in model.operated] == [
+        ("k8s", "0"),
+        ("k8s-shard-1", "1"),
+    ]
     assert ("grpc", 10901) in {(p.name, p.number) for c in model.operated[0].containers for p in c.ports}
 
 
 def test_a_zero_trust_namespace_judges_the_operator_pods_too(tmp_path):
     (tmp_path / "kube-prometheus.yaml").write_text(TREE, encoding="utf-8")
-    (tmp_path / "kubematrix.yaml").write_text("""apiVersion: kubematrix.dev/v1alpha1
+    (tmp_path / "kubematrix.yaml").write_text(
+        """apiVersion: kubematrix.dev/v1alpha1
 kind: Policy
 traffic:
   zeroTrust: {namespaces: [monitoring]}
   flows:
     - {from: monitoring/grafana, to: monitoring/k8s, ports: [9090]}
-""", encoding="utf-8")
-    found = [(f.rule_id, f.subject, f.detail.split(":")[0]) for f in scan_path(tmp_path).active()
-             if f.rule_id in ("NET002", "NET004") and "k8s" in f.subject]
+""",
+        encoding="utf-8",
+    )
+    found = [
+        (f.rule_id, f.subject, f.detail.split(":")[0])
+        for f in scan_path(tmp_path).active()
+        if f.rule_id in ("NET002", "NET004") and "k8s" in f.subject
+    ]
     # k8s's ingress admits every app.kubernetes.io/name=prometheus pod of the namespace on
     # 9090 and 8080 (a label anyone can set), not documented; its egress [{}] (a
     # NetworkPolicy rule without peers or ports) opens everything.

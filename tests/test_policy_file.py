@@ -59,9 +59,13 @@ def test_a_policy_in_a_subdirectory_governs_it_when_the_root_is_scanned(tmp_path
     k8s/kubematrix.yaml applies it to k8s/ — and says so."""
     root = repo(tmp_path, {"k8s/kubematrix.yaml": GHOST_ROW}, ("k8s/pod.yaml", "other/pod.yaml"))
     result = scan_path(root)
-    assert [(f.rule_id, f.loc.path) for f in result.active() if f.rule_id == "SEC007"] == [("SEC007", "k8s/kubematrix.yaml")]
+    assert [(f.rule_id, f.loc.path) for f in result.active() if f.rule_id == "SEC007"] == [
+        ("SEC007", "k8s/kubematrix.yaml")
+    ]
     assert [(s.policy_path, s.directory, s.files) for s in result.scopes] == [
-        ("k8s/kubematrix.yaml", "k8s/", 2), (None, "", 1)]
+        ("k8s/kubematrix.yaml", "k8s/", 2),
+        (None, "", 1),
+    ]
 
 
 def test_the_nearest_policy_above_a_scanned_directory_governs_it(tmp_path):
@@ -80,7 +84,7 @@ def test_the_search_upwards_stops_at_the_repository_root(tmp_path):
 
 def test_nested_policy_files_are_a_usage_error(tmp_path):
     root = repo(tmp_path, {"kubematrix.yaml": GHOST_ROW, "k8s/kubematrix.yaml": GHOST_ROW})
-    with pytest.raises(PolicyError, match="policy files kubematrix.yaml and k8s/kubematrix.yaml both govern k8s"):
+    with pytest.raises(PolicyError, match=r"policy files kubematrix\.yaml and k8s/kubematrix\.yaml both govern k8s"):
         scan_path(root)
 
 
@@ -88,7 +92,10 @@ def test_sibling_policy_files_each_govern_their_own_directory(tmp_path):
     root = repo(tmp_path, {"a/kubematrix.yaml": GHOST_ROW, "b/kubematrix.yml": GHOST_ROW}, ("a/pod.yaml", "b/pod.yaml"))
     result = scan_path(root)
     assert [(s.policy_path, s.files) for s in result.scopes] == [("a/kubematrix.yaml", 2), ("b/kubematrix.yml", 2)]
-    assert sorted(f.loc.path for f in result.active() if f.rule_id == "SEC007") == ["a/kubematrix.yaml", "b/kubematrix.yml"]
+    assert sorted(f.loc.path for f in result.active() if f.rule_id == "SEC007") == [
+        "a/kubematrix.yaml",
+        "b/kubematrix.yml",
+    ]
 
 
 def test_an_explicit_policy_governs_everything_and_displaced_ones_are_reported(tmp_path):
@@ -105,7 +112,7 @@ def test_schema_error_names_file_line_and_path(tmp_path):
     path = write(
         tmp_path,
         "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nsecurityContext:\n  workloads:\n"
-        "    shop/api:\n      runAsUser: \"root\"\n",
+        '    shop/api:\n      runAsUser: "root"\n',
     )
     with pytest.raises(PolicyError) as err:
         load_policy(path, tmp_path)
@@ -127,7 +134,10 @@ def test_yaml_syntax_error_in_policy_is_a_policy_error(tmp_path):
 
 
 def test_two_documents_are_rejected(tmp_path):
-    path = write(tmp_path, "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n---\napiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n")
+    path = write(
+        tmp_path,
+        "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n---\napiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n",
+    )
     with pytest.raises(PolicyError, match="exactly one YAML document"):
         load_policy(path, tmp_path)
 
@@ -136,7 +146,9 @@ def finding(rule: str, workload: str = "shop/api", container: str = ""):
     from scanner.findings import Finding
     from scanner.located import Loc
 
-    return Finding(rule, "m", Loc("x.yaml", 1, 1), subject=f"Deployment {workload}", workload=workload, container=container)
+    return Finding(
+        rule, "m", Loc("x.yaml", 1, 1), subject=f"Deployment {workload}", workload=workload, container=container
+    )
 
 
 def test_exception_expiry_is_honoured(tmp_path):

@@ -36,8 +36,11 @@ def test_a_broken_promise_is_named_and_only_it(tmp_path):
     netpol = root / "blog-system" / "cilium-netpol.yaml"
     text = netpol.read_text(encoding="utf-8")
     # mysql admits every pod of blog-system on 3306: its ingress promise breaks
-    text = text.replace("  ingress:\n  # was -> mysql:3306\n  - fromEndpoints:\n    - matchLabels:\n        app: was\n",
-                        "  ingress:\n  # was -> mysql:3306\n  - fromEndpoints:\n    - {}\n", 1)
+    text = text.replace(
+        "  ingress:\n  # was -> mysql:3306\n  - fromEndpoints:\n    - matchLabels:\n        app: was\n",
+        "  ingress:\n  # was -> mysql:3306\n  - fromEndpoints:\n    - {}\n",
+        1,
+    )
     netpol.write_text(text, encoding="utf-8")
     result = scan_path(root, cwd=root)
     broken = [(p.promise.family, p.promise.text) for p in result.promises if p.status == "broken"]
@@ -51,8 +54,21 @@ def test_every_finding_of_a_documented_family_is_tied_to_a_promise():
     (flows, zero trust, table rows, backups, retention) names a promise of the scan."""
     from rule_fixtures import RULE_FIXTURES, rule_cases
 
-    families = ("NET001", "NET002", "NET003", "NET004", "NET006", "SEC001", "SEC002", "SEC003", "SEC005", "SEC006",
-                "SEC007", "BAK", "RET")
+    families = (
+        "NET001",
+        "NET002",
+        "NET003",
+        "NET004",
+        "NET006",
+        "SEC001",
+        "SEC002",
+        "SEC003",
+        "SEC005",
+        "SEC006",
+        "SEC007",
+        "BAK",
+        "RET",
+    )
     checked = 0
     for rule_id in rule_cases():
         result = scan_path(RULE_FIXTURES / rule_id / "fail")
@@ -81,6 +97,12 @@ def test_every_format_names_the_policy_and_the_promises(tmp_path, fmt, capsys, m
         import json
 
         props = json.loads(out)["runs"][0]["properties"]["kubematrix"]
-        assert props["policies"] == [{"path": "fixtures/blog-system/kubematrix.yaml", "directory": "fixtures/blog-system/",
-                                      "files": 13, "excluded": 0}]
+        assert props["policies"] == [
+            {
+                "path": "fixtures/blog-system/kubematrix.yaml",
+                "directory": "fixtures/blog-system/",
+                "files": 13,
+                "excluded": 0,
+            }
+        ]
         assert props["promises"]["broken"] == 0

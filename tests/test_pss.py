@@ -26,9 +26,8 @@ def namespace(name: str, level: str | None) -> str:
 
 
 def pod(spec: str, name: str = "p", ns: str = "apps") -> str:
-    return (
-        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n"
-        + textwrap.indent(textwrap.dedent(spec), "  ")
+    return f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {ns}\nspec:\n" + textwrap.indent(
+        textwrap.dedent(spec), "  "
     )
 
 
@@ -115,7 +114,10 @@ def test_privileged_level_checks_nothing(tmp_path):
 
 
 def test_restricted_includes_baseline(tmp_path):
-    spec = COMPLIANT + "- {name: debug, image: x, securityContext: {privileged: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}\n"
+    spec = (
+        COMPLIANT
+        + "- {name: debug, image: x, securityContext: {privileged: true, allowPrivilegeEscalation: false, capabilities: {drop: [ALL]}}}\n"
+    )
     assert ("PSS-privileged", "debug") in run(tmp_path / "r", spec, "restricted")
     assert run(tmp_path / "b", spec, "baseline") == {("PSS-privileged", "debug")}
 
@@ -203,7 +205,9 @@ def test_baseline_capability_names_are_literal(tmp_path, add, bad):
     ],
 )
 def test_restricted_capabilities_are_literal(tmp_path, caps, ok):
-    spec = COMPLIANT.replace("capabilities: {drop: [ALL]}", f"capabilities: {yaml.safe_dump(caps, default_flow_style=True).strip()}")
+    spec = COMPLIANT.replace(
+        "capabilities: {drop: [ALL]}", f"capabilities: {yaml.safe_dump(caps, default_flow_style=True).strip()}"
+    )
     assert (("PSS-capabilities-restricted", "app") not in run(tmp_path, spec)) is ok
 
 
@@ -278,7 +282,9 @@ def test_user_namespaces_relax_run_as_non_root_run_as_user_and_baseline_proc_mou
     assert run(tmp_path / "r", spec, "restricted") == {("PSS-procMount-restricted", "app")}
     with_host_users = spec.replace("hostUsers: false", "hostUsers: true")
     assert {r for r, _ in run(tmp_path / "h", with_host_users, "restricted")} == {
-        "PSS-runAsNonRoot", "PSS-runAsUser", "PSS-procMount-restricted",
+        "PSS-runAsNonRoot",
+        "PSS-runAsUser",
+        "PSS-procMount-restricted",
     }
 
 
@@ -312,7 +318,7 @@ def test_apparmor_annotation_values(tmp_path, value, ok):
     manifest = namespace("apps", "baseline") + (
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: d, namespace: apps}\nspec:\n"
         "  selector: {matchLabels: {app: d}}\n  template:\n    metadata:\n      labels: {app: d}\n"
-        f"      annotations:\n        container.apparmor.security.beta.kubernetes.io/app: \"{value}\"   # here\n"
+        f'      annotations:\n        container.apparmor.security.beta.kubernetes.io/app: "{value}"   # here\n'
         "    spec:\n      containers:\n      - {name: app, image: x}\n"
     )
     result = scan_texts(tmp_path, manifest)
@@ -323,7 +329,10 @@ def test_apparmor_annotation_values(tmp_path, value, ok):
 
 
 def test_probe_host_empty_is_allowed(tmp_path):
-    spec = "containers:\n- name: app\n  image: x\n  livenessProbe: {httpGet: {host: '', port: 80}}\n  startupProbe: {tcpSocket: {host: db, port: 5432}}\n"
+    spec = (
+        "containers:\n- name: app\n  image: x\n  livenessProbe: {httpGet: {host: '', port: 80}}\n"
+        "  startupProbe: {tcpSocket: {host: db, port: 5432}}\n"
+    )
     assert run(tmp_path, spec, "baseline") == {("PSS-hostProbesAndHostLifecycle", "app")}
 
 
@@ -431,7 +440,11 @@ sc_values = st.fixed_dictionaries(
         "runAsUser": st.sampled_from([0, 1000]),
         "procMount": st.sampled_from(["Default", "Unmasked"]),
         "capabilities": st.fixed_dictionaries(
-            {}, optional={"drop": st.sampled_from([["ALL"], ["all"], []]), "add": st.sampled_from([["NET_BIND_SERVICE"], ["CHOWN"], ["SYS_ADMIN"], []])}
+            {},
+            optional={
+                "drop": st.sampled_from([["ALL"], ["all"], []]),
+                "add": st.sampled_from([["NET_BIND_SERVICE"], ["CHOWN"], ["SYS_ADMIN"], []]),
+            },
         ),
         "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
     },
@@ -443,9 +456,20 @@ pod_values = st.fixed_dictionaries(
         "hostUsers": st.booleans(),
         "os": st.sampled_from([{"name": "linux"}, {"name": "windows"}]),
         "securityContext": st.fixed_dictionaries(
-            {}, optional={"runAsNonRoot": st.booleans(), "runAsUser": st.sampled_from([0, 1000]), "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}])}
+            {},
+            optional={
+                "runAsNonRoot": st.booleans(),
+                "runAsUser": st.sampled_from([0, 1000]),
+                "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
+            },
         ),
-        "volumes": st.sampled_from([[{"name": "h", "hostPath": {"path": "/"}}], [{"name": "e", "emptyDir": {}}], [{"name": "n", "nfs": {"server": "s", "path": "/"}}]]),
+        "volumes": st.sampled_from(
+            [
+                [{"name": "h", "hostPath": {"path": "/"}}],
+                [{"name": "e", "emptyDir": {}}],
+                [{"name": "n", "nfs": {"server": "s", "path": "/"}}],
+            ]
+        ),
     },
 )
 
@@ -462,7 +486,9 @@ def test_a_pod_rejected_at_baseline_is_rejected_at_restricted(spec, containers):
         spec["securityContext"] = {k: v for k, v in spec.get("securityContext", {}).items() if k == "runAsNonRoot"}
         containers = [{k: v for k, v in sc.items() if k == "runAsNonRoot"} for sc in containers]
     spec["containers"] = [{"name": f"c{i}", "image": "x", "securityContext": sc} for i, sc in enumerate(containers)]
-    body = yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"}, "spec": spec})
+    body = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p", "namespace": "apps"}, "spec": spec}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         base = found(scan_texts(Path(tmp) / "b", namespace("apps", "baseline") + body))
         strict = found(scan_texts(Path(tmp) / "r", namespace("apps", "restricted") + body))
@@ -500,6 +526,9 @@ def test_without_a_label_the_level_is_the_scan_default_and_admission_would_admit
 
 
 def test_a_default_level_from_the_policy_file_says_so(tmp_path):
-    message = _privileged_message(tmp_path, namespace("apps", None) + pod(PRIVILEGED_POD),
-                                  "settings:\n  podSecurity:\n    defaultLevel: restricted\n")
+    message = _privileged_message(
+        tmp_path,
+        namespace("apps", None) + pod(PRIVILEGED_POD),
+        "settings:\n  podSecurity:\n    defaultLevel: restricted\n",
+    )
     assert "settings.podSecurity.defaultLevel = restricted (kubematrix.yaml:" in message

@@ -63,27 +63,7 @@ def github_ingestion_problems(sarif: dict) -> list[str]:
     if len(set(ids)) != len(ids):
         problems.append("duplicate rule ids")
     for rule in rules:
-        rid = rule.get("id") or "?"
-        for key in ("shortDescription", "fullDescription", "help"):
-            text = (rule.get(key) or {}).get("text")
-            if not isinstance(text, str) or not text.strip():
-                problems.append(f"rule {rid}: {key}.text missing or empty")
-            elif key != "help" and len(text) > 1024:
-                problems.append(f"rule {rid}: {key}.text longer than 1024 characters")
-        if rule.get("name") is not None and len(rule["name"]) > 255:
-            problems.append(f"rule {rid}: name longer than 255 characters")
-        props = rule.get("properties", {})
-        severity = props.get("security-severity")
-        if severity is not None:
-            if not isinstance(severity, str):
-                problems.append(f"rule {rid}: security-severity must be a string, got {type(severity).__name__}")
-            elif not re.fullmatch(r"(10\.0|[0-9](\.[0-9])?)", severity) or not 0.1 <= float(severity) <= 10.0:
-                problems.append(f"rule {rid}: security-severity {severity!r} outside 0.1-10.0")
-        if len(props.get("tags", [])) > 20:
-            problems.append(f"rule {rid}: more than 20 tags")
-        level = rule.get("defaultConfiguration", {}).get("level", "warning")
-        if level not in ("none", "note", "warning", "error"):
-            problems.append(f"rule {rid}: bad default level {level!r}")
+        problems += _rule_problems(rule)
     category = run.get("automationDetails", {}).get("id")
     if category is not None and not category:
         problems.append("automationDetails.id is empty")
@@ -92,40 +72,75 @@ def github_ingestion_problems(sarif: dict) -> list[str]:
         return problems + ["run.results missing (must be present, even empty)"]
     if len(results) > 25000:
         problems.append("more than 25,000 results")
-    base_ids = run.get("originalUriBaseIds", {})
     for n, result in enumerate(results):
-        where = f"result {n} ({result.get('ruleId')})"
-        rid = result.get("ruleId")
-        if rid not in ids:
-            problems.append(f"{where}: ruleId not among the rules")
-        elif "ruleIndex" in result and ids.index(rid) != result["ruleIndex"]:
-            problems.append(f"{where}: ruleIndex does not point at the rule")
-        if not (result.get("message") or {}).get("text"):
-            problems.append(f"{where}: message.text missing")
-        locations = result.get("locations")
-        if not isinstance(locations, list) or len(locations) != 1:
-            problems.append(f"{where}: exactly one location expected")
-            continue
-        physical = locations[0].get("physicalLocation") or {}
-        artifact = physical.get("artifactLocation") or {}
-        uri = artifact.get("uri")
-        if not uri:
-            problems.append(f"{where}: physicalLocation.artifactLocation.uri missing")
-        elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", uri) or uri.startswith("/"):
-            problems.append(f"{where}: uri {uri!r} is not relative to the repository")
-        elif re.search(r"[\s\\]|%(?![0-9A-Fa-f]{2})", uri) or uri.startswith("./") or "/../" in f"/{uri}":
-            problems.append(f"{where}: uri {uri!r} is not a clean relative uri-reference")
-        base = artifact.get("uriBaseId")
-        if base is not None and base not in base_ids:
-            problems.append(f"{where}: uriBaseId {base!r} not defined in originalUriBaseIds")
-        region = physical.get("region") or {}
-        if not isinstance(region.get("startLine"), int) or region["startLine"] < 1:
-            problems.append(f"{where}: region.startLine must be >= 1")
-        if "startColumn" in region and (not isinstance(region["startColumn"], int) or region["startColumn"] < 1):
-            problems.append(f"{where}: region.startColumn must be >= 1")
-        fingerprint = (result.get("partialFingerprints") or {}).get("primaryLocationLineHash")
-        if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]+:[0-9]+", fingerprint):
-            problems.append(f"{where}: partialFingerprints.primaryLocationLineHash missing or malformed")
+        problems += _result_problems(f"result {n} ({result.get('ruleId')})", result, ids, run.get("originalUriBaseIds", {}))
+    return problems
+
+
+def _rule_problems(rule: dict) -> list[str]:
+    problems = []
+    rid = rule.get("id") or "?"
+    for key in ("shortDescription", "fullDescription", "help"):
+        text = (rule.get(key) or {}).get("text")
+        if not isinstance(text, str) or not text.strip():
+            problems.append(f"rule {rid}: {key}.text missing or empty")
+        elif key != "help" and len(text) > 1024:
+            problems.append(f"rule {rid}: {key}.text longer than 1024 characters")
+    if rule.get("name") is not None and len(rule["name"]) > 255:
+        problems.append(f"rule {rid}: name longer than 255 characters")
+    props = rule.get("properties", {})
+    severity = props.get("security-severity")
+    if severity is not None and not isinstance(severity, str):
+        problems.append(f"rule {rid}: security-severity must be a string, got {type(severity).__name__}")
+    elif severity is not None and (
+        not re.fullmatch(r"(10\.0|[0-9](\.[0-9])?)", severity) or not 0.1 <= float(severity) <= 10.0
+    ):
+        problems.append(f"rule {rid}: security-severity {severity!r} outside 0.1-10.0")
+    if len(props.get("tags", [])) > 20:
+        problems.append(f"rule {rid}: more than 20 tags")
+    level = rule.get("defaultConfiguration", {}).get("level", "warning")
+    if level not in ("none", "note", "warning", "error"):
+        problems.append(f"rule {rid}: bad default level {level!r}")
+    return problems
+
+
+def _result_problems(where: str, result: dict, ids: list, base_ids: dict) -> list[str]:
+    problems = []
+    rid = result.get("ruleId")
+    if rid not in ids:
+        problems.append(f"{where}: ruleId not among the rules")
+    elif "ruleIndex" in result and ids.index(rid) != result["ruleIndex"]:
+        problems.append(f"{where}: ruleIndex does not point at the rule")
+    if not (result.get("message") or {}).get("text"):
+        problems.append(f"{where}: message.text missing")
+    locations = result.get("locations")
+    if not isinstance(locations, list) or len(locations) != 1:
+        return problems + [f"{where}: exactly one location expected"]
+    problems += _location_problems(where, locations[0].get("physicalLocation") or {}, base_ids)
+    fingerprint = (result.get("partialFingerprints") or {}).get("primaryLocationLineHash")
+    if not isinstance(fingerprint, str) or not re.fullmatch(r"[0-9a-f]+:[0-9]+", fingerprint):
+        problems.append(f"{where}: partialFingerprints.primaryLocationLineHash missing or malformed")
+    return problems
+
+
+def _location_problems(where: str, physical: dict, base_ids: dict) -> list[str]:
+    problems = []
+    artifact = physical.get("artifactLocation") or {}
+    uri = artifact.get("uri")
+    if not uri:
+        problems.append(f"{where}: physicalLocation.artifactLocation.uri missing")
+    elif re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", uri) or uri.startswith("/"):
+        problems.append(f"{where}: uri {uri!r} is not relative to the repository")
+    elif re.search(r"[\s\\]|%(?![0-9A-Fa-f]{2})", uri) or uri.startswith("./") or "/../" in f"/{uri}":
+        problems.append(f"{where}: uri {uri!r} is not a clean relative uri-reference")
+    base = artifact.get("uriBaseId")
+    if base is not None and base not in base_ids:
+        problems.append(f"{where}: uriBaseId {base!r} not defined in originalUriBaseIds")
+    region = physical.get("region") or {}
+    if not isinstance(region.get("startLine"), int) or region["startLine"] < 1:
+        problems.append(f"{where}: region.startLine must be >= 1")
+    if "startColumn" in region and (not isinstance(region["startColumn"], int) or region["startColumn"] < 1):
+        problems.append(f"{where}: region.startColumn must be >= 1")
     return problems
 
 
@@ -193,22 +208,53 @@ def synthetic_result(shift: int = 0) -> ScanResult:
     """A scan result with every kind of finding (``shift`` moves all lines down)."""
     web = "k8s/web app.yaml"  # a space: the SARIF uri must be percent-encoded
     findings = (
-        Finding("SEC001", "container 'nginx' of Deployment shop/web: runAsNonRoot is false [red]not markup[/red]",
-                Loc(web, 16 + shift, 13), subject="Deployment shop/web", detail="runAsNonRoot",
-                workload="shop/web", container="nginx", related=(Loc("kubematrix.yaml", 12 + shift, 5),),
-                promises=("security-context:shop/web",)),
-        Finding("SEC001", "container 'nginx' of Deployment shop/web: privileged", Loc(web, 17 + shift, 13),
-                subject="Deployment shop/web", detail="privileged", workload="shop/web", container="nginx",
-                suppression=Suppression("legacy image; OPS-1", Loc("kubematrix.yaml", 20 + shift, 11), "external",
-                                        _dt.date(2027, 1, 31)),
-                promises=("security-context:shop/web",)),
-        Finding("PSS-runAsNonRoot", "container 'nginx' runs as root", Loc(web, 16 + shift, 13),
-                subject="Deployment shop/web", workload="shop/web", container="nginx",
-                suppression=Suppression("annotated", Loc(web, 4 + shift, 3), "inSource")),
-        Finding("SECRET002", "env var DB_PASSWORD carries a literal secret value (not shown)",
-                Loc(web, 14 + shift, 22), subject="Deployment shop/web", detail="DB_PASSWORD"),
-        Finding("BAK001", "documented backup 'db' names CronJob shop/backup, which is not in the manifests",
-                Loc("kubematrix.yaml", 30 + shift, 14), subject="backup db", promises=("backup:db",)),
+        Finding(
+            "SEC001",
+            "container 'nginx' of Deployment shop/web: runAsNonRoot is false [red]not markup[/red]",
+            Loc(web, 16 + shift, 13),
+            subject="Deployment shop/web",
+            detail="runAsNonRoot",
+            workload="shop/web",
+            container="nginx",
+            related=(Loc("kubematrix.yaml", 12 + shift, 5),),
+            promises=("security-context:shop/web",),
+        ),
+        Finding(
+            "SEC001",
+            "container 'nginx' of Deployment shop/web: privileged",
+            Loc(web, 17 + shift, 13),
+            subject="Deployment shop/web",
+            detail="privileged",
+            workload="shop/web",
+            container="nginx",
+            suppression=Suppression(
+                "legacy image; OPS-1", Loc("kubematrix.yaml", 20 + shift, 11), "external", _dt.date(2027, 1, 31)
+            ),
+            promises=("security-context:shop/web",),
+        ),
+        Finding(
+            "PSS-runAsNonRoot",
+            "container 'nginx' runs as root",
+            Loc(web, 16 + shift, 13),
+            subject="Deployment shop/web",
+            workload="shop/web",
+            container="nginx",
+            suppression=Suppression("annotated", Loc(web, 4 + shift, 3), "inSource"),
+        ),
+        Finding(
+            "SECRET002",
+            "env var DB_PASSWORD carries a literal secret value (not shown)",
+            Loc(web, 14 + shift, 22),
+            subject="Deployment shop/web",
+            detail="DB_PASSWORD",
+        ),
+        Finding(
+            "BAK001",
+            "documented backup 'db' names CronJob shop/backup, which is not in the manifests",
+            Loc("kubematrix.yaml", 30 + shift, 14),
+            subject="backup db",
+            promises=("backup:db",),
+        ),
         # Two findings with the same identity: distinct fingerprints all the same.
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 2 + shift, 1), detail="parse"),
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 9 + shift, 1), detail="parse"),
@@ -222,12 +268,31 @@ def synthetic_result(shift: int = 0) -> ScanResult:
         policy_path="kubematrix.yaml",
         scopes=(AppliedScope("kubematrix.yaml", "./", 3),),
         promises=(
-            PromiseResult(Promise("flows", "shop/web -> shop/api on TCP 8080", Loc("kubematrix.yaml", 8 + shift, 7),
-                                  "flow:shop/web -> shop/api on TCP 8080"), "kept", 0, "kubematrix.yaml"),
-            PromiseResult(Promise("security-context", "shop/web", Loc("kubematrix.yaml", 12 + shift, 5),
-                                  "security-context:shop/web"), "broken", 2, "kubematrix.yaml"),
-            PromiseResult(Promise("backups", "db (shop/backup)", Loc("kubematrix.yaml", 30 + shift, 7), "backup:db"),
-                          "broken", 1, "kubematrix.yaml"),
+            PromiseResult(
+                Promise(
+                    "flows",
+                    "shop/web -> shop/api on TCP 8080",
+                    Loc("kubematrix.yaml", 8 + shift, 7),
+                    "flow:shop/web -> shop/api on TCP 8080",
+                ),
+                "kept",
+                0,
+                "kubematrix.yaml",
+            ),
+            PromiseResult(
+                Promise(
+                    "security-context", "shop/web", Loc("kubematrix.yaml", 12 + shift, 5), "security-context:shop/web"
+                ),
+                "broken",
+                2,
+                "kubematrix.yaml",
+            ),
+            PromiseResult(
+                Promise("backups", "db (shop/backup)", Loc("kubematrix.yaml", 30 + shift, 7), "backup:db"),
+                "broken",
+                1,
+                "kubematrix.yaml",
+            ),
         ),
     )
 
@@ -280,7 +345,7 @@ def test_sarif_shape():
     assert "security" not in backup["properties"]["tags"]
     results = _all_results(sarif)
     assert len(results) == len(result.findings)
-    for finding, res in zip(result.findings, results):
+    for finding, res in zip(result.findings, results, strict=True):
         assert res["ruleId"] == finding.rule_id
         assert driver["rules"][res["ruleIndex"]]["id"] == finding.rule_id
         assert res["level"] == SYNTH_RULES[finding.rule_id].severity
@@ -302,9 +367,7 @@ def test_sarif_suppressions_carry_reason_kind_and_location():
     assert external["justification"] == "legacy image; OPS-1 (expires 2027-01-31)"
     assert external["location"]["physicalLocation"]["artifactLocation"]["uri"] == "kubematrix.yaml"
     assert external["location"]["physicalLocation"]["region"]["startLine"] == 20
-    assert any(
-        rel["physicalLocation"]["region"]["startLine"] == 20 for rel in by_rule["SEC001"]["relatedLocations"]
-    )
+    assert any(rel["physicalLocation"]["region"]["startLine"] == 20 for rel in by_rule["SEC001"]["relatedLocations"])
     assert by_rule["PSS-runAsNonRoot"]["suppressions"][0]["kind"] == "inSource"
     unsuppressed = [r for r in results if "suppressions" not in r]
     assert len(unsuppressed) == len(results) - 2
@@ -320,7 +383,7 @@ def test_fingerprints_ignore_lines_and_tell_identities_apart():
     assert len(set(primary)) == len(primary), "every finding needs its own fingerprint"
     assert all(re.fullmatch(r"[0-9a-f]{16}:[0-9]+", p) for p in primary)
     # the two identical INPUT001 identities are told apart by the occurrence counter
-    dupes = [p for r, p in zip(_all_results(before), primary) if r["ruleId"] == "INPUT001"]
+    dupes = [p for r, p in zip(_all_results(before), primary, strict=True) if r["ruleId"] == "INPUT001"]
     assert [d.split(":")[1] for d in dupes] == ["1", "2"] and dupes[0].split(":")[0] == dupes[1].split(":")[0]
     # a different identity gives a different hash
     one = Finding("SEC001", "m", Loc("a.yaml", 3), subject="Deployment ns/a")
@@ -357,10 +420,26 @@ def test_absolute_paths_become_file_uris():
         (lambda s: s["runs"].append(copy.deepcopy(s["runs"][0])), "exactly one run"),
         (lambda s: s["runs"][0].pop("results"), "results missing"),
         (lambda s: s["runs"][0]["results"][0].update(locations=[]), "exactly one location"),
-        (lambda s: s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"].update(startLine=0), "startLine"),
-        (lambda s: s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"].update(uri="/abs/x.yaml"), "not relative"),
-        (lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["properties"].update({"security-severity": 7.5}), "must be a string"),
-        (lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["properties"].update(tags=[f"t{i}" for i in range(21)]), "20 tags"),
+        (
+            lambda s: s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["region"].update(startLine=0),
+            "startLine",
+        ),
+        (
+            lambda s: s["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"].update(
+                uri="/abs/x.yaml"
+            ),
+            "not relative",
+        ),
+        (
+            lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["properties"].update({"security-severity": 7.5}),
+            "must be a string",
+        ),
+        (
+            lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["properties"].update(
+                tags=[f"t{i}" for i in range(21)]
+            ),
+            "20 tags",
+        ),
         (lambda s: s["runs"][0]["tool"]["driver"]["rules"][0].pop("help"), "help.text"),
         (lambda s: s["runs"][0]["tool"]["driver"]["rules"][0]["fullDescription"].update(text=""), "fullDescription"),
         (lambda s: s["runs"][0]["results"][0].pop("partialFingerprints"), "primaryLocationLineHash"),
@@ -426,7 +505,7 @@ def test_fingerprints_survive_a_blank_line_at_the_top_of_every_file(tmp_path):
         before = _all_results(_sarif_of(before_dir, before_dir))
         after = _all_results(_sarif_of(after_dir, after_dir))
         assert len(before) == len(after) > 0
-        for old, new in zip(before, after):
+        for old, new in zip(before, after, strict=True):
             assert old["partialFingerprints"] == new["partialFingerprints"]
             old_line = old["locations"][0]["physicalLocation"]["region"]["startLine"]
             new_line = new["locations"][0]["physicalLocation"]["region"]["startLine"]
@@ -461,16 +540,26 @@ def test_synthetic_json_report_matches_its_schema():
         "promises": {"kept": 1, "broken": 2, "excepted": 0},
         "baseline": None,
     }
-    assert report["policies"] == [{"path": "kubematrix.yaml", "directory": "./", "files": 3, "excluded": 0, "rules": {}}]
+    assert report["policies"] == [
+        {"path": "kubematrix.yaml", "directory": "./", "files": 3, "excluded": 0, "rules": {}}
+    ]
     assert [(p["key"], p["status"], p["findings"]) for p in report["promises"]] == [
-        ("flow:shop/web -> shop/api on TCP 8080", "kept", 0), ("security-context:shop/web", "broken", 2),
-        ("backup:db", "broken", 1)]
+        ("flow:shop/web -> shop/api on TCP 8080", "kept", 0),
+        ("security-context:shop/web", "broken", 2),
+        ("backup:db", "broken", 1),
+    ]
     assert sorted(report["rules"]) == sorted({f.rule_id for f in synthetic_result().findings})
     first = report["findings"][0]
     assert set(first) == set(REPORT_SCHEMA["$defs"]["finding"]["required"])
     sup = next(f for f in report["findings"] if f["ruleId"] == "SEC001" and f["suppressed"])
-    assert sup["suppressed"] == {"reason": "legacy image; OPS-1", "kind": "external", "path": "kubematrix.yaml", "line": 20,
-                                 "column": 11, "expires": "2027-01-31"}
+    assert sup["suppressed"] == {
+        "reason": "legacy image; OPS-1",
+        "kind": "external",
+        "path": "kubematrix.yaml",
+        "line": 20,
+        "column": 11,
+        "expires": "2027-01-31",
+    }
     assert sup["promises"] == ["security-context:shop/web"]
     bak = next(f for f in report["findings"] if f["ruleId"] == "BAK001")
     assert bak["workload"] is None and bak["container"] is None and bak["suppressed"] is None
@@ -509,22 +598,32 @@ def test_text_plain_has_no_ansi_and_everything_in_place(synthetic_tree):
     after = lines[lines.index("k8s/web app.yaml:16:13  error  SEC001") + 1]
     assert after.startswith("    container 'nginx'")
     assert "    fix: " + SYNTH_RULES["SEC001"].remediation.split(". ")[0] in out  # the rule's one-line fix
-    assert "can be documented as an exception with a reason (kubematrix rules BAK001 shows how)" in " ".join(out.split())
+    assert "can be documented as an exception with a reason (kubematrix rules BAK001 shows how)" in " ".join(
+        out.split()
+    )
     # the offending line is shown under its finding
     assert "16 |             runAsNonRoot: false" in out
     # unreadable file (k8s/broken.yaml does not exist): no snippet, no complaint
     assert "2:1" in out and "No such file" not in out and "Errno" not in out
-    section = out[out.index("Documented exceptions (2)"):]
+    section = out[out.index("Documented exceptions (2)") :]
     assert "legacy image; OPS-1" in section and "kubematrix.yaml:20:11" in section
     assert "k8s/web app.yaml:4:3" in section  # where the in-source exception is written
-    summary = out[out.index("Summary"):]
-    for label, count in (("errors", 2), ("warnings", 1), ("notes", 2), ("suppressed (documented exceptions)", 2),
-                         ("files scanned", 3), ("documents: kubernetes", 1), ("workloads", 1)):
+    summary = out[out.index("Summary") :]
+    for label, count in (
+        ("errors", 2),
+        ("warnings", 1),
+        ("notes", 2),
+        ("suppressed (documented exceptions)", 2),
+        ("files scanned", 3),
+        ("documents: kubernetes", 1),
+        ("workloads", 1),
+    ):
         assert re.search(rf"{re.escape(label)}\s+{count}\b", summary), label
     assert " ".join(out.split("\n\n")[-1].split()) == (
         "5 findings (2 errors, 1 warning, 2 notes) in 3 files; 2 suppressed by documented exceptions; "
-        "2 of 3 documented promises broken.")
-    promises = out[out.index("Policy kubematrix.yaml governs ./ (3 files)"):]
+        "2 of 3 documented promises broken."
+    )
+    promises = out[out.index("Policy kubematrix.yaml governs ./ (3 files)") :]
     assert re.search(r"1 of 1\s+documented flows proven allowed", promises)
     assert re.search(r"0 of 1\s+SecurityContext table rows proven; 1 broken", promises)
     assert re.search(r"0 of 1\s+backups proven as documented; 1 broken", promises)
@@ -563,7 +662,10 @@ def test_text_of_secret_fixtures_hides_the_values(case, monkeypatch):
         ("  secretKeyRef:", "  secretKeyRef:"),
         ("  data:  # comment", "  data:  # comment"),
         ("  image: nginx:1.25", "  image: nginx:1.25"),
-        ('  command: ["mysql", "--password=hunter2", "-u", "root"]', f'  command: ["mysql", "--password={MASK}", "-u", "root"]'),
+        (
+            '  command: ["mysql", "--password=hunter2", "-u", "root"]',
+            f'  command: ["mysql", "--password={MASK}", "-u", "root"]',
+        ),
     ],
 )
 def test_mask_secrets(line, shown):
@@ -586,34 +688,45 @@ def test_text_color_uses_ansi_and_same_words(synthetic_tree):
 
 def test_text_ignores_the_environment(synthetic_tree, monkeypatch):
     baseline = render(synthetic_result(), "text", color=False, width=100)
-    for name, value in (("COLUMNS", "37"), ("LINES", "5"), ("FORCE_COLOR", "1"), ("TERM", "xterm-256color"),
-                        ("NO_COLOR", ""), ("TTY_COMPATIBLE", "1"), ("TTY_INTERACTIVE", "1")):
+    for name, value in (
+        ("COLUMNS", "37"),
+        ("LINES", "5"),
+        ("FORCE_COLOR", "1"),
+        ("TERM", "xterm-256color"),
+        ("NO_COLOR", ""),
+        ("TTY_COMPATIBLE", "1"),
+        ("TTY_INTERACTIVE", "1"),
+    ):
         monkeypatch.setenv(name, value)
     assert render(synthetic_result(), "text", color=False, width=100) == baseline
 
 
 def test_text_no_findings_says_that_no_promise_was_checked():
     """Without a policy a green result must not read as a kept promise."""
-    result = ScanResult((), SYNTH_RULES, ("a.yaml", "b.yaml"), {"kubernetes": 3}, 2, None,
-                        (AppliedScope(None, "", 2),))
+    result = ScanResult((), SYNTH_RULES, ("a.yaml", "b.yaml"), {"kubernetes": 3}, 2, None, (AppliedScope(None, "", 2),))
     out = render(result, "text", color=False)
     assert " ".join(out.split()) == (
         "No policy file governs 2 files: only the generic rules ran on them (Pod Security Standards, input, "
         "network-policy validity). No findings: 2 files, 3 documents and 2 workloads checked against 5 rules; "
-        "no policy file applied, so no documented promise was checked.")
+        "no policy file applied, so no documented promise was checked."
+    )
 
 
 def test_text_only_suppressed_findings_still_lists_the_exceptions_and_the_kept_promises(synthetic_tree):
     full = synthetic_result()
-    kept = tuple(PromiseResult(p.promise, "excepted" if p.status == "broken" else p.status, p.findings, p.policy)
-                 for p in full.promises)
-    result = ScanResult(tuple(full.suppressed()), full.rules, full.files, full.document_counts, 1, "kubematrix.yaml",
-                        full.scopes, kept)
+    kept = tuple(
+        PromiseResult(p.promise, "excepted" if p.status == "broken" else p.status, p.findings, p.policy)
+        for p in full.promises
+    )
+    result = ScanResult(
+        tuple(full.suppressed()), full.rules, full.files, full.document_counts, 1, "kubematrix.yaml", full.scopes, kept
+    )
     out = render(result, "text", color=False)
     assert "Documented exceptions (2)" in out
     assert " ".join(out.split("\n\n")[-1].split()) == (
         "No findings: 3 documented promises kept (2 by a documented exception); 3 files, 2 documents and 1 workload "
-        "checked against 5 rules.")
+        "checked against 5 rules."
+    )
 
 
 def test_text_of_blog_system(monkeypatch):
@@ -633,10 +746,11 @@ def test_text_of_blog_system(monkeypatch):
 
 def test_text_escapes_control_characters_from_scanned_content(tmp_path, monkeypatch):
     """A manifest cannot drive the reader's terminal: ESC and friends are shown escaped."""
-    (tmp_path / "evil.yaml").write_text("metadata:\n  name: \"x\x1b[2J\x1b]0;pwned\x07\"\n", encoding="utf-8")
+    (tmp_path / "evil.yaml").write_text('metadata:\n  name: "x\x1b[2J\x1b]0;pwned\x07"\n', encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    finding = Finding("SEC001", "name x\x1b[2J\x1b]0;pwned\x07 is odd\nsecond line", Loc("evil.yaml", 2, 9),
-                      suppression=None)
+    finding = Finding(
+        "SEC001", "name x\x1b[2J\x1b]0;pwned\x07 is odd\nsecond line", Loc("evil.yaml", 2, 9), suppression=None
+    )
     sup = Finding("BAK001", "m", Loc("evil.yaml", 1, 1), suppression=Suppression("why\x1b[31m", Loc("evil.yaml", 1, 1)))
     result = ScanResult((sup, finding), SYNTH_RULES, ("evil.yaml",), {"kubernetes": 1}, 0, None)
     for color in (False, True):
@@ -654,7 +768,8 @@ def test_code_frame_shows_values_that_are_not_secrets(tmp_path, monkeypatch):
     (tmp_path / "deploy.yaml").write_text(
         "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n"
         "  replicas: 2\n  replicas: 3\n  template:\n    spec:\n      containers: [{name: c, image: x}]\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     out = render(scan_path(tmp_path), "text")
     assert "6 |   replicas: 3" in out
     assert MASK not in out
@@ -664,7 +779,9 @@ def test_code_frame_masks_input_findings_inside_a_secret(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     (tmp_path / "secret.yaml").write_text(
         "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\nstringData:\n"
-        "  dbpass: first-value\n  dbpass: hunter2-second\n", encoding="utf-8")
+        "  dbpass: first-value\n  dbpass: hunter2-second\n",
+        encoding="utf-8",
+    )
     out = render(scan_path(tmp_path), "text")
     assert "hunter2-second" not in out and "first-value" not in out
     assert f"6 |   dbpass: {MASK}" in out

@@ -10,7 +10,11 @@ from scanner.catalog import load_catalog
 
 
 def test_every_rule_has_fixtures():
-    missing = [rid for rid in load_catalog() if not (RULE_FIXTURES / rid / "fail").is_dir() or not (RULE_FIXTURES / rid / "pass").is_dir()]
+    missing = [
+        rid
+        for rid in load_catalog()
+        if not (RULE_FIXTURES / rid / "fail").is_dir() or not (RULE_FIXTURES / rid / "pass").is_dir()
+    ]
     assert missing == [], f"rules without fixtures/rules/<ID>/pass and fail: {missing}"
 
 

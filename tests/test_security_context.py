@@ -55,9 +55,8 @@ securityContext:
 
 
 def pod(spec: str, name: str = "api", namespace: str = "shop") -> str:
-    return (
-        f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n"
-        + textwrap.indent(textwrap.dedent(spec), "  ")
+    return f"apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n  namespace: {namespace}\nspec:\n" + textwrap.indent(
+        textwrap.dedent(spec), "  "
     )
 
 
@@ -120,7 +119,11 @@ def test_wrong_value_points_at_the_key_and_says_where_it_is_set(tmp_path):
     found = {(f.container, f.loc.line, f.message.split(": ", 1)[1]) for f in sec(result, "SEC001")}
     assert found == {
         ("app", line_of(tmp_path, "# pod"), "runAsUser is 0 (set on the pod); the table documents 1000"),
-        ("sidecar", line_of(tmp_path, "# container"), "runAsUser is 7 (set on the container); the table documents 1000"),
+        (
+            "sidecar",
+            line_of(tmp_path, "# container"),
+            "runAsUser is 7 (set on the container); the table documents 1000",
+        ),
     }
     # the table row is a related location, so SARIF can show both sides
     assert all(f.related and f.related[0].path == "kubematrix.yaml" for f in sec(result, "SEC001"))
@@ -208,7 +211,9 @@ def test_per_container_rows_override_the_workload_row(tmp_path):
 
 def test_fs_group_is_a_pod_setting(tmp_path):
     policy = "securityContext:\n  workloads:\n    shop/api: {fsGroup: 2000}\n"
-    result = scan_texts(tmp_path, pod("containers:\n- {name: app, image: example/api, securityContext: {runAsUser: 5}}\n"), policy)
+    result = scan_texts(
+        tmp_path, pod("containers:\n- {name: app, image: example/api, securityContext: {runAsUser: 5}}\n"), policy
+    )
     [finding] = sec(result)
     assert finding.rule_id == "SEC005" and finding.container == "" and finding.detail == "fsGroup"
     assert "fsGroup is not set on the pod; the table documents 2000" in finding.message
@@ -233,11 +238,17 @@ def test_seccomp_profile_pod_level_covers_containers_and_container_overrides(tmp
     )
     [finding] = sec(result)
     assert (finding.container, finding.loc.line) == ("legacy", line_of(tmp_path, "# override"))
-    assert "seccompProfile.type is Unconfined (set on the container); the table documents RuntimeDefault" in finding.message
+    assert (
+        "seccompProfile.type is Unconfined (set on the container); the table documents RuntimeDefault"
+        in finding.message
+    )
 
 
 def test_dash_row_promises_nothing(tmp_path):
-    policy = "securityContext:\n  defaults: {runAsNonRoot: true, capabilities: {drop: [ALL]}}\n  workloads:\n    shop/api: {inheritDefaults: false}\n"
+    policy = (
+        "securityContext:\n  defaults: {runAsNonRoot: true, capabilities: {drop: [ALL]}}\n"
+        "  workloads:\n    shop/api: {inheritDefaults: false}\n"
+    )
     result = scan_texts(tmp_path, pod("containers:\n- {name: app, image: example/api}\n"), policy)
     assert sec(result) == []
 
@@ -250,7 +261,10 @@ def test_no_policy_file_means_no_table_findings(tmp_path):
 # --- capabilities ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("written, meaning", [("NET_RAW", "NET_RAW"), ("CAP_NET_RAW", "NET_RAW"), ("cap_net_raw", "NET_RAW"), (" all ", "ALL")])
+@pytest.mark.parametrize(
+    "written, meaning",
+    [("NET_RAW", "NET_RAW"), ("CAP_NET_RAW", "NET_RAW"), ("cap_net_raw", "NET_RAW"), (" all ", "ALL")],
+)
 def test_capability_names_compare_by_meaning(written, meaning):
     assert capability_name(written) == meaning
 
@@ -285,7 +299,11 @@ def test_capability_added_beyond_the_table_points_at_the_item(tmp_path):
         """
     )
     [finding] = sec(scan_texts(tmp_path, manifests, policy))
-    assert (finding.rule_id, finding.loc.line, finding.detail) == ("SEC003", line_of(tmp_path, "# extra"), "capabilities.add:SYS_PTRACE")
+    assert (finding.rule_id, finding.loc.line, finding.detail) == (
+        "SEC003",
+        line_of(tmp_path, "# extra"),
+        "capabilities.add:SYS_PTRACE",
+    )
 
 
 # --- host access ----------------------------------------------------------------------------
@@ -344,13 +362,17 @@ def test_sec006_and_sec007_cover_both_directions(tmp_path):
         shop/api: {}
         shop/old-name: {}
     """
-    manifests = pod("containers:\n- {name: app, image: example/api}\n") + "---\n" + pod(
-        "containers:\n- {name: app, image: example/api}\n", name="new-name"
+    manifests = (
+        pod("containers:\n- {name: app, image: example/api}\n")
+        + "---\n"
+        + pod("containers:\n- {name: app, image: example/api}\n", name="new-name")
     )
     result = scan_texts(tmp_path, manifests, policy)
     assert [(f.rule_id, f.subject) for f in sec(result, "SEC006")] == [("SEC006", "Pod shop/new-name")]
     [missing] = sec(result, "SEC007")
-    assert missing.loc.path == "kubematrix.yaml" and missing.loc.line == line_of(tmp_path, "shop/old-name", "kubematrix.yaml")
+    assert missing.loc.path == "kubematrix.yaml" and missing.loc.line == line_of(
+        tmp_path, "shop/old-name", "kubematrix.yaml"
+    )
     assert result.rules["SEC006"].severity == "warning"
 
 
@@ -358,7 +380,7 @@ def test_sec006_and_sec007_cover_both_directions(tmp_path):
 
 
 def exception_policy(expires: str | None = None, containers: list[str] | None = None) -> str:
-    extra = f"\n          expires: \"{expires}\"" if expires else ""
+    extra = f'\n          expires: "{expires}"' if expires else ""
     if containers:
         extra += f"\n          containers: {containers}"
     return f"""\
@@ -414,7 +436,12 @@ def test_blog_system_example_keeps_its_table_with_the_web_exception_suppressed()
     result = scan_path(REPO / "fixtures" / "blog-system")
     assert sec(result) == []
     [web] = sec(result, active=False)
-    assert (web.rule_id, web.workload, web.container, web.detail) == ("SEC001", "blog-system/web", "nginx", "runAsNonRoot")
+    assert (web.rule_id, web.workload, web.container, web.detail) == (
+        "SEC001",
+        "blog-system/web",
+        "nginx",
+        "runAsNonRoot",
+    )
     assert web.suppression is not None and "nginx binds port 80" in web.suppression.reason
 
 
@@ -442,14 +469,22 @@ container_sc = st.fixed_dictionaries(
         "readOnlyRootFilesystem": st.booleans(),
         "privileged": st.booleans(),
         "capabilities": st.fixed_dictionaries(
-            {}, optional={"drop": st.sampled_from([["ALL"], ["NET_RAW"], []]), "add": st.sampled_from([["NET_BIND_SERVICE"], ["SYS_ADMIN"], []])}
+            {},
+            optional={
+                "drop": st.sampled_from([["ALL"], ["NET_RAW"], []]),
+                "add": st.sampled_from([["NET_BIND_SERVICE"], ["SYS_ADMIN"], []]),
+            },
         ),
         "seccompProfile": st.sampled_from([{"type": "RuntimeDefault"}, {"type": "Unconfined"}]),
     },
 )
 pod_sc = st.fixed_dictionaries(
     {},
-    optional={"runAsNonRoot": st.booleans(), "runAsUser": st.sampled_from([0, 1000]), "fsGroup": st.sampled_from([1000, 2000])},
+    optional={
+        "runAsNonRoot": st.booleans(),
+        "runAsUser": st.sampled_from([0, 1000]),
+        "fsGroup": st.sampled_from([1000, 2000]),
+    },
 )
 
 
@@ -483,7 +518,9 @@ def test_fields_the_table_does_not_mention_never_change_sec_findings(pod_level, 
             spec["containers"].append({"name": f"c{i}", "image": "example/app", "securityContext": sc})
         if add:
             spec["securityContext"][pod_extra] = POD_UNMENTIONED[pod_extra]
-        return yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api", "namespace": "shop"}, "spec": spec})
+        return yaml.safe_dump(
+            {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api", "namespace": "shop"}, "spec": spec}
+        )
 
     with tempfile.TemporaryDirectory() as tmp:
         before = _identities(scan_texts(Path(tmp) / "a", manifest(False), policy))
@@ -496,7 +533,9 @@ def test_fields_the_table_does_not_mention_never_change_sec_findings(pod_level, 
 def test_a_workload_outside_the_table_gets_no_sec001_to_sec005(containers):
     policy = "securityContext:\n  defaults: {runAsNonRoot: true, allowPrivilegeEscalation: false}\n  workloads:\n    shop/other: {}\n"
     spec = {"containers": [{"name": f"c{i}", "image": "x", "securityContext": sc} for i, sc in enumerate(containers)]}
-    text = yaml.safe_dump({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api", "namespace": "shop"}, "spec": spec})
+    text = yaml.safe_dump(
+        {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "api", "namespace": "shop"}, "spec": spec}
+    )
     with tempfile.TemporaryDirectory() as tmp:
         result = scan_texts(Path(tmp), text, policy)
     assert {f.rule_id for f in sec(result)} <= {"SEC007"}

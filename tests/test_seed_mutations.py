@@ -38,78 +38,116 @@ MUTATIONS = {
     # 1. time zones
     "cron moved to 03:00 UTC": (
         [(CRON, 'schedule: "0 18 * * *"', 'schedule: "0 3 * * *"')],
-        {("BAK002", CRON, 'schedule: "0 3 * * *"')}),
+        {("BAK002", CRON, 'schedule: "0 3 * * *"')},
+    ),
     "schedule rewritten with timeZone (03:00 KST)": (
         [(CRON, 'schedule: "0 18 * * *"', 'schedule: "0 3 * * *"\n  timeZone: Asia/Seoul')],
-        set()),
+        set(),
+    ),
     "timeZone added, schedule kept": (
         [(CRON, 'schedule: "0 18 * * *"', 'schedule: "0 18 * * *"\n  timeZone: Asia/Seoul')],
-        {("BAK002", CRON, "timeZone: Asia/Seoul")}),
+        {("BAK002", CRON, "timeZone: Asia/Seoul")},
+    ),
     "schedule rewritten in New York time": (
         [(CRON, 'schedule: "0 18 * * *"', 'schedule: "0 13 * * *"\n  timeZone: America/New_York')],
-        {("BAK002", CRON, 'schedule: "0 13 * * *"')}),
+        {("BAK002", CRON, 'schedule: "0 13 * * *"')},
+    ),
     "schedule as @every 24h": (
         [(CRON, 'schedule: "0 18 * * *"', 'schedule: "@every 24h"')],
-        {("BAK002", CRON, 'schedule: "@every 24h"')}),
+        {("BAK002", CRON, 'schedule: "@every 24h"')},
+    ),
     # 3. backup objects vs the lifecycle rule
     "dump renamed (the upload filter drops it)": (
         [(CRON, "gzip > /backup/mysql-backup-$(date", "gzip > /backup/db-backup-$(date")],
-        {("BAK006", CRON, "gzip > /backup/db-backup-")}),
+        {("BAK006", CRON, "gzip > /backup/db-backup-")},
+    ),
     "dump and upload filter renamed": (
-        [(CRON, "gzip > /backup/mysql-backup-$(date", "gzip > /backup/db-backup-$(date"),
-         (CRON, '--include "mysql-backup-*.sql.gz"', '--include "db-backup-*.sql.gz"')],
-        {("BAK006", CRON, "gzip > /backup/db-backup-"), ("BAK006", LIFECYCLE, '"Prefix"')}),
+        [
+            (CRON, "gzip > /backup/mysql-backup-$(date", "gzip > /backup/db-backup-$(date"),
+            (CRON, '--include "mysql-backup-*.sql.gz"', '--include "db-backup-*.sql.gz"'),
+        ],
+        {("BAK006", CRON, "gzip > /backup/db-backup-"), ("BAK006", LIFECYCLE, '"Prefix"')},
+    ),
     "upload under a folder": (
         [(CRON, "s3://jimin-mysql-backup/ --recursive", "s3://jimin-mysql-backup/daily/ --recursive")],
-        {("BAK006", CRON, "s3://jimin-mysql-backup/daily/"), ("BAK006", LIFECYCLE, '"Prefix"')}),
+        {("BAK006", CRON, "s3://jimin-mysql-backup/daily/"), ("BAK006", LIFECYCLE, '"Prefix"')},
+    ),
     "lifecycle prefix changed": (
         [(LIFECYCLE, '"Prefix": "mysql-backup-"', '"Prefix": "backups/"')],
-        {("RET001", LIFECYCLE, '"Prefix"'), ("BAK006", LIFECYCLE, '"Prefix"')}),
+        {("RET001", LIFECYCLE, '"Prefix"'), ("BAK006", LIFECYCLE, '"Prefix"')},
+    ),
     "lifecycle rule disabled": (
         [(LIFECYCLE, '"Status": "Enabled"', '"Status": "Disabled"')],
-        {("RET001", LIFECYCLE, '"Status"')}),
+        {("RET001", LIFECYCLE, '"Status"')},
+    ),
     "bucket changed": (
         [(CRON, "s3://jimin-mysql-backup/ --recursive", "s3://jimin-backups/ --recursive")],
-        {("BAK005", CRON, "s3://jimin-backups/")}),
+        {("BAK005", CRON, "s3://jimin-backups/")},
+    ),
     "region changed": (
         [(CRON, "value: ap-northeast-2          # Seoul", "value: us-east-1")],
-        {("BAK005", CRON, "value: us-east-1")}),
+        {("BAK005", CRON, "value: us-east-1")},
+    ),
     # 4. the CI gate
-    "Trivy step removed": (
-        [(WORKFLOW, TRIVY_STEP, "")],
-        {("CI001", WORKFLOW, "build-was:")}),
+    "Trivy step removed": ([(WORKFLOW, TRIVY_STEP, "")], {("CI001", WORKFLOW, "build-was:")}),
     "Trivy silenced with continue-on-error": (
-        [(WORKFLOW, "      uses: aquasecurity/trivy-action@0.28.0\n",
-          "      uses: aquasecurity/trivy-action@0.28.0\n      continue-on-error: true\n")],
-        {("CI005", WORKFLOW, "continue-on-error: true")}),
+        [
+            (
+                WORKFLOW,
+                "      uses: aquasecurity/trivy-action@0.28.0\n",
+                "      uses: aquasecurity/trivy-action@0.28.0\n      continue-on-error: true\n",
+            )
+        ],
+        {("CI005", WORKFLOW, "continue-on-error: true")},
+    ),
     "Trivy as a command with || true": (
-        [(WORKFLOW, TRIVY_STEP, ('    - name: Trivy image scan\n'
-                                 '      run: trivy image --exit-code 1 "${IMAGE}:${{ github.sha }}" || true\n'))],
-        {("CI005", WORKFLOW, "|| true")}),
+        [
+            (
+                WORKFLOW,
+                TRIVY_STEP,
+                (
+                    "    - name: Trivy image scan\n"
+                    '      run: trivy image --exit-code 1 "${IMAGE}:${{ github.sha }}" || true\n'
+                ),
+            )
+        ],
+        {("CI005", WORKFLOW, "|| true")},
+    ),
     "Trivy disabled with if: false": (
-        [(WORKFLOW, "      uses: aquasecurity/trivy-action@0.28.0\n",
-          "      uses: aquasecurity/trivy-action@0.28.0\n      if: false\n")],
-        {("CI001", WORKFLOW, "build-was:")}),
+        [
+            (
+                WORKFLOW,
+                "      uses: aquasecurity/trivy-action@0.28.0\n",
+                "      uses: aquasecurity/trivy-action@0.28.0\n      if: false\n",
+            )
+        ],
+        {("CI001", WORKFLOW, "build-was:")},
+    ),
     "Trivy scans another image": (
         [(WORKFLOW, "image-ref: ${{ env.IMAGE }}:${{ github.sha }}", "image-ref: ghcr.io/example/blog-web:latest")],
-        {("CI001", WORKFLOW, "build-was:")}),
+        {("CI001", WORKFLOW, "build-was:")},
+    ),
     "Trivy severity narrowed": (
         [(WORKFLOW, "severity: CRITICAL,HIGH", "severity: CRITICAL")],
-        {("CI003", WORKFLOW, "severity: CRITICAL")}),
-    "Trivy exit-code dropped (still report-only, as documented)": (
-        [(WORKFLOW, "        exit-code: '0'\n", "")],
-        set()),
+        {("CI003", WORKFLOW, "severity: CRITICAL")},
+    ),
+    "Trivy exit-code dropped (still report-only, as documented)": ([(WORKFLOW, "        exit-code: '0'\n", "")], set()),
     "the documented report-only decision expired": (
-        [("kubematrix.yaml", "    reason: \"§6 P1:", "    expires: \"2026-06-30\"\n    reason: \"§6 P1:")],
-        {("CI002", WORKFLOW, "exit-code: '0'"), ("POL002", "kubematrix.yaml", "reason: \"§6 P1:")}),
-    "Trivy made blocking": (
-        [(WORKFLOW, "exit-code: '0'", "exit-code: '1'")],
-        set()),
+        [("kubematrix.yaml", '    reason: "§6 P1:', '    expires: "2026-06-30"\n    reason: "§6 P1:')],
+        {("CI002", WORKFLOW, "exit-code: '0'"), ("POL002", "kubematrix.yaml", 'reason: "§6 P1:')},
+    ),
+    "Trivy made blocking": ([(WORKFLOW, "exit-code: '0'", "exit-code: '1'")], set()),
     # 5. the staging volume
     "staging volume moved to a PVC": (
-        [(CRON, "emptyDir: {}                       # cleaned up when the Job ends",
-          "persistentVolumeClaim:\n              claimName: mysql-backup-staging")],
-        {("BAK007", CRON, "persistentVolumeClaim:")}),
+        [
+            (
+                CRON,
+                "emptyDir: {}                       # cleaned up when the Job ends",
+                "persistentVolumeClaim:\n              claimName: mysql-backup-staging",
+            )
+        ],
+        {("BAK007", CRON, "persistentVolumeClaim:")},
+    ),
 }
 
 
@@ -164,6 +202,8 @@ def test_the_seed_proves_every_row_including_the_new_ones():
     assert re.search(r"1 of 1\s+CI gates proven \(1 by a documented exception\)", text)
     assert re.search(r"3 of 3\s+backups proven as documented", text)
     last = " ".join(text.strip().split("\n\n")[-1].split())
-    assert last.startswith(f"No findings: {len(result.promises)} documented promises kept (2 by a documented exception)")
+    assert last.startswith(
+        f"No findings: {len(result.promises)} documented promises kept (2 by a documented exception)"
+    )
     suppressed = [f for f in result.suppressed() if f.rule_id == "CI002"]
     assert len(suppressed) == 1 and "by decision" in suppressed[0].suppression.reason

@@ -35,7 +35,9 @@ def run(monkeypatch, capsys, text: str, *args: str) -> tuple[int, str]:
 
 def test_stdin_findings_point_at_stdin_lines(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    plain = RENDERED.replace("# Source: blog/templates/web.yaml\n", "").replace("# Source: blog/templates/db.yaml\n", "")
+    plain = RENDERED.replace("# Source: blog/templates/web.yaml\n", "").replace(
+        "# Source: blog/templates/db.yaml\n", ""
+    )
     code, out = run(monkeypatch, capsys, plain, "--format", "json")
     assert code == 1
     found = sorted((f["ruleId"], f["path"], f["line"]) for f in json.loads(out)["findings"])
@@ -47,16 +49,26 @@ def test_helm_source_comments_map_documents_to_their_templates(tmp_path, monkeyp
     code, out = run(monkeypatch, capsys, RENDERED, "--source-root", "charts", "--format", "sarif")
     assert code == 1
     results = json.loads(out)["runs"][0]["results"]
-    where = sorted((r["ruleId"], r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
-                    r["locations"][0]["physicalLocation"]["region"]["startLine"]) for r in results)
+    where = sorted(
+        (
+            r["ruleId"],
+            r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+            r["locations"][0]["physicalLocation"]["region"]["startLine"],
+        )
+        for r in results
+    )
     # line 5 of each rendered template (the comment line is not part of it)
-    assert where == [("PSS-hostNamespaces", "charts/blog/templates/web.yaml", 5),
-                     ("PSS-privileged", "charts/blog/templates/db.yaml", 5)]
+    assert where == [
+        ("PSS-hostNamespaces", "charts/blog/templates/web.yaml", 5),
+        ("PSS-privileged", "charts/blog/templates/db.yaml", 5),
+    ]
 
 
 def test_a_policy_above_the_templates_governs_rendered_documents(tmp_path, monkeypatch, capsys):
-    (tmp_path / "kubematrix.yaml").write_text("apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nrules:\n"
-                                              "  PSS-privileged: {enabled: false}\n", encoding="utf-8")
+    (tmp_path / "kubematrix.yaml").write_text(
+        "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nrules:\n  PSS-privileged: {enabled: false}\n",
+        encoding="utf-8",
+    )
     (tmp_path / ".git").mkdir()
     monkeypatch.chdir(tmp_path)
     code, out = run(monkeypatch, capsys, RENDERED, "--source-root", "charts", "--format", "json")

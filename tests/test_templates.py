@@ -36,7 +36,10 @@ def template_findings(findings):
 
 
 def test_quoted_helm_placeholder_is_one_template_finding_not_a_policy_rejection(tmp_path):
-    write(tmp_path, "all.yaml", """
+    write(
+        tmp_path,
+        "all.yaml",
+        """
     apiVersion: cilium.io/v2
     kind: CiliumNetworkPolicy
     metadata: {name: egress, namespace: shop}
@@ -45,7 +48,9 @@ def test_quoted_helm_placeholder_is_one_template_finding_not_a_policy_rejection(
       egress:
       - toFQDNs:
         - matchName: "{{ .Values.stripeHost }}"
-    """, CONFIGMAP.format(name="kept"))
+    """,
+        CONFIGMAP.format(name="kept"),
+    )
     result = scan_path(tmp_path)
     assert [f.rule_id for f in result.findings] == ["INPUT001"]
     finding = result.findings[0]
@@ -56,7 +61,11 @@ def test_quoted_helm_placeholder_is_one_template_finding_not_a_policy_rejection(
 
 
 def test_unquoted_helm_placeholder_drops_only_its_document(tmp_path):
-    write(tmp_path, "all.yaml", CONFIGMAP.format(name="first"), """
+    write(
+        tmp_path,
+        "all.yaml",
+        CONFIGMAP.format(name="first"),
+        """
     apiVersion: apps/v1
     kind: Deployment
     metadata: {name: web, namespace: shop}
@@ -66,7 +75,9 @@ def test_unquoted_helm_placeholder_drops_only_its_document(tmp_path):
           containers:
           - name: web
             image: {{ .Values.image }}
-    """, CONFIGMAP.format(name="last"))
+    """,
+        CONFIGMAP.format(name="last"),
+    )
     result = load([tmp_path], tmp_path)
     assert kinds(result) == [("ConfigMap", "first"), ("ConfigMap", "last")]
     found = template_findings(result.problems)
@@ -77,7 +88,11 @@ def test_unquoted_helm_placeholder_drops_only_its_document(tmp_path):
 def test_unquoted_non_helm_braces_are_a_problem_of_that_value_only(tmp_path):
     """An Argo AnalysisTemplate argument written without quotes: YAML reads it as a
     nested mapping.  Not a Helm template: the documents around it are kept."""
-    write(tmp_path, "analysis.yaml", CONFIGMAP.format(name="before"), """
+    write(
+        tmp_path,
+        "analysis.yaml",
+        CONFIGMAP.format(name="before"),
+        """
     apiVersion: argoproj.io/v1alpha1
     kind: AnalysisTemplate
     metadata: {name: success-rate, namespace: shop}
@@ -87,7 +102,9 @@ def test_unquoted_non_helm_braces_are_a_problem_of_that_value_only(tmp_path):
         provider:
           prometheus:
             address: {{args.prometheus-address}}
-    """, CONFIGMAP.format(name="after"))
+    """,
+        CONFIGMAP.format(name="after"),
+    )
     result = load([tmp_path], tmp_path)
     assert kinds(result) == [("AnalysisTemplate", "success-rate"), ("ConfigMap", "after"), ("ConfigMap", "before")]
     found = template_findings(result.problems)
@@ -97,13 +114,19 @@ def test_unquoted_non_helm_braces_are_a_problem_of_that_value_only(tmp_path):
 
 
 def test_helm_control_line_that_breaks_yaml_is_reported_as_a_template(tmp_path):
-    write(tmp_path, "chart-out.yaml", CONFIGMAP.format(name="first"), """
+    write(
+        tmp_path,
+        "chart-out.yaml",
+        CONFIGMAP.format(name="first"),
+        """
     {{- if .Values.networkPolicy.enabled }}
     apiVersion: networking.k8s.io/v1
     kind: NetworkPolicy
     metadata: {name: np, namespace: shop}
     {{- end }}
-    """, CONFIGMAP.format(name="last"))
+    """,
+        CONFIGMAP.format(name="last"),
+    )
     result = load([tmp_path], tmp_path)
     found = template_findings(result.problems)
     assert [f.detail for f in found] == ["template:doc:1"]
@@ -112,11 +135,17 @@ def test_helm_control_line_that_breaks_yaml_is_reported_as_a_template(tmp_path):
 
 
 def test_a_syntax_error_costs_only_its_document(tmp_path):
-    write(tmp_path, "all.yaml", CONFIGMAP.format(name="first"), """
+    write(
+        tmp_path,
+        "all.yaml",
+        CONFIGMAP.format(name="first"),
+        """
     apiVersion: v1
     kind: ConfigMap
     metadata: {name: broken
-    """, CONFIGMAP.format(name="last"))
+    """,
+        CONFIGMAP.format(name="last"),
+    )
     result = load([tmp_path], tmp_path)
     assert [(p.detail, p.loc.line) for p in result.problems] == [("parse", 9)]
     assert kinds(result) == [("ConfigMap", "first"), ("ConfigMap", "last")]

@@ -7,20 +7,13 @@ example (as is and drifted).  NET002 has its own file, tests/test_zero_trust.py.
 from __future__ import annotations
 
 import shutil
-import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
-from conftest import FIXED_TODAY, REPO, scan_path
-from hypothesis import HealthCheck, event, given, settings
-from hypothesis import strategies as st
+from conftest import REPO, scan_path
 
-from scanner.checks.base import CheckContext
-from scanner.loader.documents import load
-from scanner.model.build import build_model
 from scanner.network.ports import PortSet, parse_port_items
-from scanner.policy import load_policy
 
 NET_RULES = ("NET001", "NET002", "NET003", "NET004", "NET005", "NET006")
 POLICY_HEADER = "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\n"
@@ -30,8 +23,15 @@ BLOG = REPO / "fixtures" / "blog-system"
 # -- building trees ------------------------------------------------------------------
 
 
-def deploy(name: str, ns: str = "shop", *, labels: dict | None = None, ports=(), host_network: bool = False,
-           kind: str = "Deployment") -> str:
+def deploy(
+    name: str,
+    ns: str = "shop",
+    *,
+    labels: dict | None = None,
+    ports=(),
+    host_network: bool = False,
+    kind: str = "Deployment",
+) -> str:
     """A Deployment (or CronJob) whose pods carry ``labels`` (default app=<name>) and
     declare ``ports`` as (name, number) pairs."""
     labels = labels or {"app": name}
@@ -46,8 +46,15 @@ def deploy(name: str, ns: str = "shop", *, labels: dict | None = None, ports=(),
     if kind == "CronJob":
         pod.append("      restartPolicy: OnFailure")
     pod += ["      containers:"] + container
-    head = ["---", f"apiVersion: {'batch/v1' if kind == 'CronJob' else 'apps/v1'}", f"kind: {kind}",
-            "metadata:", f"  name: {name}", f"  namespace: {ns}", "spec:"]
+    head = [
+        "---",
+        f"apiVersion: {'batch/v1' if kind == 'CronJob' else 'apps/v1'}",
+        f"kind: {kind}",
+        "metadata:",
+        f"  name: {name}",
+        f"  namespace: {ns}",
+        "spec:",
+    ]
     if kind == "CronJob":
         body = ['  schedule: "0 3 * * *"', "  jobTemplate:", "    spec:", "      template:"]
         body += ["    " + line for line in pod]
@@ -105,8 +112,11 @@ def net(root: Path, manifests: str | None = None, policy: str | None = None, rul
 
 def line(root: Path, needle: str, file: str = "manifests.yaml", *, whole: bool = False) -> int:
     """1-based line of the only line of ``file`` containing ``needle`` (or equal to it)."""
-    hits = [i for i, text in enumerate((root / file).read_text(encoding="utf-8").splitlines(), 1)
-            if (text == needle if whole else needle in text)]
+    hits = [
+        i
+        for i, text in enumerate((root / file).read_text(encoding="utf-8").splitlines(), 1)
+        if (text == needle if whole else needle in text)
+    ]
     assert len(hits) == 1, (needle, hits)
     return hits[0]
 
@@ -119,22 +129,37 @@ def at(findings) -> set[tuple[str, str, int]]:
 
 
 def test_flow_denied_on_the_egress_side_names_the_egress_policy(tmp_path):
-    manifests = WEB + API + cnp("web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 egress:
 - toEndpoints: [{matchLabels: {app: db}}]
   toPorts: [{ports: [{port: "3306", protocol: TCP}]}]
-""") + cnp("api", """
+""",
+        )
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
   toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-""")
-    found = net(tmp_path, manifests, """
+""",
+        )
+    )
+    found = net(
+        tmp_path,
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [8080]}
-""")
+""",
+    )
     assert [f.rule_id for f in found] == ["NET001"]
     msg = found[0].message
     assert "blocked on TCP 8080: egress is default-deny (CiliumNetworkPolicy shop/web spec" in msg
@@ -143,21 +168,36 @@ traffic:
 
 
 def test_flow_denied_on_the_ingress_side_names_the_ingress_policy(tmp_path):
-    manifests = WEB + API + cnp("web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 egress:
 - toEndpoints: [{matchLabels: {app: api}}]
   toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-""") + cnp("api-lockdown", """
+""",
+        )
+        + cnp(
+            "api-lockdown",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - {}
-""")
-    found = net(tmp_path, manifests, """
+""",
+        )
+    )
+    found = net(
+        tmp_path,
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [8080]}
-""")
+""",
+    )
     assert [f.rule_id for f in found] == ["NET001"]
     msg = found[0].message
     assert "ingress is default-deny (CiliumNetworkPolicy shop/api-lockdown spec" in msg
@@ -165,33 +205,57 @@ traffic:
 
 
 def test_flow_removed_by_a_deny_rule_names_the_deny_rule(tmp_path):
-    manifests = WEB + API + cnp("no-web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "no-web",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingressDeny:
 - fromEndpoints: [{matchLabels: {app: web}}]
   toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-""")
-    found = net(tmp_path, manifests, """
+""",
+        )
+    )
+    found = net(
+        tmp_path,
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [8080]}
-""")
-    assert len(found) == 1 and "ingress denied by CiliumNetworkPolicy shop/no-web spec.ingressDeny[0]" in found[0].message
+""",
+    )
+    assert (
+        len(found) == 1 and "ingress denied by CiliumNetworkPolicy shop/no-web spec.ingressDeny[0]" in found[0].message
+    )
 
 
 def test_partially_allowed_ports_name_only_the_blocked_port(tmp_path):
     """Documented 3306 and 33060, only 3306 allowed: NET001 is about 33060 alone."""
-    manifests = API + DB + cnp("db", """
+    manifests = (
+        API
+        + DB
+        + cnp(
+            "db",
+            """
 endpointSelector: {matchLabels: {app: db}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: api}}]
   toPorts: [{ports: [{port: "3306", protocol: TCP}]}]
-""")
-    found = net(tmp_path, manifests, """
+""",
+        )
+    )
+    found = net(
+        tmp_path,
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/api, to: shop/db, ports: [3306, 33060]}
-""")
+""",
+    )
     assert [f.rule_id for f in found] == ["NET001"]
     assert found[0].detail == "TCP 33060"
     assert "is blocked on TCP 33060: ingress is default-deny" in found[0].message
@@ -200,17 +264,28 @@ traffic:
 
 def test_from_all_sources_is_a_promise_about_the_destination_ingress_only(tmp_path):
     """entity:all -> web: sources whose own egress forbids web are not a violation."""
-    manifests = WEB + API + cnp("web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - fromEntities: [all]
   toPorts: [{ports: [{port: "8443", protocol: TCP}]}]
-""") + cnp("api", """
+""",
+        )
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 egress:
 - toEntities: [world]
   toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-""")
+""",
+        )
+    )
     policy = """
 traffic:
   flows:
@@ -226,53 +301,94 @@ traffic:
 
 def test_a_flow_documented_on_the_container_port_works_behind_a_service(tmp_path):
     """Policies see the backend pod and its target port, never the Service port."""
-    manifests = WEB + API + service("api", """
+    manifests = (
+        WEB
+        + API
+        + service(
+            "api",
+            """
 selector: {app: api}
 ports:
 - {port: 80, targetPort: http}
-""") + cnp("api", """
+""",
+        )
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
   toPorts: [{ports: [{port: "http", protocol: TCP}]}]
-""")
-    container_port = net(tmp_path / "8080", manifests, """
+""",
+        )
+    )
+    container_port = net(
+        tmp_path / "8080",
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [8080]}
-""")
+""",
+    )
     assert container_port == []
-    service_port = net(tmp_path / "80", manifests, """
+    service_port = net(
+        tmp_path / "80",
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [80]}
-""")
+""",
+    )
     assert [(f.rule_id, f.detail) for f in service_port] == [("NET001", "TCP 80")]
 
 
 def test_a_named_port_in_a_flow_resolves_on_the_destination(tmp_path):
-    manifests = WEB + API + cnp("api", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
   toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-""")
-    assert net(tmp_path / "http", manifests, """
+""",
+        )
+    )
+    assert (
+        net(
+            tmp_path / "http",
+            manifests,
+            """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [{port: http}]}
-""") == []
-    metrics = net(tmp_path / "metrics", manifests, """
+""",
+        )
+        == []
+    )
+    metrics = net(
+        tmp_path / "metrics",
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [{port: metrics}]}
-""")
+""",
+    )
     assert [(f.rule_id, f.detail) for f in metrics] == [("NET001", "TCP 9090")]
-    unknown = net(tmp_path / "grpc", manifests, """
+    unknown = net(
+        tmp_path / "grpc",
+        manifests,
+        """
 traffic:
   flows:
     - {from: shop/web, to: shop/api, ports: [{port: grpc}]}
-""")
+""",
+    )
     assert [(f.rule_id, f.detail) for f in unknown] == [("NET001", "named-port")]
     assert "names port 'grpc', which shop/api does not declare" in unknown[0].message
 
@@ -287,8 +403,10 @@ def test_port_spellings():
     assert parse_ports(["30000-32767/ANY"]).describe() == "TCP 30000-32767; UDP 30000-32767; SCTP 30000-32767"
     # ANY is what the datapath carries: no SCTP under Cilium's default enable-sctp=false
     assert parse_ports(["30000-32767/ANY"], sctp=False).describe() == "TCP 30000-32767; UDP 30000-32767"
-    assert parse_ports([{"port": "8080"}, {"port": 9000, "endPort": 9010, "protocol": "UDP"}]).describe() == \
-        "TCP 8080; UDP 9000-9010"
+    assert (
+        parse_ports([{"port": "8080"}, {"port": 9000, "endPort": 9010, "protocol": "UDP"}]).describe()
+        == "TCP 8080; UDP 9000-9010"
+    )
     # ICMP covers both families: the schema has no ICMPv6 spelling, and an L3-only rule allows both
     assert parse_ports(["ICMP"]) == PortSet.single("ICMP", 0, 255).union(PortSet.single("ICMPv6", 0, 255))
     assert parse_port_items([{"port": "http"}]) == (PortSet(), (("http", "TCP"),))  # named: resolved per destination
@@ -318,15 +436,23 @@ traffic:
 # -- NET003: HTTP rules ------------------------------------------------------------------
 
 
-def _l7_tree(extra_policies: str = "", rules: str = "{http: [{method: GET, path: \"/api/.*\"}]}") -> str:
-    return WEB + API + cnp("api", f"""
+def _l7_tree(extra_policies: str = "", rules: str = '{http: [{method: GET, path: "/api/.*"}]}') -> str:
+    return (
+        WEB
+        + API
+        + cnp(
+            "api",
+            f"""
 endpointSelector: {{matchLabels: {{app: api}}}}
 ingress:
 - fromEndpoints: [{{matchLabels: {{app: web}}}}]
   toPorts:
   - ports: [{{port: "8080", protocol: TCP}}]
     rules: {rules}
-""") + extra_policies
+""",
+        )
+        + extra_policies
+    )
 
 
 DOC_GET_API = """
@@ -367,9 +493,14 @@ def test_an_http_rule_matching_every_request_is_no_restriction(tmp_path):
 
 
 def test_http_rules_different(tmp_path):
-    found = net(tmp_path, _l7_tree(rules='{http: [{method: GET, path: "/api/.*"}, {method: DELETE, path: "/.*"}]}'),
-                DOC_GET_API.replace('http: [{method: GET, path: "/api/.*"}]',
-                                    'http: [{method: GET, path: "/api/.*"}, {method: POST, path: "/api/.*"}]'))
+    found = net(
+        tmp_path,
+        _l7_tree(rules='{http: [{method: GET, path: "/api/.*"}, {method: DELETE, path: "/.*"}]}'),
+        DOC_GET_API.replace(
+            'http: [{method: GET, path: "/api/.*"}]',
+            'http: [{method: GET, path: "/api/.*"}, {method: POST, path: "/api/.*"}]',
+        ),
+    )
     assert [(f.rule_id, f.detail) for f in found] == [("NET003", "l7-differs")]
     assert "policies also allow DELETE /.*; policies do not allow POST /api/.*" in found[0].message
 
@@ -377,18 +508,26 @@ def test_http_rules_different(tmp_path):
 def test_a_plain_l4_allow_on_the_same_port_widens_the_http_rule(tmp_path):
     """A second policy allowing 8080 from web without rules: Cilium widens the L7 rule to
     every request, so the documented restriction is no longer enforced."""
-    widen = cnp("api-debug", """
+    widen = cnp(
+        "api-debug",
+        """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
   toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-""")
+""",
+    )
     found = net(tmp_path, _l7_tree(widen), DOC_GET_API)
     assert [(f.rule_id, f.detail) for f in found] == [("NET003", "l7-missing")]
 
 
 def test_http_restriction_on_only_some_documented_ports(tmp_path):
-    manifests = WEB + API + cnp("api", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
@@ -396,7 +535,9 @@ ingress:
   - ports: [{port: "8080", protocol: TCP}]
     rules: {http: [{method: GET, path: "/api/.*"}]}
   - ports: [{port: "9090", protocol: TCP}]
-""")
+""",
+        )
+    )
     found = net(tmp_path, manifests, DOC_GET_API.replace("ports: [8080]", "ports: [8080, 9090]"))
     assert [(f.rule_id, f.detail) for f in found] == [("NET003", "l7-missing")]
     assert found[0].message.endswith("every request is allowed at L7 on TCP 9090")
@@ -405,14 +546,17 @@ ingress:
 def test_http_rules_on_both_sides_are_anded(tmp_path):
     """web's egress allows only GET /api/.*; api's ingress also allows DELETE: a request
     must pass both, so what passes is the documented GET /api/.*."""
-    egress = cnp("web", """
+    egress = cnp(
+        "web",
+        """
 endpointSelector: {matchLabels: {app: web}}
 egress:
 - toEndpoints: [{matchLabels: {app: api}}]
   toPorts:
   - ports: [{port: "8080", protocol: TCP}]
     rules: {http: [{method: GET, path: "/api/.*"}]}
-""")
+""",
+    )
     wide = '{http: [{method: GET, path: "/api/.*"}, {method: DELETE, path: "/.*"}]}'
     assert net(tmp_path / "subset", _l7_tree(egress, rules=wide), DOC_GET_API) == []
     other = egress.replace('path: "/api/.*"', 'path: "/v2/.*"')
@@ -435,33 +579,58 @@ def test_http_rules_on_a_flow_from_all_sources(tmp_path):
 
 
 def test_not_isolated_direction_is_reported_at_the_workload(tmp_path):
-    manifests = API + cnp("api", """
+    manifests = (
+        API
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - {}
-""") + deploy("tool", ns="tools")
+""",
+        )
+        + deploy("tool", ns="tools")
+    )
     found = net(tmp_path, manifests, ZT_SHOP)
     assert [(f.rule_id, f.subject, f.detail) for f in found] == [("NET004", "Deployment shop/api", "egress")]
     assert found[0].loc.line == line(tmp_path, "  name: api", whole=True)  # metadata.name
     assert "no network policy selects it for egress" in found[0].message
 
 
-@pytest.mark.parametrize("mode, expected", [
-    ("default", {("Deployment shop/agent", "ingress"), ("Deployment shop/agent", "egress"),
-                 ("Deployment shop/web", "egress")}),
-    ("always", {("Deployment shop/agent", "ingress"), ("Deployment shop/agent", "egress")}),
-    ("never", {(f"Deployment shop/{w}", d) for w in ("agent", "web") for d in ("ingress", "egress")}),
-])
+@pytest.mark.parametrize(
+    "mode, expected",
+    [
+        (
+            "default",
+            {
+                ("Deployment shop/agent", "ingress"),
+                ("Deployment shop/agent", "egress"),
+                ("Deployment shop/web", "egress"),
+            },
+        ),
+        ("always", {("Deployment shop/agent", "ingress"), ("Deployment shop/agent", "egress")}),
+        ("never", {(f"Deployment shop/{w}", d) for w in ("agent", "web") for d in ("ingress", "egress")}),
+    ],
+)
 def test_isolation_under_each_enforcement_mode(tmp_path, mode, expected):
     """always isolates every endpoint; never enforces nothing (so nothing is isolated);
     a hostNetwork pod is not a Cilium endpoint in any mode."""
-    manifests = WEB + deploy("agent", host_network=True) + cnp("web", """
+    manifests = (
+        WEB
+        + deploy("agent", host_network=True)
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - fromEntities: [world]
   toPorts: [{ports: [{port: "8443", protocol: TCP}]}]
-""")
-    found = net(tmp_path, manifests, f"settings:\n  cilium: {{policyEnforcementMode: {mode}}}\n" + ZT_SHOP, rule="NET004")
+""",
+        )
+    )
+    found = net(
+        tmp_path, manifests, f"settings:\n  cilium: {{policyEnforcementMode: {mode}}}\n" + ZT_SHOP, rule="NET004"
+    )
     assert {(f.subject, f.detail) for f in found} == expected
     agent = [f.message for f in found if "agent" in f.subject]
     if mode == "never":
@@ -472,12 +641,19 @@ ingress:
 
 def test_enforcement_mode_always_is_named_as_the_reason(tmp_path):
     """Under policyEnforcementMode always even an unselected actor is default-deny."""
-    found = net(tmp_path, API + cnp("api", """
+    found = net(
+        tmp_path,
+        API
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {k8s:io.kubernetes.pod.namespace: monitoring, app: prometheus}}]
   toPorts: [{ports: [{port: "9090", protocol: TCP}]}]
-"""), """
+""",
+        ),
+        """
 settings:
   cilium: {policyEnforcementMode: always}
 traffic:
@@ -485,19 +661,27 @@ traffic:
     - {name: prometheus, namespace: monitoring, labels: {app: prometheus}}
   flows:
     - {from: actor:prometheus, to: shop/api, ports: [9090]}
-""")
+""",
+    )
     assert [f.rule_id for f in found] == ["NET001"]
     assert "egress is default-deny (policyEnforcementMode is always) and no rule allows TCP 9090" in found[0].message
 
 
 def test_workloads_sharing_a_name_are_each_checked(tmp_path):
     manifests = deploy("report") + deploy("report", kind="CronJob", labels={"app": "report-job"})
-    found = net(tmp_path, manifests, ZT_SHOP + """
+    found = net(
+        tmp_path,
+        manifests,
+        ZT_SHOP
+        + """
   flows:
     - {from: shop/report, to: entity:world, ports: [443]}
-""")
+""",
+    )
     assert {(f.rule_id, f.subject) for f in found if f.rule_id == "NET004"} == {
-        ("NET004", "Deployment shop/report"), ("NET004", "CronJob shop/report")}
+        ("NET004", "Deployment shop/report"),
+        ("NET004", "CronJob shop/report"),
+    }
     ambiguous = [f for f in found if f.rule_id == "NET006"]
     assert len(ambiguous) == 1
     assert "names several workloads (shop/report[CronJob], shop/report[Deployment])" in ambiguous[0].message
@@ -524,12 +708,19 @@ def _fqdn_tree(dns_rules: str | None) -> str:
         dns = DNS_EGRESS.replace('    rules: {dns: [{matchPattern: "*"}]}\n', "")
     elif dns_rules is not None:
         dns = DNS_EGRESS.replace('{dns: [{matchPattern: "*"}]}', dns_rules)
-    return API + deploy("worker", labels={"app": "worker", "tier": "backend"}) + cnp("egress", f"""
+    return (
+        API
+        + deploy("worker", labels={"app": "worker", "tier": "backend"})
+        + cnp(
+            "egress",
+            f"""
 endpointSelector: {{matchExpressions: [{{key: app, operator: In, values: [api, worker]}}]}}
 egress:
 {dns.strip(chr(10))}
 {FQDN_RULE.strip(chr(10))}
-""")
+""",
+        )
+    )
 
 
 def test_fqdn_rule_with_dns_visibility(tmp_path):
@@ -558,7 +749,10 @@ def test_fqdn_rule_partly_visible_names_what_is_not(tmp_path):
 
 
 def test_unknown_workloads_and_actors(tmp_path):
-    found = net(tmp_path, WEB + API, """
+    found = net(
+        tmp_path,
+        WEB + API,
+        """
 traffic:
   actors:
     - {name: prometheus, namespace: monitoring, labels: {app: prometheus}}
@@ -567,7 +761,8 @@ traffic:
     - {from: shop/web, to: shop/apii, ports: [8080]}
     - {from: actor:grafana, to: shop/api, ports: [9090]}
     - {from: shop/web, to: entity:wrld, ports: [443]}
-""")
+""",
+    )
     assert sorted((f.rule_id, f.detail, f.loc.line) for f in found) == [
         ("NET006", "actor:grafana", line(tmp_path, "actor:grafana", "kubematrix.yaml")),
         ("NET006", "entity:wrld", line(tmp_path, "entity:wrld", "kubematrix.yaml")),
@@ -576,11 +771,15 @@ traffic:
 
 
 def test_an_invalid_cidr_in_a_flow_is_net006_not_a_crash(tmp_path):
-    found = net(tmp_path, WEB, """
+    found = net(
+        tmp_path,
+        WEB,
+        """
 traffic:
   flows:
     - {from: shop/web, to: "cidr:10.0.0.0/33", ports: [443]}
-""")
+""",
+    )
     assert [f.rule_id for f in found] == ["NET006"]
 
 
@@ -590,20 +789,32 @@ traffic:
 def test_without_a_traffic_section_only_the_intrinsic_net005_runs(tmp_path):
     """No traffic section: nothing is documented, nothing is zero trust.  NET005 is a
     fact about the policies alone (like NET007) and still runs."""
-    manifests = WEB + API + cnp("web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 egress:
 - toFQDNs: [{matchName: api.example.com}]
   toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-""")
+""",
+        )
+    )
     found = net(tmp_path / "no-traffic", manifests, "securityContext:\n  defaults: {runAsNonRoot: true}\n")
     assert [f.rule_id for f in found] == ["NET005"]
     assert [f.rule_id for f in net(tmp_path / "no-policy", manifests, None)] == ["NET005"]
     # the same tree with a traffic section has matrix findings
-    with_traffic = net(tmp_path / "traffic", manifests, ZT_SHOP + """
+    with_traffic = net(
+        tmp_path / "traffic",
+        manifests,
+        ZT_SHOP
+        + """
   flows:
     - {from: shop/web, to: shop/nope, ports: [443]}
-""")
+""",
+    )
     assert {"NET004", "NET005", "NET006"} <= {f.rule_id for f in with_traffic}
 
 
@@ -622,20 +833,28 @@ def test_a_drifted_blog_system_reports_each_drift(tmp_path):
     # 1. mysql-backup's ingress is no longer isolated
     text = text.replace("  ingress:\n  - {}\n", "", 1)
     # 2. was -> mysql widened to 3306-3310 on both sides
-    text = text.replace('  - fromEndpoints:\n    - matchLabels:\n        app: was\n    toPorts:\n    - ports:\n'
-                        '      - port: "3306"\n',
-                        '  - fromEndpoints:\n    - matchLabels:\n        app: was\n    toPorts:\n    - ports:  # mark:mysql-in\n'
-                        '      - port: "3306"\n        endPort: 3310\n', 1)
-    text = text.replace('  # was -> mysql:3306\n  - toEndpoints:\n    - matchLabels:\n        app: mysql\n    toPorts:\n'
-                        '    - ports:\n      - port: "3306"\n',
-                        '  # was -> mysql:3306\n  - toEndpoints:\n    - matchLabels:\n        app: mysql\n    toPorts:\n'
-                        '    - ports:  # mark:was-out\n      - port: "3306"\n        endPort: 3310\n', 1)
+    text = text.replace(
+        '  - fromEndpoints:\n    - matchLabels:\n        app: was\n    toPorts:\n    - ports:\n      - port: "3306"\n',
+        "  - fromEndpoints:\n    - matchLabels:\n        app: was\n    toPorts:\n    - ports:  # mark:mysql-in\n"
+        '      - port: "3306"\n        endPort: 3310\n',
+        1,
+    )
+    text = text.replace(
+        "  # was -> mysql:3306\n  - toEndpoints:\n    - matchLabels:\n        app: mysql\n    toPorts:\n"
+        '    - ports:\n      - port: "3306"\n',
+        "  # was -> mysql:3306\n  - toEndpoints:\n    - matchLabels:\n        app: mysql\n    toPorts:\n"
+        '    - ports:  # mark:was-out\n      - port: "3306"\n        endPort: 3310\n',
+        1,
+    )
     # 3. mysql-backup's DNS no longer goes through the DNS proxy
     text = text.replace('      rules:\n        dns:\n        - matchPattern: "*"\n', "", 1)
-    text = text.replace("  # backup -> S3 (Seoul) :443\n  - toFQDNs:\n    - matchName: s3.ap-northeast-2.amazonaws.com\n"
-                        '    - matchPattern: "*.s3.ap-northeast-2.amazonaws.com"\n    toPorts:\n    - ports:\n',
-                        "  # backup -> S3 (Seoul) :443\n  - toFQDNs:\n    - matchName: s3.ap-northeast-2.amazonaws.com\n"
-                        '    - matchPattern: "*.s3.ap-northeast-2.amazonaws.com"\n    toPorts:\n    - ports:  # mark:s3\n', 1)
+    text = text.replace(
+        "  # backup -> S3 (Seoul) :443\n  - toFQDNs:\n    - matchName: s3.ap-northeast-2.amazonaws.com\n"
+        '    - matchPattern: "*.s3.ap-northeast-2.amazonaws.com"\n    toPorts:\n    - ports:\n',
+        "  # backup -> S3 (Seoul) :443\n  - toFQDNs:\n    - matchName: s3.ap-northeast-2.amazonaws.com\n"
+        '    - matchPattern: "*.s3.ap-northeast-2.amazonaws.com"\n    toPorts:\n    - ports:  # mark:s3\n',
+        1,
+    )
     netpol.write_text(text, encoding="utf-8")
     for mark in ("mark:mysql-in", "mark:was-out", "mark:s3"):
         assert mark in text

@@ -22,18 +22,27 @@ from test_traffic_matrix import (
     net,
 )
 
-SHOP_FLOWS = ZT_SHOP + """
+SHOP_FLOWS = (
+    ZT_SHOP
+    + """
   flows:
     - {from: entity:world, to: shop/web, ports: [8443]}
     - {from: shop/web, to: shop/api, ports: [8080]}
     - {from: shop/api, to: shop/db, ports: [5432]}
 """
+)
 CLOSED_EGRESS = "egress:\n- {}\n"  # default-deny egress, nothing allowed
 
 
 def shop(db_ingress: str, *, extra: str = "") -> str:
     """web, api and db, each isolated both ways; db's ingress rules are the variable."""
-    return WEB + API + DB + cnp("web", """
+    return (
+        WEB
+        + API
+        + DB
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - fromEntities: [world]
@@ -41,7 +50,11 @@ ingress:
 egress:
 - toEndpoints: [{matchLabels: {app: api}}]
   toPorts: [{ports: [{port: "8080", protocol: TCP}]}]
-""") + cnp("api", """
+""",
+        )
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
@@ -49,11 +62,18 @@ ingress:
 egress:
 - toEndpoints: [{matchLabels: {app: db}}]
   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
-""") + cnp("db", f"""
+""",
+        )
+        + cnp(
+            "db",
+            f"""
 endpointSelector: {{matchLabels: {{app: db}}}}
 ingress:
 {db_ingress.strip(chr(10))}
-{CLOSED_EGRESS}""") + extra
+{CLOSED_EGRESS}""",
+        )
+        + extra
+    )
 
 
 def test_the_shop_as_documented_is_clean(tmp_path):
@@ -74,8 +94,10 @@ def test_every_pod_of_the_namespace_is_admitted_though_no_known_pod_can_send(tmp
     found = net(tmp_path, manifests, SHOP_FLOWS)
     assert [(f.rule_id, f.loc.line) for f in found] == [("NET002", line(tmp_path, "mark:db-in"))]
     message = found[0].message
-    assert message.startswith("CiliumNetworkPolicy shop/db spec.ingress[0].toPorts[0] lets shop/db accept connections "
-                              "the documented matrix does not list: from every pod in namespace shop on TCP 5432")
+    assert message.startswith(
+        "CiliumNetworkPolicy shop/db spec.ingress[0].toPorts[0] lets shop/db accept connections "
+        "the documented matrix does not list: from every pod in namespace shop on TCP 5432"
+    )
     assert "e.g. a pod in namespace shop with labels {} would be admitted" in message
     assert "(in these manifests: shop/web)" in message  # web is a known witness; api is documented
 
@@ -99,7 +121,10 @@ def test_an_egress_rule_reaching_db_pods_of_any_namespace(tmp_path):
     manifests = shop("""
 - fromEndpoints: [{matchLabels: {app: api}}]
   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
-""").replace(cnp("api", """
+""").replace(
+        cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
@@ -107,7 +132,11 @@ ingress:
 egress:
 - toEndpoints: [{matchLabels: {app: db}}]
   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
-"""), knp("api", """
+""",
+        ),
+        knp(
+            "api",
+            """
 podSelector: {matchLabels: {app: api}}
 policyTypes: [Ingress, Egress]
 ingress:
@@ -118,7 +147,9 @@ egress:
   - namespaceSelector: {}  # mark:api-out
     podSelector: {matchLabels: {app: db}}
   ports: [{port: 5432}]
-"""))
+""",
+        ),
+    )
     assert "mark:api-out" in manifests
     found = net(tmp_path, manifests, SHOP_FLOWS)
     assert [(f.rule_id, f.loc.line) for f in found] == [("NET002", line(tmp_path, "mark:api-out"))]
@@ -129,12 +160,16 @@ egress:
 def test_ingress_is_judged_even_while_every_known_source_blocks_it(tmp_path):
     """db admits worker on 5432, undocumented; worker's own egress blocks it, which the
     graph shows as no edge — the promise about db's ingress is broken all the same."""
-    manifests = shop("""
+    manifests = shop(
+        """
 - fromEndpoints: [{matchLabels: {app: api}}]
   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]
 - fromEndpoints: [{matchLabels: {app: worker}}]
   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]  # mark:db-in
-""", extra=WORKER + cnp("worker", "endpointSelector: {matchLabels: {app: worker}}\ningress:\n- {}\n" + CLOSED_EGRESS))
+""",
+        extra=WORKER
+        + cnp("worker", "endpointSelector: {matchLabels: {app: worker}}\ningress:\n- {}\n" + CLOSED_EGRESS),
+    )
     found = net(tmp_path, manifests, SHOP_FLOWS)
     assert [(f.rule_id, f.loc.line) for f in found] == [("NET002", line(tmp_path, "mark:db-in"))]
     assert "(in these manifests: shop/worker)" in found[0].message
@@ -208,16 +243,25 @@ def test_the_workload_is_what_its_controller_selects(tmp_path):
     admits exactly web's pods (Kubernetes' own membership); a rule on version=v1 admits
     pods of any app with that label."""
     web = deploy("web", labels={"app": "web", "version": "v1"}).replace(
-        "    matchLabels: {app: web, version: v1}", "    matchLabels: {app: web}")
+        "    matchLabels: {app: web, version: v1}", "    matchLabels: {app: web}"
+    )
     policy = ZT_SHOP + "  flows:\n    - {from: shop/web, to: shop/api, ports: [8080]}\n"
 
     def tree(selector: str) -> str:
-        return web + API + cnp("api", f"""
+        return (
+            web
+            + API
+            + cnp(
+                "api",
+                f"""
 endpointSelector: {{matchLabels: {{app: api}}}}
 ingress:
 - fromEndpoints: [{{matchLabels: {selector}}}]
   toPorts: [{{ports: [{{port: "8080", protocol: TCP}}]}}]  # mark:api-in
-{CLOSED_EGRESS}""") + cnp("web", "endpointSelector: {matchLabels: {app: web}}\ningress:\n- {}\n" + CLOSED_EGRESS)
+{CLOSED_EGRESS}""",
+            )
+            + cnp("web", "endpointSelector: {matchLabels: {app: web}}\ningress:\n- {}\n" + CLOSED_EGRESS)
+        )
 
     assert net(tmp_path / "app", tree("{app: web}"), policy, rule="NET002") == []
     assert net(tmp_path / "both", tree("{app: web, version: v1}"), policy, rule="NET002") == []
@@ -229,7 +273,9 @@ ingress:
 def test_sctp_from_protocol_any_only_when_the_datapath_carries_it(tmp_path):
     """protocol ANY on a DNS rule: TCP and UDP 53 under Cilium's default (enable-sctp off);
     with settings.cilium.sctp the rule also admits SCTP 53, which is undocumented."""
-    manifests = WEB + cnp("web", """
+    manifests = WEB + cnp(
+        "web",
+        """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - {}
@@ -238,7 +284,8 @@ egress:
   - matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system, k8s-app: kube-dns}
   toPorts:
   - ports: [{port: "53", protocol: ANY}]  # mark:dns
-""")
+""",
+    )
     policy = ZT_SHOP + '  flows:\n    - {from: shop/web, to: actor:kube-dns, ports: ["53/UDP", "53/TCP"]}\n'
     assert net(tmp_path / "default", manifests, policy) == []
     found = net(tmp_path / "sctp", manifests, "settings:\n  cilium: {sctp: true}\n" + policy)
@@ -249,14 +296,23 @@ egress:
 def test_internet_peers_addresses_and_names(tmp_path):
     """A documented entity:world covers every address and name; a documented prefix covers
     the addresses inside it; a documented name covers only the names it matches."""
-    manifests = WEB + API + cnp("web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - {}
 egress:
 - toEntities: [world]
   toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-""") + cnp("api", """
+""",
+        )
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - {}
@@ -265,46 +321,69 @@ egress:
   toPorts: [{ports: [{port: "5432", protocol: TCP}]}]  # mark:cidr
 - toFQDNs: [{matchPattern: "*.example.com"}]
   toPorts: [{ports: [{port: "443", protocol: TCP}]}]  # mark:fqdn
-""" + DNS_EGRESS.strip("\n"))
-    policy = ZT_SHOP + """
+"""
+            + DNS_EGRESS.strip("\n"),
+        )
+    )
+    policy = (
+        ZT_SHOP
+        + """
   flows:
     - {from: shop/web, to: entity:world, ports: [443]}
     - {from: shop/api, to: "cidr:10.0.0.0/8", ports: [5432]}
     - {from: shop/api, to: "fqdn:*.example.com", ports: [443]}
     - {from: shop/api, to: actor:kube-dns, ports: ["53/UDP", "53/TCP"]}
 """
+    )
     assert net(tmp_path / "covered", manifests, policy) == []
     narrow = policy.replace("cidr:10.0.0.0/8", "cidr:10.1.0.0/16").replace("fqdn:*.example.com", "fqdn:api.example.com")
     found = sorted(net(tmp_path / "narrow", manifests, narrow), key=lambda f: f.loc.line)
-    assert [f.loc.line for f in found] == [line(tmp_path / "narrow", "mark:cidr"), line(tmp_path / "narrow", "mark:fqdn")]
+    assert [f.loc.line for f in found] == [
+        line(tmp_path / "narrow", "mark:cidr"),
+        line(tmp_path / "narrow", "mark:fqdn"),
+    ]
     assert "to addresses in 10.0.0.0/8 except 10.2.0.0/16 on TCP 5432; e.g. the address 10.0.0.1" in found[0].message
-    assert "to names matching *.example.com on TCP 443; e.g. the name y.example.com would be reachable" in found[1].message
+    assert (
+        "to names matching *.example.com on TCP 443; e.g. the name y.example.com would be reachable" in found[1].message
+    )
 
 
 def test_fqdn_names_count_only_when_the_dns_proxy_sees_them(tmp_path):
     """toFQDNs *.example.com, but the DNS rule lets the pod resolve only api.example.com:
     only that name can ever be reached (the rest is NET005's business)."""
     dns = DNS_EGRESS.replace('matchPattern: "*"', "matchName: api.example.com")
-    manifests = API + cnp("api", """
+    manifests = API + cnp(
+        "api",
+        """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - {}
 egress:
 - toFQDNs: [{matchPattern: "*.example.com"}]
   toPorts: [{ports: [{port: "443", protocol: TCP}]}]
-""" + dns.strip("\n"))
-    policy = ZT_SHOP + """
+"""
+        + dns.strip("\n"),
+    )
+    policy = (
+        ZT_SHOP
+        + """
   flows:
     - {from: shop/api, to: "fqdn:api.example.com", ports: [443]}
     - {from: shop/api, to: actor:kube-dns, ports: ["53/UDP", "53/TCP"]}
 """
+    )
     assert [f.rule_id for f in net(tmp_path, manifests, policy)] == ["NET005"]
 
 
 def test_a_named_port_in_egress_is_unknown_on_pods_that_do_not_exist_yet(tmp_path):
     """web egress to every pod of shop on port 'http': api declares http=8080, which is
     documented; another pod of shop may give any number the name http."""
-    manifests = WEB + API + cnp("web", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "web",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - {}
@@ -313,7 +392,9 @@ egress:
   toPorts: [{ports: [{port: http, protocol: TCP}]}]
 - toEndpoints: [{}]
   toPorts: [{ports: [{port: http, protocol: TCP}]}]  # mark:any-http
-""")
+""",
+        )
+    )
     policy = ZT_SHOP + "  flows:\n    - {from: shop/web, to: shop/api, ports: [8080]}\n"
     found = net(tmp_path, manifests, policy, rule="NET002")
     assert [(f.rule_id, f.loc.line) for f in found] == [("NET002", line(tmp_path, "mark:any-http"))]
@@ -323,14 +404,23 @@ egress:
 def test_an_open_direction_is_one_net004_and_wide_sources_are_net002(tmp_path):
     """Nothing isolates api's ingress: one NET004.  The sources' egress rule opening api on
     every port is a decision: NET002 at that rule, once per source workload."""
-    manifests = WEB + API + WORKER + DB + cnp("api", "endpointSelector: {matchLabels: {app: api}}\n" + CLOSED_EGRESS) + cnp(
-        "others", """
+    manifests = (
+        WEB
+        + API
+        + WORKER
+        + DB
+        + cnp("api", "endpointSelector: {matchLabels: {app: api}}\n" + CLOSED_EGRESS)
+        + cnp(
+            "others",
+            """
 endpointSelector: {matchExpressions: [{key: app, operator: In, values: [web, worker, db]}]}
 ingress:
 - {}
 egress:
 - toEndpoints: [{matchLabels: {app: api}}]
-""")
+""",
+        )
+    )
     found = net(tmp_path, manifests, ZT_SHOP + "  flows:\n    - {from: shop/web, to: shop/api, ports: [8080]}\n")
     assert [(f.subject, f.detail) for f in found if f.rule_id == "NET004"] == [("Deployment shop/api", "ingress")]
     net002 = [f for f in found if f.rule_id == "NET002"]
@@ -340,16 +430,31 @@ egress:
     assert "on TCP 1-8079,8081-65535; UDP all; ICMP all types; ICMPv6 all types" in web.message
 
 
-@pytest.mark.parametrize("documented, expected", [
-    ('["1-65535/ANY", ICMP]', []),
-    ("[8080]", ["TCP 1-8079,8081-65535; UDP all; ICMP all types; ICMPv6 all types"]),
-])
+@pytest.mark.parametrize(
+    "documented, expected",
+    [
+        ('["1-65535/ANY", ICMP]', []),
+        ("[8080]", ["TCP 1-8079,8081-65535; UDP all; ICMP all types; ICMPv6 all types"]),
+    ],
+)
 def test_an_l3_only_rule_admits_every_protocol(tmp_path, documented, expected):
-    manifests = WEB + API + cnp("api", """
+    manifests = (
+        WEB
+        + API
+        + cnp(
+            "api",
+            """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: web}}]
-""" + CLOSED_EGRESS)
-    found = net(tmp_path, manifests, ZT_SHOP + f"  flows:\n    - {{from: shop/web, to: shop/api, ports: {documented}}}\n",
-                rule="NET002")
+"""
+            + CLOSED_EGRESS,
+        )
+    )
+    found = net(
+        tmp_path,
+        manifests,
+        ZT_SHOP + f"  flows:\n    - {{from: shop/web, to: shop/api, ports: {documented}}}\n",
+        rule="NET002",
+    )
     assert [f.message.split(" on ", 1)[1].split("; e.g.")[0] for f in found] == expected

@@ -28,12 +28,38 @@ from . import (
 )
 from .base import CheckContext, CheckFn
 
-_MODULES = (security_context, pss, backup, retention, ci, secrets, network, traffic_matrix, zero_trust, policy_file,
-            exposure, istio, istio_zero_trust)
+_MODULES = (
+    security_context,
+    pss,
+    backup,
+    retention,
+    ci,
+    secrets,
+    network,
+    traffic_matrix,
+    zero_trust,
+    policy_file,
+    exposure,
+    istio,
+    istio_zero_trust,
+)
 
 # Rules whose findings come from the loader/model rather than a check function.
-INPUT_RULES = frozenset({"INPUT001", "INPUT002", "INPUT003", "INPUT004", "INPUT005", "INPUT006", "INPUT007", "POL002",
-                         "POL003", "POL004", "POL005"})
+INPUT_RULES = frozenset(
+    {
+        "INPUT001",
+        "INPUT002",
+        "INPUT003",
+        "INPUT004",
+        "INPUT005",
+        "INPUT006",
+        "INPUT007",
+        "POL002",
+        "POL003",
+        "POL004",
+        "POL005",
+    }
+)
 
 
 def all_checks() -> Mapping[str, CheckFn]:

@@ -71,7 +71,9 @@ def _manifest_schedule(workload: Workload, cron: CronJobSpec) -> tuple[list[Find
     found, actual = [], None
     if cron.schedule is None:
         why = "could not be read (see INPUT002)" if cron.written("schedule") else "is missing"
-        found.append(workload_finding("BAK002", workload, f"spec.schedule {why}", cron.where("schedule"), detail="schedule"))
+        found.append(
+            workload_finding("BAK002", workload, f"spec.schedule {why}", cron.where("schedule"), detail="schedule")
+        )
     else:
         actual, problem = _parsed(cron.schedule)
         if problem:
@@ -80,8 +82,9 @@ def _manifest_schedule(workload: Workload, cron: CronJobSpec) -> tuple[list[Find
     problem = time_zone_error(cron.time_zone) if cron.time_zone is not None else None
     if problem:
         zone_ok = False
-        found.append(workload_finding("BAK002", workload, f"spec.timeZone: {problem}", cron.where("timeZone"),
-                                      detail="timeZone"))
+        found.append(
+            workload_finding("BAK002", workload, f"spec.timeZone: {problem}", cron.where("timeZone"), detail="timeZone")
+        )
     return found, actual, zone_ok
 
 
@@ -104,9 +107,13 @@ def check_schedule(ctx: CheckContext) -> Iterator[Finding]:
             continue  # no schedule promised, or the CronJob's zone is unknown (reported)
         expected, problem = _documented_schedule(entry)
         if problem:
-            yield Finding("BAK002", f"the documented schedule cannot be compared: {problem}",
-                          entry.where("timeZone" if expected is not None else "schedule"),
-                          subject=workload.subject, detail="documented")
+            yield Finding(
+                "BAK002",
+                f"the documented schedule cannot be compared: {problem}",
+                entry.where("timeZone" if expected is not None else "schedule"),
+                subject=workload.subject,
+                detail="documented",
+            )
             continue
         if actual is None or cron.schedule is None:
             continue
@@ -115,13 +122,18 @@ def check_schedule(ctx: CheckContext) -> Iterator[Finding]:
             continue
         # The culprit is the time zone when the schedule alone would have matched.
         by_zone = actual.key() == expected.key() and cron.written("timeZone")
-        why = ("does not fire at the documented instants" if verdict.same is False
-               else "cannot be proven to fire at the documented instants")
+        why = (
+            "does not fire at the documented instants"
+            if verdict.same is False
+            else "cannot be proven to fire at the documented instants"
+        )
         yield workload_finding(
-            "BAK002", workload,
+            "BAK002",
+            workload,
             f"schedule {_shown(cron.schedule, cron.time_zone)} {why}: the document says "
             f"{_shown(entry.schedule, entry.time_zone)}; {verdict.detail}",
-            cron.where("timeZone") if by_zone else cron.where("schedule"), detail="timeZone" if by_zone else "schedule",
+            cron.where("timeZone") if by_zone else cron.where("schedule"),
+            detail="timeZone" if by_zone else "schedule",
         )
 
 
@@ -137,21 +149,41 @@ def check_job_controls(ctx: CheckContext) -> Iterator[Finding]:
             want, got = entry.job_fields[key], cron.value(key)
             unreadable = cron.unreadable(key)
             if got != want or unreadable:
-                shown = ("unreadable (see INPUT002)" if unreadable else f"{got}" if cron.written(key)
-                         else f"not set (defaults to {got})")
-                yield workload_finding("BAK003", workload, f"{key} is {shown}, the document says {want}",
-                                       cron.where(key) if cron.written(key) else workload.loc, detail=key)
+                shown = (
+                    "unreadable (see INPUT002)"
+                    if unreadable
+                    else f"{got}"
+                    if cron.written(key)
+                    else f"not set (defaults to {got})"
+                )
+                yield workload_finding(
+                    "BAK003",
+                    workload,
+                    f"{key} is {shown}, the document says {want}",
+                    cron.where(key) if cron.written(key) else workload.loc,
+                    detail=key,
+                )
         want = entry.active_deadline_seconds
         if want is None:
             continue
         got = cron.active_deadline_seconds
         if got is None:
-            yield workload_finding("BAK003", workload, f"jobTemplate.spec.activeDeadlineSeconds is not set (a hung backup "
-                                                       f"runs forever); the document says {want}", workload.loc,
-                                   detail="activeDeadlineSeconds")
+            yield workload_finding(
+                "BAK003",
+                workload,
+                f"jobTemplate.spec.activeDeadlineSeconds is not set (a hung backup "
+                f"runs forever); the document says {want}",
+                workload.loc,
+                detail="activeDeadlineSeconds",
+            )
         elif got != want:
-            yield workload_finding("BAK003", workload, f"activeDeadlineSeconds is {got}, the document says {want}",
-                                   cron.where("jobTemplate.spec.activeDeadlineSeconds"), detail="activeDeadlineSeconds")
+            yield workload_finding(
+                "BAK003",
+                workload,
+                f"activeDeadlineSeconds is {got}, the document says {want}",
+                cron.where("jobTemplate.spec.activeDeadlineSeconds"),
+                detail="activeDeadlineSeconds",
+            )
 
 
 def check_sidecar(ctx: CheckContext) -> Iterator[Finding]:
@@ -166,9 +198,11 @@ def check_sidecar(ctx: CheckContext) -> Iterator[Finding]:
         injected = ns is not None and ns.label("istio-injection") == "enabled"
         why = " and namespace injection is enabled: the Job would never complete" if injected else ""
         yield workload_finding(
-            "BAK004", workload,
-            f"pod template lacks the annotation sidecar.istio.io/inject: \"false\"{why}",
-            workload.loc, detail="istio",
+            "BAK004",
+            workload,
+            f'pod template lacks the annotation sidecar.istio.io/inject: "false"{why}',
+            workload.loc,
+            detail="istio",
         )
 
 
@@ -179,23 +213,48 @@ def check_command(ctx: CheckContext) -> Iterator[Finding]:
             continue
         words = [w for c in workload.containers for w in c.command]
         text = " ".join(words)
-        env_values = " ".join(e.value or "" for c in workload.containers for e in c.env if e.source == "literal" and e.name.upper().endswith("REGION"))
+        env_values = " ".join(
+            e.value or ""
+            for c in workload.containers
+            for e in c.env
+            if e.source == "literal" and e.name.upper().endswith("REGION")
+        )
         anchor: Loc = next((c.command_loc for c in workload.containers if c.command_loc is not None), workload.loc)
         for needle in entry.command_contains:
             if needle not in text:
-                yield workload_finding("BAK005", workload, f"no container command contains the documented argument '{needle}'", anchor, detail=f"arg:{needle}")
+                yield workload_finding(
+                    "BAK005",
+                    workload,
+                    f"no container command contains the documented argument '{needle}'",
+                    anchor,
+                    detail=f"arg:{needle}",
+                )
         if entry.bucket is not None:
             yield from _bucket(ctx, entry, workload, text, anchor)
         if entry.region is not None and entry.region not in text and entry.region not in env_values:
             # At the region variable when there is one (its value is the drift), else at the command.
-            region_var = next((e for c in workload.containers for e in c.env
-                               if e.source == "literal" and e.name.upper().endswith("REGION")), None)
-            yield workload_finding("BAK005", workload, f"the documented region {entry.region} is set neither in a command "
-                                                       "nor in an AWS_*REGION variable"
-                                                       + (f" ({region_var.name} is {region_var.value})"
-                                                          if region_var and not looks_secret(region_var.name, region_var.value)
-                                                          else ""),
-                                   region_var.loc if region_var else anchor, detail="region")
+            region_var = next(
+                (
+                    e
+                    for c in workload.containers
+                    for e in c.env
+                    if e.source == "literal" and e.name.upper().endswith("REGION")
+                ),
+                None,
+            )
+            yield workload_finding(
+                "BAK005",
+                workload,
+                f"the documented region {entry.region} is set neither in a command "
+                "nor in an AWS_*REGION variable"
+                + (
+                    f" ({region_var.name} is {region_var.value})"
+                    if region_var and not looks_secret(region_var.name, region_var.value)
+                    else ""
+                ),
+                region_var.loc if region_var else anchor,
+                detail="region",
+            )
 
 
 def _bucket(ctx: CheckContext, entry: BackupEntry, workload: Workload, text: str, anchor: Loc) -> Iterator[Finding]:
@@ -206,12 +265,22 @@ def _bucket(ctx: CheckContext, entry: BackupEntry, workload: Workload, text: str
         return
     if uploads:
         other = uploads[0]
-        yield workload_finding("BAK005", workload, f"the backup is uploaded to s3://{other.bucket}, not to the documented "
-                                                   f"bucket s3://{entry.bucket}{did_you_mean(str(entry.bucket), [other.bucket])}",
-                               upload_loc(ctx, other), detail="bucket")
+        yield workload_finding(
+            "BAK005",
+            workload,
+            f"the backup is uploaded to s3://{other.bucket}, not to the documented "
+            f"bucket s3://{entry.bucket}{did_you_mean(str(entry.bucket), [other.bucket])}",
+            upload_loc(ctx, other),
+            detail="bucket",
+        )
     elif f"s3://{entry.bucket}" not in text:
-        yield workload_finding("BAK005", workload, f"no container uploads to the documented bucket s3://{entry.bucket}",
-                               anchor, detail="bucket")
+        yield workload_finding(
+            "BAK005",
+            workload,
+            f"no container uploads to the documented bucket s3://{entry.bucket}",
+            anchor,
+            detail="bucket",
+        )
 
 
 def check_staging_volume(ctx: CheckContext) -> Iterator[Finding]:
@@ -224,19 +293,31 @@ def check_staging_volume(ctx: CheckContext) -> Iterator[Finding]:
         volume = next((v for v in workload.volumes if v.name == staging.name), None)
         if volume is None:
             names = [v.name for v in workload.volumes]
-            yield replace(workload_finding(
-                "BAK007", workload,
-                f"the pod template has no volume '{staging.name}', the documented {staging.source} staging volume"
-                f"{did_you_mean(staging.name, names)} (volumes: {', '.join(names) or 'none'})",
-                # at the volumes (the first one's line), else the pod spec
-                next((v.key_loc or v.loc for v in workload.volumes), workload.spec_loc), detail="missing"), promises=(key,))
+            yield replace(
+                workload_finding(
+                    "BAK007",
+                    workload,
+                    f"the pod template has no volume '{staging.name}', the documented {staging.source} staging volume"
+                    f"{did_you_mean(staging.name, names)} (volumes: {', '.join(names) or 'none'})",
+                    # at the volumes (the first one's line), else the pod spec
+                    next((v.key_loc or v.loc for v in workload.volumes), workload.spec_loc),
+                    detail="missing",
+                ),
+                promises=(key,),
+            )
         elif volume.source != staging.source:
             why = f" ({staging.description})" if staging.description else ""
-            yield replace(workload_finding(
-                "BAK007", workload,
-                f"volume '{volume.name}' is a {volume.source or 'volume without a source'}, the document says "
-                f"{staging.source}{why}",
-                volume.key_loc or volume.loc, detail="source"), promises=(key,))
+            yield replace(
+                workload_finding(
+                    "BAK007",
+                    workload,
+                    f"volume '{volume.name}' is a {volume.source or 'volume without a source'}, the document says "
+                    f"{staging.source}{why}",
+                    volume.key_loc or volume.loc,
+                    detail="source",
+                ),
+                promises=(key,),
+            )
 
 
 def _promised(check: Callable[[CheckContext], Iterator[Finding]]) -> Callable[[CheckContext], Iterator[Finding]]:
@@ -252,12 +333,15 @@ def _promised(check: Callable[[CheckContext], Iterator[Finding]]) -> Callable[[C
     return run
 
 
-CHECKS = {rule: _promised(fn) for rule, fn in {
-    "BAK001": check_missing,
-    "BAK002": check_schedule,
-    "BAK003": check_job_controls,
-    "BAK004": check_sidecar,
-    "BAK005": check_command,
-    "BAK006": check_objects,
-    "BAK007": check_staging_volume,
-}.items()}
+CHECKS = {
+    rule: _promised(fn)
+    for rule, fn in {
+        "BAK001": check_missing,
+        "BAK002": check_schedule,
+        "BAK003": check_job_controls,
+        "BAK004": check_sidecar,
+        "BAK005": check_command,
+        "BAK006": check_objects,
+        "BAK007": check_staging_volume,
+    }.items()
+}

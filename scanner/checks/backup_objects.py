@@ -71,15 +71,48 @@ _DUMP_OUTPUT = {
 _COMPRESS = {"gzip": ".gz", "pigz": ".gz", "bzip2": ".bz2", "xz": ".xz"}
 _KEEP_FLAGS = frozenset({"-k", "--keep", "-c", "--stdout", "--to-stdout", "-d", "--decompress"})
 # aws-cli options that take a value (global ones and those of s3 cp/mv/sync).
-_AWS_VALUE_OPTIONS = frozenset({
-    "--region", "--profile", "--endpoint-url", "--output", "--query", "--ca-bundle", "--cli-read-timeout",
-    "--cli-connect-timeout", "--color", "--cli-binary-format", "--exclude", "--include", "--acl", "--sse", "--sse-c",
-    "--sse-c-key", "--sse-kms-key-id", "--sse-c-copy-source", "--sse-c-copy-source-key", "--storage-class",
-    "--grants", "--website-redirect", "--content-type", "--cache-control", "--content-disposition",
-    "--content-encoding", "--content-language", "--expires", "--metadata", "--metadata-directive",
-    "--expected-size", "--request-payer", "--source-region", "--page-size", "--checksum-mode",
-    "--checksum-algorithm", "--copy-props", "--exact-timestamps",
-})
+_AWS_VALUE_OPTIONS = frozenset(
+    {
+        "--region",
+        "--profile",
+        "--endpoint-url",
+        "--output",
+        "--query",
+        "--ca-bundle",
+        "--cli-read-timeout",
+        "--cli-connect-timeout",
+        "--color",
+        "--cli-binary-format",
+        "--exclude",
+        "--include",
+        "--acl",
+        "--sse",
+        "--sse-c",
+        "--sse-c-key",
+        "--sse-kms-key-id",
+        "--sse-c-copy-source",
+        "--sse-c-copy-source-key",
+        "--storage-class",
+        "--grants",
+        "--website-redirect",
+        "--content-type",
+        "--cache-control",
+        "--content-disposition",
+        "--content-encoding",
+        "--content-language",
+        "--expires",
+        "--metadata",
+        "--metadata-directive",
+        "--expected-size",
+        "--request-payer",
+        "--source-region",
+        "--page-size",
+        "--checksum-mode",
+        "--checksum-algorithm",
+        "--copy-props",
+        "--exact-timestamps",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +153,11 @@ class _Dump:
 def _env(container: Container) -> dict[str, Pattern]:
     """Variables a script may use: literal env values whose names do not look secret
     (a secret value must never end up in a message)."""
-    return {e.name: Pattern.of((e.value,)) for e in container.env
-            if e.source == "literal" and e.value is not None and not looks_secret(e.name, e.value)}
+    return {
+        e.name: Pattern.of((e.value,))
+        for e in container.env
+        if e.source == "literal" and e.value is not None and not looks_secret(e.name, e.value)
+    }
 
 
 def _sources(container: Container) -> list[_Source]:
@@ -154,9 +190,9 @@ def _option_value(argv: tuple[Word, ...], names: tuple[str, ...]) -> Word | None
             if text == name and n + 1 < len(argv):
                 return argv[n + 1]
             if name.startswith("--") and text.startswith(name + "="):
-                return Word(Pattern.of((text[len(name) + 1:],) + w.parts[1:]).parts, w.raw, w.offset)
+                return Word(Pattern.of((text[len(name) + 1 :],) + w.parts[1:]).parts, w.raw, w.offset)
             if not name.startswith("--") and text.startswith(name) and len(text) > len(name):
-                return Word(Pattern.of((text[len(name):],) + w.parts[1:]).parts, w.raw, w.offset)
+                return Word(Pattern.of((text[len(name) :],) + w.parts[1:]).parts, w.raw, w.offset)
     return None
 
 
@@ -168,11 +204,16 @@ def _upload(command: Command, source: _Source) -> _Upload | None:
     rest, n = list(argv[1:]), 0
     while n < len(rest) and (rest[n].literal or "").startswith("--"):
         n += 2 if rest[n].literal in _AWS_VALUE_OPTIONS else 1
-    if rest[n:n + 1] == [] or rest[n].literal != "s3" or n + 1 >= len(rest) or rest[n + 1].literal not in ("cp", "mv", "sync"):
+    if (
+        rest[n : n + 1] == []
+        or rest[n].literal != "s3"
+        or n + 1 >= len(rest)
+        or rest[n + 1].literal not in ("cp", "mv", "sync")
+    ):
         return None
     sub = rest[n + 1].literal
     positionals, filters, recursive = [], [], False
-    words = rest[n + 2:]
+    words = rest[n + 2 :]
     k = 0
     while k < len(words):
         text = words[k].literal or ""
@@ -199,8 +240,9 @@ def _upload(command: Command, source: _Source) -> _Upload | None:
     else:
         bucket_known = bucket
     key = Pattern.of((key_head,) + dest.parts[1:]) if slash else Pattern(())
-    return _Upload(source.container, src.pattern(), bucket_known, key, recursive or sub == "sync", tuple(filters), dst,
-                   source)
+    return _Upload(
+        source.container, src.pattern(), bucket_known, key, recursive or sub == "sync", tuple(filters), dst, source
+    )
 
 
 def _dumps_and_uploads(workload: Workload) -> tuple[list[_Dump], list[_Upload], list[str]]:
@@ -290,7 +332,7 @@ def _basename(p: Pattern) -> Pattern:
     for n in range(len(p.parts) - 1, -1, -1):
         part = p.parts[n]
         if isinstance(part, str) and "/" in part:
-            return Pattern.of((part.rsplit("/", 1)[1],) + p.parts[n + 1:])
+            return Pattern.of((part.rsplit("/", 1)[1],) + p.parts[n + 1 :])
     return p
 
 
@@ -314,7 +356,7 @@ def _glob_tokens(glob: str) -> tuple[object, ...]:
                 out.append("[")
                 i += 1
                 continue
-            body = glob[i + 1:end]
+            body = glob[i + 1 : end]
             negate = body.startswith("!")
             chars = set()
             body = body[1:] if negate else body
@@ -451,27 +493,37 @@ def _through(upload: _Upload, path: Pattern) -> _Trace:
             return _Trace(None, upload, f"it is not below the uploaded directory {src}", never=under is False)
         rel = path.without_head(len(root.rstrip("/")) + 1)
         prefix = upload.key.shown() if upload.key.known else None
-        key = (Pattern.of((prefix + ("/" if prefix and not prefix.endswith("/") else ""),)) if prefix is not None
-               else upload.key + Pattern.of(("/",))) + rel
+        key = (
+            Pattern.of((prefix + ("/" if prefix and not prefix.endswith("/") else ""),))
+            if prefix is not None
+            else upload.key + Pattern.of(("/",))
+        ) + rel
     else:
         if path != upload.src:  # equal text, unknown parts included (a variable set once)
-            return _Trace(None, upload, f"the upload copies {src}, another file",
-                          never=path.known and upload.src.known)
+            return _Trace(None, upload, f"the upload copies {src}, another file", never=path.known and upload.src.known)
         root = posixpath.dirname(upload.src.head) if "/" in upload.src.head else "/"
         key = upload.key + _basename(path) if not upload.key.parts or upload.key.shown().endswith("/") else upload.key
     included = _included(upload, root, path)
     if included is not True:
-        shown = " ".join(f"--{k} \"{p.shown()}\"" for k, p in upload.filters)
-        return _Trace(None, upload, f"the upload's filters ({shown}) {'exclude' if included is False else 'may exclude'} it",
-                      never=included is False)
+        shown = " ".join(f'--{k} "{p.shown()}"' for k, p in upload.filters)
+        return _Trace(
+            None,
+            upload,
+            f"the upload's filters ({shown}) {'exclude' if included is False else 'may exclude'} it",
+            never=included is False,
+        )
     return _Trace(key, upload)
 
 
 def _trace(dump: _Dump, uploads: list[_Upload], bucket: str) -> _Trace:
     if dump.stream is not None:
         if dump.stream.bucket != bucket:
-            return _Trace(None, dump.stream, f"it is streamed to s3://{dump.stream.bucket or '<unknown>'}, not "
-                                             f"s3://{bucket}", never=dump.stream.bucket is not None)
+            return _Trace(
+                None,
+                dump.stream,
+                f"it is streamed to s3://{dump.stream.bucket or '<unknown>'}, not s3://{bucket}",
+                never=dump.stream.bucket is not None,
+            )
         return _Trace(dump.stream.key, dump.stream)
     if dump.path is None:
         return _Trace(None, None, dump.why)
@@ -484,21 +536,35 @@ def _trace(dump: _Dump, uploads: list[_Upload], bucket: str) -> _Trace:
         if up.container is dump.container:
             seen = dump.path
         elif on_volume is None:
-            reasons.append(_Trace(None, up, f"it is written outside any volume, so container '{up.container.name}' "
-                                            "cannot read it", never=True))
+            reasons.append(
+                _Trace(
+                    None,
+                    up,
+                    f"it is written outside any volume, so container '{up.container.name}' cannot read it",
+                    never=True,
+                )
+            )
             continue
         else:
             seen = _seen_by(up.container, *on_volume)
             if seen is None:
-                reasons.append(_Trace(None, up, f"container '{up.container.name}' does not mount volume "
-                                                f"'{on_volume[0]}' it is written to", never=True))
+                reasons.append(
+                    _Trace(
+                        None,
+                        up,
+                        f"container '{up.container.name}' does not mount volume '{on_volume[0]}' it is written to",
+                        never=True,
+                    )
+                )
                 continue
         traced = _through(up, seen)
         if traced.key is not None:
             return traced
         reasons.append(traced)
     never = all(r.never for r in reasons)
-    return _Trace(None, reasons[0].upload if reasons else None, "; ".join(dict.fromkeys(r.problem for r in reasons)), never)
+    return _Trace(
+        None, reasons[0].upload if reasons else None, "; ".join(dict.fromkeys(r.problem for r in reasons)), never
+    )
 
 
 # --- The check ----------------------------------------------------------------------------------
@@ -513,10 +579,15 @@ def _lifecycles(ctx: CheckContext) -> Iterator[Finding | tuple[BackupEntry, Life
             continue
         linked = [b for b in backups if b.bucket == lc.bucket]
         if not linked:
-            yield Finding("BAK006", f"the lifecycle entry for {lc.file} names bucket {lc.bucket}, which no documented "
-                                    f"backup uploads to, so nothing is cross-checked{did_you_mean(lc.bucket, buckets)}",
-                          lc.where("bucket"), subject=f"lifecycle {lc.file}", detail=f"bucket:{lc.bucket}",
-                          promises=(retention_key("s3Lifecycle", lc.file),))  # the entry's own row
+            yield Finding(
+                "BAK006",
+                f"the lifecycle entry for {lc.file} names bucket {lc.bucket}, which no documented "
+                f"backup uploads to, so nothing is cross-checked{did_you_mean(lc.bucket, buckets)}",
+                lc.where("bucket"),
+                subject=f"lifecycle {lc.file}",
+                detail=f"bucket:{lc.bucket}",
+                promises=(retention_key("s3Lifecycle", lc.file),),
+            )  # the entry's own row
         for b in linked:
             yield b, lc
 
@@ -540,40 +611,70 @@ def _check_pair(ctx: CheckContext, entry: BackupEntry, lc: LifecycleEntry, workl
     rule = lifecycle_rule(ctx, lc)
     prefix = rule.prefix if rule is not None and isinstance(rule.prefix, str) else lc.prefix
     if prefix is None:
-        yield Finding("BAK006", f"the lifecycle rule of {lc.file} cannot be read and the policy documents no prefix, "
-                                f"so backup {entry.name}'s objects cannot be checked against it (see RET001)",
-                      lc.where("file"), subject=workload.subject, detail="no-prefix")
+        yield Finding(
+            "BAK006",
+            f"the lifecycle rule of {lc.file} cannot be read and the policy documents no prefix, "
+            f"so backup {entry.name}'s objects cannot be checked against it (see RET001)",
+            lc.where("file"),
+            subject=workload.subject,
+            detail="no-prefix",
+        )
         return
     anchor = next((c.command_loc for c in workload.containers if c.command_loc is not None), workload.loc)
     dumps, uploads, problems = _dumps_and_uploads(workload)
     if problems:
-        yield workload_finding("BAK006", workload, f"the backup commands cannot be traced ({'; '.join(problems)}), so "
-                                                   f"their S3 keys are not checked against prefix '{prefix}'", anchor,
-                               detail="untraced")
+        yield workload_finding(
+            "BAK006",
+            workload,
+            f"the backup commands cannot be traced ({'; '.join(problems)}), so "
+            f"their S3 keys are not checked against prefix '{prefix}'",
+            anchor,
+            detail="untraced",
+        )
         return
     if not dumps:
-        yield workload_finding("BAK006", workload, "no dump command (mysqldump, mariadb-dump, pg_dump, pg_dumpall, "
-                                                   "mongodump) was found, so the S3 keys of the backups are not "
-                                                   f"checked against the lifecycle prefix '{prefix}'", anchor,
-                               detail="no-dump")
+        yield workload_finding(
+            "BAK006",
+            workload,
+            "no dump command (mysqldump, mariadb-dump, pg_dump, pg_dumpall, "
+            "mongodump) was found, so the S3 keys of the backups are not "
+            f"checked against the lifecycle prefix '{prefix}'",
+            anchor,
+            detail="no-dump",
+        )
         return
-    if any(u.bucket is not None for u in uploads) and not any(u.bucket == entry.bucket for u in uploads) or \
-            f"s3://{entry.bucket}" not in " ".join(w for c in workload.containers for w in c.command):
+    if (
+        any(u.bucket is not None for u in uploads) and not any(u.bucket == entry.bucket for u in uploads)
+    ) or f"s3://{entry.bucket}" not in " ".join(w for c in workload.containers for w in c.command):
         return  # nothing is uploaded to the documented bucket: BAK005 says so, this rule has nothing to add
     for dump in dumps:
         yield from _check_dump(ctx, entry, lc, rule, prefix, workload, dump, uploads, anchor)
 
 
-def _check_dump(ctx: CheckContext, entry: BackupEntry, lc: LifecycleEntry, rule: LifecycleRule | None, prefix: str,
-                workload: Workload, dump: _Dump, uploads: list[_Upload], anchor: Loc) -> Iterator[Finding]:
+def _check_dump(
+    ctx: CheckContext,
+    entry: BackupEntry,
+    lc: LifecycleEntry,
+    rule: LifecycleRule | None,
+    prefix: str,
+    workload: Workload,
+    dump: _Dump,
+    uploads: list[_Upload],
+    anchor: Loc,
+) -> Iterator[Finding]:
     where = word_loc(ctx, dump.source, dump.word) if dump.word is not None else anchor
     name = dump.path.shown() if dump.path is not None else "the dump"
     traced = _trace(dump, uploads, str(entry.bucket))
     if traced.key is None:
         verb = "is never uploaded" if traced.never else "cannot be traced"
-        yield workload_finding("BAK006", workload, f"{name} {verb} to s3://{entry.bucket}: {traced.problem}; the "
-                                                   f"lifecycle rule (prefix '{prefix}') never sees it", where,
-                               detail=f"upload:{name}")
+        yield workload_finding(
+            "BAK006",
+            workload,
+            f"{name} {verb} to s3://{entry.bucket}: {traced.problem}; the "
+            f"lifecycle rule (prefix '{prefix}') never sees it",
+            where,
+            detail=f"upload:{name}",
+        )
         return
     shown_key = f"s3://{entry.bucket}/{traced.key.shown()}"
     unknowns = ", ".join(p.text for p in traced.key.parts if isinstance(p, Unknown))
@@ -584,21 +685,38 @@ def _check_dump(ctx: CheckContext, entry: BackupEntry, lc: LifecycleEntry, rule:
     if under is not True:
         if traced.upload is not None and _leaves_at_destination(traced.upload.key, documented):
             where = word_loc(ctx, traced.upload.source, traced.upload.word)
-        how, fate = (("outside", "are never deleted") if under is False else
-                     (f"possibly outside (it depends on {unknowns})", "may never be deleted"))
-        yield workload_finding("BAK006", workload, f"{name} is uploaded as {shown_key}, {how} the prefix '{documented}' "
-                                                   f"that the lifecycle rule of {lc.file} expires: these backups {fate}",
-                               where, detail=f"key:{name}")
+        how, fate = (
+            ("outside", "are never deleted")
+            if under is False
+            else (f"possibly outside (it depends on {unknowns})", "may never be deleted")
+        )
+        yield workload_finding(
+            "BAK006",
+            workload,
+            f"{name} is uploaded as {shown_key}, {how} the prefix '{documented}' "
+            f"that the lifecycle rule of {lc.file} expires: these backups {fate}",
+            where,
+            detail=f"key:{name}",
+        )
     if rule is None or not isinstance(rule.prefix, str):
         return
     under_rule = starts_with(traced.key, rule.prefix)
     if under_rule is not True:
-        how, fate = (("does not cover", "they are never deleted") if under_rule is False else
-                     (f"may not cover (it depends on {unknowns})", "they may never be deleted"))
-        yield Finding("BAK006", f"lifecycle rule {rule.rule_id} expires prefix '{rule.prefix}', which {how} backup "
-                                f"{entry.name}'s objects ({shown_key}, {workload.subject}): {fate}, "
-                                "and the rule expires other objects", rule.prefix_loc,
-                      subject=f"{rule.path} rule {rule.rule_id}", detail=f"key:{entry.name}", related=(where,))
+        how, fate = (
+            ("does not cover", "they are never deleted")
+            if under_rule is False
+            else (f"may not cover (it depends on {unknowns})", "they may never be deleted")
+        )
+        yield Finding(
+            "BAK006",
+            f"lifecycle rule {rule.rule_id} expires prefix '{rule.prefix}', which {how} backup "
+            f"{entry.name}'s objects ({shown_key}, {workload.subject}): {fate}, "
+            "and the rule expires other objects",
+            rule.prefix_loc,
+            subject=f"{rule.path} rule {rule.rule_id}",
+            detail=f"key:{entry.name}",
+            related=(where,),
+        )
 
 
 def _leaves_at_destination(dest: Pattern, prefix: str) -> bool:

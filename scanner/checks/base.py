@@ -32,7 +32,10 @@ class CheckContext:
             from ..network import build_traffic_for_policy
 
             self._memo["traffic"] = build_traffic_for_policy(
-                self.model, self.inputs.objects, self.policy, default_namespace=self.default_namespace,
+                self.model,
+                self.inputs.objects,
+                self.policy,
+                default_namespace=self.default_namespace,
                 parsed=self.parsed_policies(),
             )
         return self._memo["traffic"]
@@ -41,9 +44,15 @@ class CheckContext:
         """Every network policy of this scan parsed once (NET007, NET008 and the graph)."""
         from ..network import NetworkSettings, parse_policies
 
-        return self.shared("parsed_policies", lambda: parse_policies(
-            self.inputs.objects, NetworkSettings.from_mapping(self.policy.settings.cilium), self.default_namespace,
-            services=self.model.services))
+        return self.shared(
+            "parsed_policies",
+            lambda: parse_policies(
+                self.inputs.objects,
+                NetworkSettings.from_mapping(self.policy.settings.cilium),
+                self.default_namespace,
+                services=self.model.services,
+            ),
+        )
 
     def shared(self, key: str, compute: Callable[[], Any]) -> Any:
         """A result several checks of this scan use (parsed policies ...), computed once."""
@@ -64,13 +73,21 @@ class CheckContext:
             return PssLevel(self.policy.settings.pod_security_default, False, self._default_level_text(namespace))
         where = f" ({ns.loc.path}:{ns.loc.line})" if ns is not None and ns.declared else ""
         if label in ("privileged", "baseline", "restricted"):
-            return PssLevel(label, True, f"namespace '{namespace}' enforces Pod Security '{label}' (label "
-                            f"pod-security.kubernetes.io/enforce={label}{where})")
+            return PssLevel(
+                label,
+                True,
+                f"namespace '{namespace}' enforces Pod Security '{label}' (label "
+                f"pod-security.kubernetes.io/enforce={label}{where})",
+            )
         # An unparsable label is enforced as restricted:latest
         # (k8s.io/pod-security-admission api/helpers.go, PolicyToEvaluate).
-        return PssLevel("restricted", True, f"namespace '{namespace}' has the label "
-                        f"pod-security.kubernetes.io/enforce={label!r}{where}, which is not a level, so admission "
-                        "enforces 'restricted'")
+        return PssLevel(
+            "restricted",
+            True,
+            f"namespace '{namespace}' has the label "
+            f"pod-security.kubernetes.io/enforce={label!r}{where}, which is not a level, so admission "
+            "enforces 'restricted'",
+        )
 
     def _default_level_text(self, namespace: str) -> str:
         level = self.policy.settings.pod_security_default
@@ -83,9 +100,11 @@ class CheckContext:
             origin = f"settings.podSecurity.defaultLevel = {level}, kubematrix's default"
         # pod-security-admission's own default (AdmissionConfiguration defaults.enforce)
         # is privileged: without a label, Kubernetes itself admits the pod.
-        return (f"namespace '{namespace}' has no pod-security.kubernetes.io/enforce label, so Kubernetes enforces "
-                f"its default 'privileged' and admits the pod unless the cluster's admission configuration says "
-                f"otherwise; this scan holds it to '{level}' ({origin})")
+        return (
+            f"namespace '{namespace}' has no pod-security.kubernetes.io/enforce label, so Kubernetes enforces "
+            f"its default 'privileged' and admits the pod unless the cluster's admission configuration says "
+            f"otherwise; this scan holds it to '{level}' ({origin})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,17 +50,67 @@ _BUILD_ACTION = re.compile(r"docker/build-push-action(@|$)")
 _EXPR = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 _ENV_EXPR = re.compile(r"env\.([A-Za-z_][A-Za-z0-9_]*)|env\[['\"]([A-Za-z_][A-Za-z0-9_]*)['\"]\]")
 # trivy image flags that take a value (so the next word is not the image).
-_TRIVY_VALUE_FLAGS = frozenset({
-    "--exit-code", "--severity", "-s", "--format", "-f", "--output", "-o", "--template", "-t", "--ignorefile",
-    "--cache-dir", "--timeout", "--scanners", "--pkg-types", "--vuln-type", "--config", "-c", "--input", "-i",
-    "--platform", "--db-repository", "--java-db-repository", "--skip-dirs", "--skip-files", "--ignore-policy",
-    "--image-src", "--username", "--password", "--registry-token", "--exit-on-eol", "--image-config-scanners",
-    "--secret-config", "--license-confidence-level", "--ignore-status", "--server", "--token", "--token-header",
-    "--custom-headers", "--docker-host", "--podman-host", "--sbom-sources", "--rekor-url", "--compliance",
-    "--dependency-tree", "--list-all-pkgs", "--cache-backend", "--cache-ttl", "--redis-ca", "--redis-cert",
-    "--redis-key", "--checks-bundle-repository", "--detection-priority", "--distro", "--max-image-size",
-    "--parallel", "--vex", "--show-suppressed",
-})
+_TRIVY_VALUE_FLAGS = frozenset(
+    {
+        "--exit-code",
+        "--severity",
+        "-s",
+        "--format",
+        "-f",
+        "--output",
+        "-o",
+        "--template",
+        "-t",
+        "--ignorefile",
+        "--cache-dir",
+        "--timeout",
+        "--scanners",
+        "--pkg-types",
+        "--vuln-type",
+        "--config",
+        "-c",
+        "--input",
+        "-i",
+        "--platform",
+        "--db-repository",
+        "--java-db-repository",
+        "--skip-dirs",
+        "--skip-files",
+        "--ignore-policy",
+        "--image-src",
+        "--username",
+        "--password",
+        "--registry-token",
+        "--exit-on-eol",
+        "--image-config-scanners",
+        "--secret-config",
+        "--license-confidence-level",
+        "--ignore-status",
+        "--server",
+        "--token",
+        "--token-header",
+        "--custom-headers",
+        "--docker-host",
+        "--podman-host",
+        "--sbom-sources",
+        "--rekor-url",
+        "--compliance",
+        "--dependency-tree",
+        "--list-all-pkgs",
+        "--cache-backend",
+        "--cache-ttl",
+        "--redis-ca",
+        "--redis-cert",
+        "--redis-key",
+        "--checks-bundle-repository",
+        "--detection-priority",
+        "--distro",
+        "--max-image-size",
+        "--parallel",
+        "--vex",
+        "--show-suppressed",
+    }
+)
 _TRUE = ("true", True)
 
 
@@ -121,7 +171,7 @@ def _expand(value: object, env: dict[str, object], depth: int = 0) -> Pattern:
     parts: list[str | Unknown] = []
     at = 0
     for m in _EXPR.finditer(text):
-        parts.append(text[at:m.start()])
+        parts.append(text[at : m.start()])
         name = _ENV_EXPR.fullmatch(m.group(1))
         key = (name.group(1) or name.group(2)) if name else None
         if key is not None and key in env and depth < 8:
@@ -136,6 +186,7 @@ def _expand(value: object, env: dict[str, object], depth: int = 0) -> Pattern:
 def _shell_text(run: str, env: dict[str, object]) -> str:
     """GitHub substitutes ``${{ env.X }}`` into the script before the shell runs it;
     other expressions stay as written (the shell reader then sees unknown text)."""
+
     def sub(m: re.Match) -> str:
         name = _ENV_EXPR.fullmatch(m.group(1))
         key = (name.group(1) or name.group(2)) if name else None
@@ -159,16 +210,25 @@ def _continue_on_error(holder: LMap, what: str) -> list[_Weak]:
         return []
     value = holder["continue-on-error"]
     if value in _TRUE:
-        return [_Weak("continue-on-error", f"continue-on-error: true on the {what}", holder.loc_of("continue-on-error"))]
+        return [
+            _Weak("continue-on-error", f"continue-on-error: true on the {what}", holder.loc_of("continue-on-error"))
+        ]
     if isinstance(value, str) and "${{" in value:
-        return [_Weak("continue-on-error?", f"continue-on-error: {value} on the {what} may be true",
-                      holder.loc_of("continue-on-error"))]
+        return [
+            _Weak(
+                "continue-on-error?",
+                f"continue-on-error: {value} on the {what} may be true",
+                holder.loc_of("continue-on-error"),
+            )
+        ]
     return []
 
 
 def _never_runs(step: LMap) -> bool:
     cond = step.get("if")
-    return cond is False or (isinstance(cond, str) and re.fullmatch(r"\s*(\$\{\{\s*)?false(\s*\}\})?\s*", cond) is not None)
+    return cond is False or (
+        isinstance(cond, str) and re.fullmatch(r"\s*(\$\{\{\s*)?false(\s*\}\})?\s*", cond) is not None
+    )
 
 
 def _trivy_action(workflow: LMap, job: str, job_map: LMap, step: LMap, env: dict[str, object]) -> _Scan:
@@ -186,7 +246,11 @@ def _trivy_action(workflow: LMap, job: str, job_map: LMap, step: LMap, env: dict
         exit_loc = _env_loc("TRIVY_EXIT_CODE", workflow, job_map, step) or where
         shown = f"TRIVY_EXIT_CODE={env['TRIVY_EXIT_CODE']}"
     elif "trivy-config" in with_:
-        exit_code, exit_loc, shown = None, with_.loc_of("trivy-config"), "exit code set, if at all, in a trivy-config file"
+        exit_code, exit_loc, shown = (
+            None,
+            with_.loc_of("trivy-config"),
+            "exit code set, if at all, in a trivy-config file",
+        )
     else:
         exit_code, exit_loc, shown = 0, where, "exit-code not set (Trivy's default is 0)"
     if exit_code == 0:
@@ -196,12 +260,25 @@ def _trivy_action(workflow: LMap, job: str, job_map: LMap, step: LMap, env: dict
     severity, severity_loc = None, where
     if "severity" in with_ or "TRIVY_SEVERITY" in env:
         raw = with_["severity"] if "severity" in with_ else env["TRIVY_SEVERITY"]
-        severity_loc = with_.loc_of("severity") if "severity" in with_ else \
-            (_env_loc("TRIVY_SEVERITY", workflow, job_map, step) or where)
+        severity_loc = (
+            with_.loc_of("severity")
+            if "severity" in with_
+            else (_env_loc("TRIVY_SEVERITY", workflow, job_map, step) or where)
+        )
         severity = tuple(s.strip().upper() for s in _expand(raw, env).shown().split(",") if s.strip())
-    return _Scan(job, step, str(step.get("name") or step.get("uses")), image,
-                 with_.loc_of("image-ref") if "image-ref" in with_ else where, exit_code, exit_loc, severity,
-                 severity_loc, tuple(weak), why)
+    return _Scan(
+        job,
+        step,
+        str(step.get("name") or step.get("uses")),
+        image,
+        with_.loc_of("image-ref") if "image-ref" in with_ else where,
+        exit_code,
+        exit_loc,
+        severity,
+        severity_loc,
+        tuple(weak),
+        why,
+    )
 
 
 def _trivy_commands(ctx: CheckContext, job: str, job_map: LMap, step: LMap, env: dict[str, object]) -> Iterator[_Scan]:
@@ -224,22 +301,36 @@ def _trivy_commands(ctx: CheckContext, job: str, job_map: LMap, step: LMap, env:
             yield replace(scan, weak=scan.weak + _swallowed(scan, script, n, k, pipefail, at))
 
 
-def _swallowed(scan: _Scan, script: Script, n: int, k: int, pipefail: bool, at: Callable[[Word], Loc]) -> tuple[_Weak, ...]:
+def _swallowed(
+    scan: _Scan, script: Script, n: int, k: int, pipefail: bool, at: Callable[[Word], Loc]
+) -> tuple[_Weak, ...]:
     """The shell around command ``k`` of pipeline ``n`` hides the scan's exit status."""
     pipeline, out = script.pipelines[n], []
     if k < len(pipeline.commands) - 1 and not pipefail:
-        out.append(_Weak("pipe", f"piped into {pipeline.commands[-1].name or 'another command'} without pipefail "
-                                 "(the default shell is bash -e)", scan.image_loc))
+        out.append(
+            _Weak(
+                "pipe",
+                f"piped into {pipeline.commands[-1].name or 'another command'} without pipefail "
+                "(the default shell is bash -e)",
+                scan.image_loc,
+            )
+        )
     if pipeline.then == "||" and n + 1 < len(script.pipelines):
         after = script.pipelines[n + 1].commands[0]
         word = after.words[0] if after.words else None
-        out.append(_Weak("or", f"followed by || {after.name or '...'}, which swallows its failure",
-                         at(word) if word is not None else scan.image_loc))
+        out.append(
+            _Weak(
+                "or",
+                f"followed by || {after.name or '...'}, which swallows its failure",
+                at(word) if word is not None else scan.image_loc,
+            )
+        )
     return tuple(out)
 
 
-def _trivy_command(job: str, job_map: LMap, step: LMap, argv: tuple[Word, ...], at: Callable[[Word], Loc],
-                   problems: tuple[str, ...]) -> _Scan:
+def _trivy_command(
+    job: str, job_map: LMap, step: LMap, argv: tuple[Word, ...], at: Callable[[Word], Loc], problems: tuple[str, ...]
+) -> _Scan:
     image, exit_code, exit_loc, severity, severity_loc = None, 0, at(argv[0]), None, at(argv[0])
     exit_shown = "--exit-code not given (Trivy's default is 0)"
     weak: list[_Weak] = _continue_on_error(step, "step") + _continue_on_error(job_map, f"job {job}")
@@ -267,8 +358,19 @@ def _trivy_command(job: str, job_map: LMap, step: LMap, argv: tuple[Word, ...], 
     elif exit_code is None:
         weak.append(_Weak("unknown", f"{exit_shown}: not provable", exit_loc))
     why = "; ".join(problems) if problems else ("" if image else "no image argument")
-    return _Scan(job, step, str(step.get("name") or "run"), image[0] if image else None,
-                 image[1] if image else at(argv[0]), exit_code, exit_loc, severity, severity_loc, tuple(weak), why)
+    return _Scan(
+        job,
+        step,
+        str(step.get("name") or "run"),
+        image[0] if image else None,
+        image[1] if image else at(argv[0]),
+        exit_code,
+        exit_loc,
+        severity,
+        severity_loc,
+        tuple(weak),
+        why,
+    )
 
 
 def _scans(ctx: CheckContext, workflow: LMap, jobs: LMap, job_ids: list[str]) -> list[_Scan]:
@@ -293,7 +395,11 @@ def _disabled(view: _GateView) -> list[str]:
         job_map = view.jobs.get(job) if view.jobs is not None else None
         steps = job_map.get("steps") if isinstance(job_map, LMap) else None
         for step in steps if isinstance(steps, LList) else ():
-            if isinstance(step, LMap) and _never_runs(step) and "trivy" in f"{step.get('uses', '')} {step.get('run', '')}":
+            if (
+                isinstance(step, LMap)
+                and _never_runs(step)
+                and "trivy" in f"{step.get('uses', '')} {step.get('run', '')}"
+            ):
                 out.append(str(step.get("name") or step.get("uses") or "run"))
     return out
 
@@ -344,7 +450,7 @@ def repository(reference: str) -> str:
     the first component is a registry if it has a '.' or ':' or is localhost)."""
     name = reference.split("@", 1)[0]
     if name.rfind(":") > name.rfind("/"):
-        name = name[:name.rfind(":")]
+        name = name[: name.rfind(":")]
     first, slash, rest = name.partition("/")
     if not slash:
         return f"docker.io/library/{name}"
@@ -388,8 +494,14 @@ def _workflow(ctx: CheckContext, gate: CiGate) -> _GateView:
 def _finding(rule: str, gate: CiGate, message: str, loc: Loc, detail: str) -> Finding:
     # The subject reads as an object (kind CiGate, the gate's name), so documented
     # exceptions can name one gate (scanner/exceptions.py finding_object).
-    return Finding(rule, f"CI gate '{gate.name}': {message}", loc, subject=f"{GATE_KIND} {gate.name}", detail=detail,
-                   promises=(ci_gate_key(gate.name),))
+    return Finding(
+        rule,
+        f"CI gate '{gate.name}': {message}",
+        loc,
+        subject=f"{GATE_KIND} {gate.name}",
+        detail=detail,
+        promises=(ci_gate_key(gate.name),),
+    )
 
 
 def _views(ctx: CheckContext) -> Iterator[_GateView]:
@@ -408,17 +520,34 @@ def check_gate_present(ctx: CheckContext) -> Iterator[Finding]:
     for view in _views(ctx):
         gate = view.gate
         if view.document is None:
-            yield _finding("CI001", gate, f"workflow {view.path} is not among the scanned files, so no scan is proven"
-                                          f"{did_you_mean(view.path, workflows)}", gate.where("workflow"), "workflow")
+            yield _finding(
+                "CI001",
+                gate,
+                f"workflow {view.path} is not among the scanned files, so no scan is proven"
+                f"{did_you_mean(view.path, workflows)}",
+                gate.where("workflow"),
+                "workflow",
+            )
             continue
         if view.jobs is None:
-            yield _finding("CI001", gate, f"{view.path} is not a GitHub Actions workflow (it has no jobs)",
-                           gate.where("workflow"), "workflow")
+            yield _finding(
+                "CI001",
+                gate,
+                f"{view.path} is not a GitHub Actions workflow (it has no jobs)",
+                gate.where("workflow"),
+                "workflow",
+            )
             continue
         if gate.job is not None and gate.job not in view.jobs:
             jobs = [str(j) for j in view.jobs]
-            yield _finding("CI001", gate, f"workflow {view.path} has no job '{gate.job}'{did_you_mean(gate.job, jobs)} "
-                                          f"(jobs: {', '.join(jobs) or 'none'})", gate.where("job"), "job")
+            yield _finding(
+                "CI001",
+                gate,
+                f"workflow {view.path} has no job '{gate.job}'{did_you_mean(gate.job, jobs)} "
+                f"(jobs: {', '.join(jobs) or 'none'})",
+                gate.where("job"),
+                "job",
+            )
             continue
         scans = _scans(ctx, view.document.data, view.jobs, _job_ids(view))
         where = view.jobs.key_loc(gate.job) if gate.job is not None else view.document.data.key_loc("jobs")
@@ -426,12 +555,23 @@ def check_gate_present(ctx: CheckContext) -> Iterator[Finding]:
             repo = repository(image)
             if any(s.scans(repo) for s in scans):
                 continue
-            seen = "; ".join([f"step '{s.step_name}' scans {s.image.shown() if s.image is not None else '?'}"
-                              + (f" ({s.why_not_image})" if s.why_not_image else "") for s in scans]
-                             + [f"step '{name}' never runs (if: false)" for name in _disabled(view)])
+            seen = "; ".join(
+                [
+                    f"step '{s.step_name}' scans {s.image.shown() if s.image is not None else '?'}"
+                    + (f" ({s.why_not_image})" if s.why_not_image else "")
+                    for s in scans
+                ]
+                + [f"step '{name}' never runs (if: false)" for name in _disabled(view)]
+            )
             job = f"job {gate.job}" if gate.job else "any job"
-            yield _finding("CI001", gate, f"no step of {job} in {view.path} scans image {image} with {gate.scanner}"
-                                          + (f" ({seen})" if seen else " (no scan step at all)"), where, f"image:{image}")
+            yield _finding(
+                "CI001",
+                gate,
+                f"no step of {job} in {view.path} scans image {image} with {gate.scanner}"
+                + (f" ({seen})" if seen else " (no scan step at all)"),
+                where,
+                f"image:{image}",
+            )
 
 
 def _matching_scans(ctx: CheckContext, view: _GateView) -> list[_Scan]:
@@ -449,8 +589,13 @@ def _weaknesses(ctx: CheckContext, rule: str) -> Iterator[Finding]:
         for scan in _matching_scans(ctx, view):
             for weak in scan.weak:
                 if (weak.how in _EXIT_CODE) == (rule == "CI002"):
-                    yield _finding(rule, view.gate, f"step '{scan.step_name}' of job {scan.job} can never fail the "
-                                                    f"build: {weak.text}", weak.loc, f"{scan.job}:{scan.step_name}:{weak.how}")
+                    yield _finding(
+                        rule,
+                        view.gate,
+                        f"step '{scan.step_name}' of job {scan.job} can never fail the build: {weak.text}",
+                        weak.loc,
+                        f"{scan.job}:{scan.step_name}:{weak.how}",
+                    )
 
 
 def check_exit_code(ctx: CheckContext) -> Iterator[Finding]:
@@ -474,12 +619,24 @@ def check_gate_strength(ctx: CheckContext) -> Iterator[Finding]:
             if gate.severity and scan.severity is not None:
                 missing = [s for s in gate.severity if s not in scan.severity]
                 if missing:
-                    yield _finding("CI003", gate, f"step '{scan.step_name}' scans severities {','.join(scan.severity)}, "
-                                                  f"the document says {','.join(gate.severity)} (missing "
-                                                  f"{','.join(missing)})", scan.severity_loc, f"{scan.step_name}:severity")
+                    yield _finding(
+                        "CI003",
+                        gate,
+                        f"step '{scan.step_name}' scans severities {','.join(scan.severity)}, "
+                        f"the document says {','.join(gate.severity)} (missing "
+                        f"{','.join(missing)})",
+                        scan.severity_loc,
+                        f"{scan.step_name}:severity",
+                    )
             if gate.exit_code != 0 and scan.exit_code not in (None, 0, gate.exit_code):
-                yield _finding("CI003", gate, f"step '{scan.step_name}' exits with {scan.exit_code} on findings, the "
-                                              f"document says {gate.exit_code}", scan.exit_loc, f"{scan.step_name}:exit-code")
+                yield _finding(
+                    "CI003",
+                    gate,
+                    f"step '{scan.step_name}' exits with {scan.exit_code} on findings, the "
+                    f"document says {gate.exit_code}",
+                    scan.exit_loc,
+                    f"{scan.step_name}:exit-code",
+                )
 
 
 def _deployed(ctx: CheckContext) -> dict[str, str]:
@@ -502,9 +659,14 @@ def check_gate_images(ctx: CheckContext) -> Iterator[Finding]:
         gate = view.gate
         for image, loc in gate.images:
             if repository(image) not in deployed:
-                yield _finding("CI004", gate, f"image {image} is not deployed by any scanned manifest, so its scan "
-                                              f"proves nothing about what runs{did_you_mean(repository(image), deployed)}",
-                               loc, f"image:{image}")
+                yield _finding(
+                    "CI004",
+                    gate,
+                    f"image {image} is not deployed by any scanned manifest, so its scan "
+                    f"proves nothing about what runs{did_you_mean(repository(image), deployed)}",
+                    loc,
+                    f"image:{image}",
+                )
     by_workflow: dict[str, list[_GateView]] = {}
     for view in gates:
         by_workflow.setdefault(view.path, []).append(view)
@@ -517,9 +679,14 @@ def check_gate_images(ctx: CheckContext) -> Iterator[Finding]:
         for repo, loc in _built(ctx, view.document.data, view.jobs):
             if repo in deployed and repo not in gated and repo not in seen:
                 seen.add(repo)
-                yield _finding("CI004", view.gate, f"{path} builds {repo}, which the manifests deploy "
-                                                   f"({deployed[repo]}), but no documented gate scans it", loc,
-                               f"built:{repo}")
+                yield _finding(
+                    "CI004",
+                    view.gate,
+                    f"{path} builds {repo}, which the manifests deploy "
+                    f"({deployed[repo]}), but no documented gate scans it",
+                    loc,
+                    f"built:{repo}",
+                )
 
 
 CHECKS = {

@@ -31,7 +31,9 @@ import zoneinfo
 from dataclasses import dataclass
 from fractions import Fraction
 
-_MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
+}
 _DAYS = {d: i for i, d in enumerate(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])}
 
 
@@ -44,8 +46,13 @@ class _Bounds:
 
 
 # robfig spec.go: minutes 0-59, hours 0-23, dom 1-31, months 1-12 (names), dow 0-6 (names).
-_FIELDS = (_Bounds("minute", 0, 59), _Bounds("hour", 0, 23), _Bounds("day-of-month", 1, 31),
-           _Bounds("month", 1, 12, _MONTHS), _Bounds("day-of-week", 0, 6, _DAYS))
+_FIELDS = (
+    _Bounds("minute", 0, 59),
+    _Bounds("hour", 0, 23),
+    _Bounds("day-of-month", 1, 31),
+    _Bounds("month", 1, 12, _MONTHS),
+    _Bounds("day-of-week", 0, 6, _DAYS),
+)
 # robfig parser.go parseDescriptor, written as the fields it builds (same star bits).
 _DESCRIPTORS = {
     "@yearly": "0 0 1 1 *",
@@ -206,8 +213,16 @@ def _go_fields(text: str) -> list[str]:
 
 
 # Go time.ParseDuration units, in nanoseconds.
-_UNITS = {"ns": 1, "us": 1_000, "\u00b5s": 1_000, "\u03bcs": 1_000, "ms": 1_000_000, "s": 10**9, "m": 60 * 10**9,
-          "h": 3600 * 10**9}
+_UNITS = {
+    "ns": 1,
+    "us": 1_000,
+    "\u00b5s": 1_000,
+    "\u03bcs": 1_000,
+    "ms": 1_000_000,
+    "s": 10**9,
+    "m": 60 * 10**9,
+    "h": 3600 * 10**9,
+}
 _DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
 
 
@@ -231,13 +246,13 @@ def go_duration_ns(text: str) -> int:
         total += (int(whole or 0) + (Fraction(int(frac), 10 ** len(frac)) if frac else 0)) * _UNITS[unit]
         if total > _INT64_MAX:
             raise CronError(f"invalid duration {text!r} (overflow)")
-        s = s[match.end():]
+        s = s[match.end() :]
     return -int(total) if negative else int(total)
 
 
 def _every(text: str) -> Every:
     try:
-        ns = go_duration_ns(text[len(_EVERY):])
+        ns = go_duration_ns(text[len(_EVERY) :])
     except CronError as exc:
         raise CronError(f"failed to parse duration {text}: {exc}") from None
     # constantdelay.go Every: below one second becomes one second; sub-second parts are dropped.
@@ -249,8 +264,10 @@ def parse_cron(text: str) -> Schedule | Every:
     if not text:
         raise CronError("empty spec string: spec.schedule is required")
     if "TZ" in text:
-        raise CronError("cannot use TZ or CRON_TZ in the schedule, use spec.timeZone instead "
-                        "(refused on create since Kubernetes 1.29)")
+        raise CronError(
+            "cannot use TZ or CRON_TZ in the schedule, use spec.timeZone instead "
+            "(refused on create since Kubernetes 1.29)"
+        )
     if text.startswith("@"):
         if text in _DESCRIPTORS:
             text = _DESCRIPTORS[text]
@@ -262,7 +279,8 @@ def parse_cron(text: str) -> Schedule | Every:
     if len(fields) != 5:
         raise CronError(f"expected exactly 5 fields (minute hour day-of-month month day-of-week), found {len(fields)}")
     (minutes, _), (hours, _), (days, days_star), (months, _), (weekdays, weekdays_star) = (
-        _field(part, bounds) for part, bounds in zip(fields, _FIELDS))
+        _field(part, bounds) for part, bounds in zip(fields, _FIELDS, strict=True)
+    )
     return Schedule(minutes, hours, days, months, weekdays, days_star, weekdays_star)
 
 

@@ -41,14 +41,45 @@ WINDOW_DAYS = 28 * 365 + 7  # 28 Gregorian years hold exactly 7 leap days (1901-
 _DAY = 1440  # minutes
 _EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 # Names under which the controller's default zone (and UTC itself) may be written.
-UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/UCT", "UCT", "Etc/Universal", "Universal", "Zulu", "Etc/Zulu", "GMT",
-                       "Etc/GMT", "Etc/GMT+0", "Etc/GMT-0", "Etc/GMT0", "GMT+0", "GMT-0", "GMT0", "Etc/Greenwich",
-                       "Greenwich"})
+UTC_NAMES = frozenset(
+    {
+        "UTC",
+        "Etc/UTC",
+        "Etc/UCT",
+        "UCT",
+        "Etc/Universal",
+        "Universal",
+        "Zulu",
+        "Etc/Zulu",
+        "GMT",
+        "Etc/GMT",
+        "Etc/GMT+0",
+        "Etc/GMT-0",
+        "Etc/GMT0",
+        "GMT+0",
+        "GMT-0",
+        "GMT0",
+        "Etc/Greenwich",
+        "Greenwich",
+    }
+)
 # Zones where robfig's hour stepping leaves the wall-clock model around DST (reference §4,
 # verified with robfig v3.0.1 and tzdata 2025b): a non-whole-hour shift (Lord Howe) or a
 # gap/overlap containing local midnight.  Equal wall-clock instants are no proof there.
-_ROBFIG_DEVIATES = frozenset({"Australia/Lord_Howe", "Australia/LHI", "Africa/Cairo", "Egypt", "America/Havana", "Cuba",
-                              "America/Santiago", "Chile/Continental", "Asia/Beirut", "Atlantic/Azores"})
+_ROBFIG_DEVIATES = frozenset(
+    {
+        "Australia/Lord_Howe",
+        "Australia/LHI",
+        "Africa/Cairo",
+        "Egypt",
+        "America/Havana",
+        "Cuba",
+        "America/Santiago",
+        "Chile/Continental",
+        "Asia/Beirut",
+        "Atlantic/Azores",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,8 +163,10 @@ def _compare_windows(a: _Side, b: _Side, start: dt.date) -> int | None:
         else:
             offs_a = _offsets_in_day(a, day_minute, oa[0], oa[2])
             offs_b = _offsets_in_day(b, day_minute, ob[0], ob[2])
-            t = next((m for m in range(_DAY)
-                      if a.fires(day_minute + m, offs_a[m]) != b.fires(day_minute + m, offs_b[m])), None)
+            t = next(
+                (m for m in range(_DAY) if a.fires(day_minute + m, offs_a[m]) != b.fires(day_minute + m, offs_b[m])),
+                None,
+            )
         if t is not None:
             return day_minute + t
     return None
@@ -149,13 +182,22 @@ def _every_verdict(a: Schedule | Every, b: Schedule | Every) -> Verdict:
             return Verdict(True)
         return Verdict(False, f"'{a.text}' fires every {a.seconds} s, '{b.text}' every {b.seconds} s")
     every = a if isinstance(a, Every) else b
-    return Verdict(None, f"'{every.text}' fires every {every.seconds} s counted from the CronJob's creation time "
-                         "(robfig/cron ConstantDelaySchedule; spec.timeZone does not apply), so the manifests cannot "
-                         "show whether it fires at the other schedule's times")
+    return Verdict(
+        None,
+        f"'{every.text}' fires every {every.seconds} s counted from the CronJob's creation time "
+        "(robfig/cron ConstantDelaySchedule; spec.timeZone does not apply), so the manifests cannot "
+        "show whether it fires at the other schedule's times",
+    )
 
 
-def compare(a: Schedule | Every, zone_a: str | None, b: Schedule | Every, zone_b: str | None,
-            start: dt.date, names: tuple[str, str] = ("the first", "the second")) -> Verdict:
+def compare(
+    a: Schedule | Every,
+    zone_a: str | None,
+    b: Schedule | Every,
+    zone_b: str | None,
+    start: dt.date,
+    names: tuple[str, str] = ("the first", "the second"),
+) -> Verdict:
     """Whether schedule ``a`` in ``zone_a`` and ``b`` in ``zone_b`` fire at the same instants
     from ``start`` on.  Zones are valid IANA names (or None: the controller's, UTC);
     ``names`` say which is which in the detail of a difference."""
@@ -174,6 +216,9 @@ def compare(a: Schedule | Every, zone_a: str | None, b: Schedule | Every, zone_b
         return Verdict(False, "they differ at wall-clock times that fall in a DST gap of the window")
     quirky = sorted({za, zb} & _ROBFIG_DEVIATES)
     if quirky:
-        return Verdict(None, f"they agree on the wall clock, but robfig/cron's stepping deviates from it around the DST "
-                             f"transitions of {', '.join(quirky)}, so that is no proof")
+        return Verdict(
+            None,
+            f"they agree on the wall clock, but robfig/cron's stepping deviates from it around the DST "
+            f"transitions of {', '.join(quirky)}, so that is no proof",
+        )
     return Verdict(True)

@@ -57,20 +57,32 @@ def exposures(section: object) -> list[Exposure]:
     out = []
     for i, e in enumerate(items):
         if isinstance(e, LMap):
-            out.append(Exposure(str(e.get("workload")), str(e.get("from", "entity:world")), e.get("minHops"),
-                                tuple(str(v) for v in e.get("onlyVia") or ()), items.loc_of(i)))
+            out.append(
+                Exposure(
+                    str(e.get("workload")),
+                    str(e.get("from", "entity:world")),
+                    e.get("minHops"),
+                    tuple(str(v) for v in e.get("onlyVia") or ()),
+                    items.loc_of(i),
+                )
+            )
     return out
 
 
 def _path_text(p: Path) -> str:
-    hops = " | ".join(f"{h.src} -> {h.dst} on {h.ports.describe()}: " + "; ".join(h.cilium)
-                      + (f"; Istio {'; '.join(h.istio)}" if h.istio else "") for h in p.hops)
+    hops = " | ".join(
+        f"{h.src} -> {h.dst} on {h.ports.describe()}: "
+        + "; ".join(h.cilium)
+        + (f"; Istio {'; '.join(h.istio)}" if h.istio else "")
+        for h in p.hops
+    )
     return f"{p.text()} [{hops}]"
 
 
 def _finding(e: Exposure, message: str, detail: str) -> Finding:
-    return Finding("NET011", message, e.loc, subject=f"exposure of {e.workload}", detail=detail,
-                   promises=(exposure_key(e),))
+    return Finding(
+        "NET011", message, e.loc, subject=f"exposure of {e.workload}", detail=detail, promises=(exposure_key(e),)
+    )
 
 
 def _resolve(traffic, e: Exposure) -> tuple[str, str, list[str]] | str:
@@ -99,13 +111,21 @@ def check_exposure(ctx: CheckContext) -> Iterator[Finding]:
             nodes = nx.shortest_path(graph, source, jewel)
             if len(nodes) - 1 < e.min_hops:
                 witness = shortest_avoiding(graph, source, jewel, ())
-                yield _finding(e, f"{jewel} is {len(nodes) - 1} hop{'s' if len(nodes) > 2 else ''} from {source}, "
-                                  f"the document promises at least {e.min_hops}: {_path_text(witness)}", "min-hops")
+                yield _finding(
+                    e,
+                    f"{jewel} is {len(nodes) - 1} hop{'s' if len(nodes) > 2 else ''} from {source}, "
+                    f"the document promises at least {e.min_hops}: {_path_text(witness)}",
+                    "min-hops",
+                )
         if via:
             witness = shortest_avoiding(graph, source, jewel, via)
             if witness is not None:
-                yield _finding(e, f"{jewel} is reachable from {source} without passing through "
-                                  f"{', '.join(via)}: {_path_text(witness)}", "only-via")
+                yield _finding(
+                    e,
+                    f"{jewel} is reachable from {source} without passing through "
+                    f"{', '.join(via)}: {_path_text(witness)}",
+                    "only-via",
+                )
 
 
 CHECKS = {"NET011": check_exposure}

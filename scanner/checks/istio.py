@@ -21,7 +21,9 @@ def istio_rejected(ctx: CheckContext) -> Iterator[Finding]:
             "NET009",
             f"{r.policy} is refused by Istio ({r.message}); it is not applied, so the workloads it was meant to "
             "protect are not protected by it",
-            r.loc, subject=r.policy, detail=r.path or r.message,
+            r.loc,
+            subject=r.policy,
+            detail=r.path or r.message,
         )
 
 

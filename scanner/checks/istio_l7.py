@@ -32,8 +32,9 @@ def applies(traffic, dst: str) -> bool:
     if layer is None or not layer.active or layer.dataplane(dst).mode == "none":
         return False
     ns = layer.namespace(dst)
-    return bool(layer.policies_for(dst)) or any(p.namespace in (ns, layer.settings.root_namespace)
-                                                for p in layer.parsed.peer_auths)
+    return bool(layer.policies_for(dst)) or any(
+        p.namespace in (ns, layer.settings.root_namespace) for p in layer.parsed.peer_auths
+    )
 
 
 def probe_ports(traffic, dst: str, ports: PortSet, sides: Sequence[SideResult]) -> list[int]:
@@ -58,19 +59,29 @@ def _finding(flow: Flow, port: int, dst: str, result: Comparison, scope: str = "
         for d in result.differences:
             by_why.setdefault(d.why, []).append(d)
         shown = []
-        for why, items in list(by_why.items())[:MAX_SHOWN]:
-            more = f" (and {len(items) - 1} more request{'s' if len(items) > 2 else ''} like it)" if len(items) > 1 else ""
+        for items in list(by_why.values())[:MAX_SHOWN]:
+            more = (
+                f" (and {len(items) - 1} more request{'s' if len(items) > 2 else ''} like it)" if len(items) > 1 else ""
+            )
             shown.append(items[0].text(dst, port) + more)
         text = "; ".join(shown)
         detail = "l7-composed"
     else:
         text = f"could not be proven on {dst}:{port}: {result.undecided}"
         detail = "l7-undecided"
-    return Finding("NET003", f"documented flow {flow.text} (Cilium and Istio): {text}{scope}", flow.loc,
-                   subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=detail)
+    return Finding(
+        "NET003",
+        f"documented flow {flow.text} (Cilium and Istio): {text}{scope}",
+        flow.loc,
+        subject=f"flow {flow.src} -> {flow.dst}",
+        promises=(flow_key(flow),),
+        detail=detail,
+    )
 
 
-def concrete_findings(traffic, flow: Flow, src: str, dst: str, sides: Sequence[SideResult], ports: PortSet) -> Iterator[Finding]:
+def concrete_findings(
+    traffic, flow: Flow, src: str, dst: str, sides: Sequence[SideResult], ports: PortSet
+) -> Iterator[Finding]:
     """A flow between two endpoints: both Cilium sides' HTTP rules and Istio at dst."""
     restrictions = [r for side in sides for r in side.l7]
     for port in probe_ports(traffic, dst, ports, sides):
@@ -80,7 +91,9 @@ def concrete_findings(traffic, flow: Flow, src: str, dst: str, sides: Sequence[S
             return  # one finding per flow, like the Cilium comparison
 
 
-def group_findings(traffic, flow: Flow, members: Sequence[tuple[str, SideResult, PortSet]], dst: str) -> Iterator[Finding]:
+def group_findings(
+    traffic, flow: Flow, members: Sequence[tuple[str, SideResult, PortSet]], dst: str
+) -> Iterator[Finding]:
     """A flow from a group (``entity:all -> dst``): only dst's side is the promise, so each
     member is compared on dst's ingress HTTP rules and Istio's decision at dst."""
     affected: list[tuple[str, int, Comparison]] = []
@@ -92,7 +105,9 @@ def group_findings(traffic, flow: Flow, members: Sequence[tuple[str, SideResult,
                 break
     if affected:
         member, port, result = affected[0]
-        names = ", ".join(m for m, _, _ in affected[:4]) + (f" and {len(affected) - 4} more" if len(affected) > 4 else "")
+        names = ", ".join(m for m, _, _ in affected[:4]) + (
+            f" and {len(affected) - 4} more" if len(affected) > 4 else ""
+        )
         f = _finding(flow, port, dst, result, f" (for {len(affected)} of the sources: {names}; first: {member})")
         if f is not None:
             yield f
@@ -123,6 +138,16 @@ def blocked_findings(traffic, flow: Flow, pairs: Sequence[tuple[str, str, PortSe
     if not reasons:
         return
     src, dst, port, why = reasons[0]
-    scope = f" (for {len(reasons)} of {len(pairs)} source/destination pairs; first: {src} -> {dst})" if len(pairs) > 1 else ""
-    yield Finding("NET001", f"documented flow {flow.text} is blocked on TCP {port}: {why}{scope}", flow.loc,
-                  subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=f"istio:{port}")
+    scope = (
+        f" (for {len(reasons)} of {len(pairs)} source/destination pairs; first: {src} -> {dst})"
+        if len(pairs) > 1
+        else ""
+    )
+    yield Finding(
+        "NET001",
+        f"documented flow {flow.text} is blocked on TCP {port}: {why}{scope}",
+        flow.loc,
+        subject=f"flow {flow.src} -> {flow.dst}",
+        promises=(flow_key(flow),),
+        detail=f"istio:{port}",
+    )

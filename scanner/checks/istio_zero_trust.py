@@ -101,8 +101,11 @@ def flows_into(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, wid: 
             except EndpointError:
                 targets = None
             if targets is None:  # groups and odd references: by membership, as NET002 decides it
-                targets = [e for e, ep in traffic.endpoints.items()
-                           if ep.kind in ("workload", "actor") and member(docs.of(flow.dst), traffic, e)]
+                targets = [
+                    e
+                    for e, ep in traffic.endpoints.items()
+                    if ep.kind in ("workload", "actor") and member(docs.of(flow.dst), traffic, e)
+                ]
             for eid in targets:
                 index.setdefault(eid, []).append(flow)
     return index.get(wid, [])
@@ -139,8 +142,11 @@ def _identity_regex(attribute: str, value: str, policy_ns: str, traffic: Traffic
         return service_account_regex(policy_ns, value).pattern
     if value == "*":
         return "spiffe://[^/]+/.*"
-    body = ("[^/]*" + re.escape(value[1:])) if value.startswith("*") else (
-        re.escape(value[:-1]) + "[^/]*" if value.endswith("*") else re.escape(value))
+    body = (
+        ("[^/]*" + re.escape(value[1:]))
+        if value.startswith("*")
+        else (re.escape(value[:-1]) + "[^/]*" if value.endswith("*") else re.escape(value))
+    )
     return "spiffe://" + body + "/.*"
 
 
@@ -171,12 +177,19 @@ def identity_witnesses(rules: list[tuple[AuthorizationPolicy, Rule]], doc: Docum
     if exact is not None:
         return exact
     td = traffic.istio.settings.trust_domain
-    atoms = [lang.regex(_identity_regex(f.attribute, v, p.namespace, traffic), lang.PRINTABLE)
-             for p, r in rules for f in r.fields if f.attribute in IDENTITY_ATTRS for v in f.values + f.not_values]
+    atoms = [
+        lang.regex(_identity_regex(f.attribute, v, p.namespace, traffic), lang.PRINTABLE)
+        for p, r in rules
+        for f in r.fields
+        if f.attribute in IDENTITY_ATTRS
+        for v in f.values + f.not_values
+    ]
     atoms += [lang.regex(re.escape(x), lang.PRINTABLE) for x in sorted(doc.principals) if x]
     # Namespaces are DNS labels, service accounts DNS subdomain names (Kubernetes validation).
-    shape = lang.regex(re.escape(f"spiffe://{td}/ns/") + "[a-z0-9]([a-z0-9-]*[a-z0-9])?/sa/[a-z0-9]([a-z0-9.-]*[a-z0-9])?",
-                       lang.PRINTABLE)
+    shape = lang.regex(
+        re.escape(f"spiffe://{td}/ns/") + "[a-z0-9]([a-z0-9-]*[a-z0-9])?/sa/[a-z0-9]([a-z0-9.-]*[a-z0-9])?",
+        lang.PRINTABLE,
+    )
     return [c.witness for c in lang.cells(atoms, shape, lang.PRINTABLE)]
 
 
@@ -237,8 +250,9 @@ class Judge:
         got = self._source_memo.get(key)
         if got is None:
             ctx = Context(peer, 0, _no_request(), p.namespace, self.layer.settings, self.layer.settings.pod_cidrs)
-            got = not rule.sources or any(not T.and_(field_matches(f, ctx) for f in c.fields).is_false
-                                          for c in rule.sources)
+            got = not rule.sources or any(
+                not T.and_(field_matches(f, ctx) for f in c.fields).is_false for c in rule.sources
+            )
             self._source_memo[key] = got
         return got
 
@@ -268,10 +282,20 @@ class Judge:
         if identities and not doc.any_principal:
             for w in identity_witnesses([(p, rule)] + self.deny, doc, self.traffic):
                 peer = Peer(w, True, "", None)
-                if w not in doc.principals and self._admits(p, rule, peer, port, chains) and not self._denied(peer, port, chains):
+                if (
+                    w not in doc.principals
+                    and self._admits(p, rule, peer, port, chains)
+                    and not self._denied(peer, port, chains)
+                ):
                     ns_sa = split_principal(w)
-                    witness = (f"a pod running as service account {ns_sa[2]} in namespace {ns_sa[1]} (identity "
-                               f"{w.removeprefix('spiffe://')})") if ns_sa else w
+                    witness = (
+                        (
+                            f"a pod running as service account {ns_sa[2]} in namespace {ns_sa[1]} (identity "
+                            f"{w.removeprefix('spiffe://')})"
+                        )
+                        if ns_sa
+                        else w
+                    )
                     break
         if witness is None and plaintext_ok and not doc.plaintext:
             peer = Peer(None, True, "no sidecar", None)
@@ -280,7 +304,11 @@ class Judge:
         if witness is None and plaintext_ok:
             for value in address_witnesses([(p, rule)] + self.deny, doc):
                 peer, text = _address_peer(value)
-                if not _address_in(doc, value) and self._admits(p, rule, peer, port, chains) and not self._denied(peer, port, chains):
+                if (
+                    not _address_in(doc, value)
+                    and self._admits(p, rule, peer, port, chains)
+                    and not self._denied(peer, port, chains)
+                ):
                     witness = f"a client at {text}"
                     break
         known = self._known(p, rule, port, chains, doc)
@@ -297,7 +325,9 @@ class Judge:
             return sorted({e for x in exact for e in index.get(x, ())})
         return [e for e, ep in self.traffic.endpoints.items() if ep.kind in ("workload", "actor")]
 
-    def _known(self, p: AuthorizationPolicy, rule: Rule, port: int, chains: tuple[str, ...], doc: Documented) -> tuple[str, ...]:
+    def _known(
+        self, p: AuthorizationPolicy, rule: Rule, port: int, chains: tuple[str, ...], doc: Documented
+    ) -> tuple[str, ...]:
         out = []
         mode = self.layer.mtls(self.wid, port).mode
         for eid in self._candidates(rule, mode):
@@ -347,7 +377,10 @@ def _finding(wid: str, workload, p: AuthorizationPolicy, rule: Rule, excesses: l
     return Finding(
         "NET010",
         f"{where} lets {wid} accept sources the documented matrix does not list, on {ports.describe()}: {example}",
-        rule.loc, subject=wid, detail=f"ingress:{p.ref} rules[{rule.index}]", workload=workload.ref,
+        rule.loc,
+        subject=wid,
+        detail=f"ingress:{p.ref} rules[{rule.index}]",
+        workload=workload.ref,
         promises=(isolation_key(wid, "ingress"),),
     )
 
@@ -372,27 +405,47 @@ def check_istio_zero_trust(ctx: CheckContext) -> Iterator[Finding]:
             if p.action != "ALLOW":
                 continue
             for rule in p.rules or ():
-                excesses = [(ports, e) for port, doc, ports in groups
-                            for e in (judge.excess(p, rule, port, doc),) if e is not None]
+                excesses = [
+                    (ports, e)
+                    for port, doc, ports in groups
+                    for e in (judge.excess(p, rule, port, doc),)
+                    if e is not None
+                ]
                 if excesses:
                     yield _finding(wid, workload, p, rule, excesses)
 
 
-def _equivalent_pieces(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, judge: Judge
-                       ) -> list[tuple[int, Documented, PortSet]]:
+def _equivalent_pieces(
+    ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, judge: Judge
+) -> list[tuple[int, Documented, PortSet]]:
     """Intercepted port pieces grouped by everything the judgement depends on: the port
     tests of every policy selecting the workload, mTLS mode, protocol and the documented
     sources.  Each group is judged once, on its first port (same verdicts by construction)."""
-    tested = sorted({int(v) for p in judge.policies for r in p.rules or () for f in r.fields
-                     if f.attribute == "destination.port" for v in f.values + f.not_values})
+    tested = sorted(
+        {
+            int(v)
+            for p in judge.policies
+            for r in p.rules or ()
+            for f in r.fields
+            if f.attribute == "destination.port"
+            for v in f.values + f.not_values
+        }
+    )
     groups: dict[tuple, tuple[int, Documented, PortSet]] = {}
     for lo, hi in _port_pieces(ctx, traffic, docs, judge.wid):
         if not judge.dp.intercepts(lo):
             continue
         doc = documented_sources(ctx, traffic, docs, judge.wid, lo)
-        key = (tuple(lo == t for t in tested), traffic.istio.mtls(judge.wid, lo).mode,
-               traffic.istio.port_protocol(judge.wid, lo)[0], frozenset(doc.principals), doc.any_principal,
-               doc.plaintext, doc.addresses, frozenset(doc.endpoints))
+        key = (
+            tuple(lo == t for t in tested),
+            traffic.istio.mtls(judge.wid, lo).mode,
+            traffic.istio.port_protocol(judge.wid, lo)[0],
+            frozenset(doc.principals),
+            doc.any_principal,
+            doc.plaintext,
+            doc.addresses,
+            frozenset(doc.endpoints),
+        )
         port, first_doc, ports = groups.get(key, (lo, doc, PortSet()))
         groups[key] = (port, first_doc, ports.union(PortSet.single("TCP", lo, hi)))
     return list(groups.values())

@@ -26,8 +26,10 @@ def policy_rejected(ctx: CheckContext) -> Iterable[Finding]:
             outcome = "the object is stored but its status says VALID=False"
         yield Finding(
             rule_id="NET007",
-            message=(f"{r.policy} is rejected as a whole by {r.component}: {r.message}; {outcome}, none of its rules "
-                     "is enforced, so the pods it selects are not isolated by it"),
+            message=(
+                f"{r.policy} is rejected as a whole by {r.component}: {r.message}; {outcome}, none of its rules "
+                "is enforced, so the pods it selects are not isolated by it"
+            ),
             loc=r.loc,
             subject=r.policy,
             detail=r.path or r.message,
@@ -43,9 +45,11 @@ def unknown_policy_fields(ctx: CheckContext) -> Iterable[Finding]:
         meant = f" (did you mean '{p.suggestion}'?)" if p.suggestion else ""
         yield Finding(
             rule_id="NET008",
-            message=(f"{p.policy}: '{p.path}' is not a field of this object{meant}. kubectl apply (strict field "
-                     "validation, the default) rejects the whole object; applied with validation off, the API "
-                     f"server drops the field and {p.effect}. The traffic graph assumes the field is dropped."),
+            message=(
+                f"{p.policy}: '{p.path}' is not a field of this object{meant}. kubectl apply (strict field "
+                "validation, the default) rejects the whole object; applied with validation off, the API "
+                f"server drops the field and {p.effect}. The traffic graph assumes the field is dropped."
+            ),
             loc=p.loc,
             subject=p.policy,
             detail=p.path,

@@ -25,7 +25,9 @@ def _namespace_names(ctx: CheckContext, where: str, names: dict) -> Iterator[Fin
                 "POL001",
                 f"namespace '{name}' in {where} is not a namespace of the scanned manifests (no object is in it), "
                 f"so nothing is checked for it{did_you_mean(name, known)}",
-                loc, subject=f"policy {where}", detail=f"namespace:{name}",
+                loc,
+                subject=f"policy {where}",
+                detail=f"namespace:{name}",
             )
 
 
@@ -46,7 +48,10 @@ def check_names(ctx: CheckContext) -> Iterator[Finding]:
                         "POL001",
                         f"the exception for {ref} names rule '{rule}', which does not exist, so it excepts "
                         f"nothing{did_you_mean(rule, rules)}",
-                        exc.loc, subject=f"exception for {ref}", detail=f"rule:{rule}", workload=ref,
+                        exc.loc,
+                        subject=f"exception for {ref}",
+                        detail=f"rule:{rule}",
+                        workload=ref,
                     )
             for name in exc.containers:
                 if containers and name not in containers:
@@ -54,7 +59,10 @@ def check_names(ctx: CheckContext) -> Iterator[Finding]:
                         "POL001",
                         f"the exception for {ref} names container '{name}', which the workload does not have "
                         f"(containers: {', '.join(sorted(containers))}){did_you_mean(name, containers)}",
-                        exc.loc, subject=f"exception for {ref}", detail=f"container:{name}", workload=ref,
+                        exc.loc,
+                        subject=f"exception for {ref}",
+                        detail=f"container:{name}",
+                        workload=ref,
                     )
 
 

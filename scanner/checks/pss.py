@@ -97,7 +97,10 @@ def explicit_setters(
         value = getattr(workload.pod_security, attr)
         if value is not None and bad(value):
             yield Violation(
-                f"pod securityContext.{key} is {_q(value)}; {rule}", _where(workload.pod_security, key), None, f"pod:{key}"
+                f"pod securityContext.{key} is {_q(value)}; {rule}",
+                _where(workload.pod_security, key),
+                None,
+                f"pod:{key}",
             )
     for container in workload.containers:
         value = getattr(container.security, attr)
@@ -123,7 +126,10 @@ def required_with_pod_default(
     pod_good = pod_value is not None and good(pod_value)
     if pod_value is not None and not pod_good:
         yield Violation(
-            f"pod securityContext.{key} is {_q(pod_value)}; {rule}", _where(workload.pod_security, key), None, f"pod:{key}"
+            f"pod securityContext.{key} is {_q(pod_value)}; {rule}",
+            _where(workload.pod_security, key),
+            None,
+            f"pod:{key}",
         )
     for container in workload.containers:
         value = getattr(container.security, attr)
@@ -270,7 +276,7 @@ def apparmor_profile(w: Workload) -> Iterator[Violation]:
             yield Violation(
                 f'annotation {key} is "{value}"; baseline allows only "runtime/default" or "localhost/<profile>"',
                 w.annotation_locs.get(key, w.loc),
-                by_name.get(key[len(APPARMOR_ANNOTATION_PREFIX):]),
+                by_name.get(key[len(APPARMOR_ANNOTATION_PREFIX) :]),
                 f"annotation:{key}",
             )
 
@@ -282,7 +288,12 @@ SELINUX_TYPES = frozenset({"", "container_t", "container_init_t", "container_kvm
 def selinux_options(w: Workload) -> Iterator[Violation]:
     rule = "baseline forbids custom SELinux options"
     for sub, attr, bad, allowed in (
-        ("type", "selinux_type", lambda v: v not in SELINUX_TYPES, "type may only be " + ", ".join(sorted(SELINUX_TYPES - {""}))),
+        (
+            "type",
+            "selinux_type",
+            lambda v: v not in SELINUX_TYPES,
+            "type may only be " + ", ".join(sorted(SELINUX_TYPES - {""})),
+        ),
         ("user", "selinux_user", lambda v: v != "", "user may not be set"),
         ("role", "selinux_role", lambda v: v != "", "role may not be set"),
     ):
@@ -353,7 +364,18 @@ def sysctls(w: Workload) -> Iterator[Violation]:
 
 # check_restrictedVolumes.go; a volume with no source is defaulted to emptyDir by the API server.
 RESTRICTED_VOLUME_SOURCES = frozenset(
-    {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "image", "persistentVolumeClaim", "projected", "secret", ""}
+    {
+        "configMap",
+        "csi",
+        "downwardAPI",
+        "emptyDir",
+        "ephemeral",
+        "image",
+        "persistentVolumeClaim",
+        "projected",
+        "secret",
+        "",
+    }
 )
 
 

@@ -48,7 +48,9 @@ def _section_entries(ctx: CheckContext, key: str) -> Iterator[LMap]:
         yield from (e for e in retention[key] if isinstance(e, LMap))
 
 
-def _documented_files(ctx: CheckContext, key: str, rule: str, what: str) -> Iterator[tuple[LMap, str, Document | Finding]]:
+def _documented_files(
+    ctx: CheckContext, key: str, rule: str, what: str
+) -> Iterator[tuple[LMap, str, Document | Finding]]:
     """(entry, path, its first document) per policy entry, or a finding when the
     file the entry names is not among the scanned files."""
     for entry in _section_entries(ctx, key):
@@ -57,9 +59,18 @@ def _documented_files(ctx: CheckContext, key: str, rule: str, what: str) -> Iter
         if docs:
             yield entry, path, docs[0]
         else:
-            yield entry, path, Finding(rule, f"documented {what} file {path} is not among the scanned files"
-                                       f"{did_you_mean(path, ctx.inputs.files)}",
-                                       entry.loc_of("file"), subject=path, detail="missing-file")
+            yield (
+                entry,
+                path,
+                Finding(
+                    rule,
+                    f"documented {what} file {path} is not among the scanned files"
+                    f"{did_you_mean(path, ctx.inputs.files)}",
+                    entry.loc_of("file"),
+                    subject=path,
+                    detail="missing-file",
+                ),
+            )
 
 
 def _lifecycle_prefix(rule: LMap) -> tuple[Any, Loc]:
@@ -120,30 +131,68 @@ def check_s3_lifecycle(ctx: CheckContext) -> Iterator[Finding]:
         data = doc.data
         rules = data.get("Rules") if isinstance(data, LMap) else None
         if not isinstance(rules, list):
-            yield Finding("RET001", "S3 lifecycle configuration has no 'Rules' list", doc.loc, subject=path, detail="rules")
+            yield Finding(
+                "RET001", "S3 lifecycle configuration has no 'Rules' list", doc.loc, subject=path, detail="rules"
+            )
             continue
         want_id, want_prefix, want_days = entry.get("ruleId"), entry.get("prefix"), entry.get("expirationDays")
         candidates = _candidates(rules, want_id, want_prefix)
         if not candidates:
             what = f"ID {want_id!r}" if want_id is not None else f"prefix {want_prefix!r}"
-            yield Finding("RET001", f"no lifecycle rule with {what}: backups are never expired", rules.loc, subject=path, detail="rule")
+            yield Finding(
+                "RET001",
+                f"no lifecycle rule with {what}: backups are never expired",
+                rules.loc,
+                subject=path,
+                detail="rule",
+            )
             continue
         rule = candidates[0]
         subject = f"{path} rule {rule.get('ID', '?')}"
         if rule.get("Status") != "Enabled":
-            yield Finding("RET001", f"lifecycle rule status is {rule.get('Status')!r}, not 'Enabled': nothing expires", rule.loc_of("Status"), subject=subject, detail="status")
+            yield Finding(
+                "RET001",
+                f"lifecycle rule status is {rule.get('Status')!r}, not 'Enabled': nothing expires",
+                rule.loc_of("Status"),
+                subject=subject,
+                detail="status",
+            )
         prefix, prefix_loc = _lifecycle_prefix(rule)
         if want_prefix is not None and prefix != want_prefix:
-            yield Finding("RET001", f"lifecycle rule applies to prefix {prefix!r}, the document says {want_prefix!r}", prefix_loc, subject=subject, detail="prefix")
+            yield Finding(
+                "RET001",
+                f"lifecycle rule applies to prefix {prefix!r}, the document says {want_prefix!r}",
+                prefix_loc,
+                subject=subject,
+                detail="prefix",
+            )
         expiration = rule.get("Expiration")
         if not isinstance(expiration, LMap):
-            yield Finding("RET001", "lifecycle rule has no Expiration: objects are kept forever", rule.loc, subject=subject, detail="expiration")
+            yield Finding(
+                "RET001",
+                "lifecycle rule has no Expiration: objects are kept forever",
+                rule.loc,
+                subject=subject,
+                detail="expiration",
+            )
             continue
         days = expiration.get("Days")
         if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            yield Finding("RET001", f"Expiration.Days must be a positive whole number, got {type(days).__name__} {days!r}", expiration.loc_of("Days"), subject=subject, detail="days")
+            yield Finding(
+                "RET001",
+                f"Expiration.Days must be a positive whole number, got {type(days).__name__} {days!r}",
+                expiration.loc_of("Days"),
+                subject=subject,
+                detail="days",
+            )
         elif want_days is not None and days != want_days:
-            yield Finding("RET001", f"objects expire after {days} days, the document says {want_days}", expiration.loc_of("Days"), subject=subject, detail="days")
+            yield Finding(
+                "RET001",
+                f"objects expire after {days} days, the document says {want_days}",
+                expiration.loc_of("Days"),
+                subject=subject,
+                detail="days",
+            )
 
 
 def _dig(data: Any, *keys: str) -> tuple[Any, Loc | None]:
@@ -180,33 +229,65 @@ def check_loki(ctx: CheckContext) -> Iterator[Finding]:
         want = str(entry.get("retentionPeriod"))
         found = [(v, loc) for p in _PERIOD_PATHS for v, loc in [_dig(data, *p)] if loc is not None]
         if not found:
-            yield Finding("RET002", f"no Loki retention_period is set: logs are kept until the volume fills (document: {want})", root, subject=path, detail="period")
+            yield Finding(
+                "RET002",
+                f"no Loki retention_period is set: logs are kept until the volume fills (document: {want})",
+                root,
+                subject=path,
+                detail="period",
+            )
         for value, loc in found:
             seconds = duration_seconds(value)
             if seconds is None:
-                yield Finding("RET002", f"retention_period {value!r} is not a duration like 168h", loc, subject=path, detail="period")
+                yield Finding(
+                    "RET002",
+                    f"retention_period {value!r} is not a duration like 168h",
+                    loc,
+                    subject=path,
+                    detail="period",
+                )
             elif seconds != duration_seconds(want):
-                yield Finding("RET002", f"retention_period is {value}, the document says {want}", loc, subject=path, detail="period")
+                yield Finding(
+                    "RET002",
+                    f"retention_period is {value}, the document says {want}",
+                    loc,
+                    subject=path,
+                    detail="period",
+                )
             elif seconds == 0:
                 yield Finding("RET002", "retention_period 0 keeps logs forever", loc, subject=path, detail="period")
         enabled = [(v, loc) for p in _ENABLED_PATHS for v, loc in [_dig(data, *p)] if loc is not None]
         if found and not any(v is True for v, _ in enabled):
             where = enabled[0][1] if enabled else found[0][1]
-            yield Finding("RET002", "retention deletes are not enabled (retention_deletes_enabled / compactor.retention_enabled): the period is never enforced", where, subject=path, detail="enabled")
+            yield Finding(
+                "RET002",
+                "retention deletes are not enabled (retention_deletes_enabled / compactor.retention_enabled): the period is never enforced",
+                where,
+                subject=path,
+                detail="enabled",
+            )
         want_size = entry.get("pvcSize")
         if want_size is not None:
             sizes = [(v, loc) for p in _SIZE_PATHS for v, loc in [_dig(data, *p)] if loc is not None]
             for value, loc in sizes:
                 if str(value) != str(want_size):
-                    yield Finding("RET002", f"log volume size is {value}, the document says {want_size}", loc, subject=path, detail="size")
+                    yield Finding(
+                        "RET002",
+                        f"log volume size is {value}, the document says {want_size}",
+                        loc,
+                        subject=path,
+                        detail="size",
+                    )
 
 
 def _promised(check, key: str):
     """Tag each finding with the documented retention entry whose file it is about."""
 
     def run(ctx: CheckContext) -> Iterator[Finding]:
-        files = {_policy_relative(ctx, str(e.get("file"))): retention_key(key, str(e.get("file")))
-                 for e in _section_entries(ctx, key)}
+        files = {
+            _policy_relative(ctx, str(e.get("file"))): retention_key(key, str(e.get("file")))
+            for e in _section_entries(ctx, key)
+        }
         for f in check(ctx):
             owner = next((k for path, k in files.items() if f.subject == path or f.subject.startswith(path + " ")), "")
             yield replace(f, promises=(owner,) if owner else ())

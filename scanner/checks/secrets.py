@@ -19,8 +19,12 @@ from .base import CheckContext, workload_finding
 
 # Names that announce a secret value.  Keys that only *name* a secret
 # (passwordKey, secretName, existingSecret, tokenFile ...) are not secrets.
-_SECRET_NAME = re.compile(r"(pass(word|wd)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?|auth)", re.IGNORECASE)
-_REFERENCE_NAME = re.compile(r"(name|key|ref|refs|file|path|enabled|existing\w*|secretname|mode|length|policy|type|url|uri|id)$", re.IGNORECASE)
+_SECRET_NAME = re.compile(
+    r"(pass(word|wd)?|secret|token|api[-_]?key|access[-_]?key|private[-_]?key|credentials?|auth)", re.IGNORECASE
+)
+_REFERENCE_NAME = re.compile(
+    r"(name|key|ref|refs|file|path|enabled|existing\w*|secretname|mode|length|policy|type|url|uri|id)$", re.IGNORECASE
+)
 _KEY_MATERIAL = re.compile(r"(api|access|private|secret|ssh|encryption|signing|master)[-_]?key$", re.IGNORECASE)
 _PLACEHOLDER = re.compile(
     r"^(\$\([A-Za-z_][A-Za-z0-9_]*\)|\$\{[^}]+\}|<[^>]+>|\{\{.*\}\}|%[A-Za-z_]+%|xxx+|\*+|\.\.\.|-"
@@ -42,7 +46,7 @@ def is_placeholder(name: str, value: str) -> bool:
     if _PLACEHOLDER.match(text):
         return True
     key, val = _norm(name), _norm(text)
-    return bool(key) and val.startswith(key) and val[len(key):] in _ECHO_SUFFIXES
+    return bool(key) and val.startswith(key) and val[len(key) :] in _ECHO_SUFFIXES
 
 
 def looks_secret(name: str, value: Any) -> bool:
@@ -51,12 +55,16 @@ def looks_secret(name: str, value: Any) -> bool:
     name = str(name)
     if _KEY_MATERIAL.search(name):
         return True
-    return bool(_SECRET_NAME.search(name)) and not _REFERENCE_NAME.search(name) and not name.lower().startswith("existing")
+    return (
+        bool(_SECRET_NAME.search(name)) and not _REFERENCE_NAME.search(name) and not name.lower().startswith("existing")
+    )
 
 
 def _allowed(ctx: CheckContext) -> frozenset[str]:
     section = ctx.policy.section("secrets")
-    return frozenset(str(n) for n in (section.get("allowLiteralEnv") or ())) if isinstance(section, LMap) else frozenset()
+    return (
+        frozenset(str(n) for n in (section.get("allowLiteralEnv") or ())) if isinstance(section, LMap) else frozenset()
+    )
 
 
 def check_secret_objects(ctx: CheckContext) -> Iterator[Finding]:
@@ -115,9 +123,12 @@ def _env_secrets(ctx: CheckContext, allowed: frozenset[str]) -> Iterator[Finding
             for env in container.env:
                 if env.source == "literal" and env.name not in allowed and looks_secret(env.name, env.value):
                     yield workload_finding(
-                        "SECRET002", workload,
+                        "SECRET002",
+                        workload,
                         f"env var {env.name} carries a literal secret value (not shown); use valueFrom.secretKeyRef",
-                        env.loc, container=container, detail=f"env:{env.name}",
+                        env.loc,
+                        container=container,
+                        detail=f"env:{env.name}",
                     )
 
 
@@ -132,7 +143,9 @@ def _configmap_secrets(ctx: CheckContext) -> Iterator[Finding]:
                 yield Finding(
                     "SECRET002",
                     f"{subject} key {key} looks like a secret value (not shown); ConfigMaps are not secret",
-                    data.loc_of(key), subject=subject, detail=f"data:{key}",
+                    data.loc_of(key),
+                    subject=subject,
+                    detail=f"data:{key}",
                 )
 
 
@@ -145,7 +158,9 @@ def _values_secrets(ctx: CheckContext, allowed: frozenset[str]) -> Iterator[Find
                 yield Finding(
                     "SECRET002",
                     f"Helm value {path} carries a literal secret value (not shown); reference an existing Secret instead",
-                    holder.loc_of(key), subject=doc.path, detail=f"values:{path}",
+                    holder.loc_of(key),
+                    subject=doc.path,
+                    detail=f"values:{path}",
                 )
 
 

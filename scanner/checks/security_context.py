@@ -116,10 +116,13 @@ def _compare(field: Field, expected: Any, actual: Setting[Any]) -> str | None:
         if field.default == expected:
             return None
         return (
-            f"{field.key} is not set (Kubernetes then uses {show(field.default)}); "
-            f"the table documents {show(expected)}"
+            f"{field.key} is not set (Kubernetes then uses {show(field.default)}); the table documents {show(expected)}"
         )
-    where = "the pod" if field.pod_only else ("the container" if field.attr in _CONTAINER_ONLY else "the container or the pod")
+    where = (
+        "the pod"
+        if field.pod_only
+        else ("the container" if field.attr in _CONTAINER_ONLY else "the container or the pod")
+    )
     return f"{field.key} is not set on {where}; the table documents {show(expected)}"
 
 
@@ -219,7 +222,9 @@ def check_sec003(ctx: CheckContext) -> Iterator[Finding]:
                 name = capability_name(cap)
                 if name in allowed_names or "ALL" in allowed_names:
                     continue
-                documented = f"documented add: {show(allowed)}" if allowed else "the table documents no added capabilities"
+                documented = (
+                    f"documented add: {show(allowed)}" if allowed else "the table documents no added capabilities"
+                )
                 message = f"capabilities.add adds {cap}, beyond the documented add set ({documented})"
                 loc = sc.locs.get(f"capabilities.add[{i}]", sc.where("capabilities.add"))
                 finding = workload_finding(
@@ -344,12 +349,15 @@ def _promised(check):
     return run
 
 
-CHECKS = {rule: _promised(fn) for rule, fn in {
-    "SEC001": check_sec001,
-    "SEC002": check_sec002,
-    "SEC003": check_sec003,
-    "SEC004": check_sec004,
-    "SEC005": check_sec005,
-    "SEC006": check_sec006,
-    "SEC007": check_sec007,
-}.items()}
+CHECKS = {
+    rule: _promised(fn)
+    for rule, fn in {
+        "SEC001": check_sec001,
+        "SEC002": check_sec002,
+        "SEC003": check_sec003,
+        "SEC004": check_sec004,
+        "SEC005": check_sec005,
+        "SEC006": check_sec006,
+        "SEC007": check_sec007,
+    }.items()
+}

@@ -102,8 +102,26 @@ class Script:
             yield from p.commands
 
 
-_PREFIX_WORDS = frozenset({"if", "then", "else", "elif", "do", "while", "until", "!", "time", "exec", "{", "(", "nice",
-                           "nohup", "command", "export"})
+_PREFIX_WORDS = frozenset(
+    {
+        "if",
+        "then",
+        "else",
+        "elif",
+        "do",
+        "while",
+        "until",
+        "!",
+        "time",
+        "exec",
+        "{",
+        "(",
+        "nice",
+        "nohup",
+        "command",
+        "export",
+    }
+)
 _ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _SPECIAL = "@*#?-$!0123456789"
@@ -172,7 +190,7 @@ class _Lexer:
     i: int = 0
 
     def peek(self, n: int = 1) -> str:
-        return self.text[self.i:self.i + n]
+        return self.text[self.i : self.i + n]
 
     def tokens(self) -> Iterator[tuple[str, Word | str]]:
         """("word", Word) | ("op", operator) | ("redir", op) | ("fd", digits)."""
@@ -216,14 +234,14 @@ class _Lexer:
                 if self.text.startswith("\\\n", self.i):
                     self.i += 2
                     continue
-                parts.append(self.text[self.i + 1:self.i + 2])
+                parts.append(self.text[self.i + 1 : self.i + 2])
                 self.i += 2
             elif ch == "'":
                 end = self.text.find("'", self.i + 1)
                 if end < 0:
                     self.problems.append("unbalanced single quote")
                     end = len(self.text)
-                parts.append(self.text[self.i + 1:end])
+                parts.append(self.text[self.i + 1 : end])
                 self.i = end + 1
             elif ch == '"':
                 parts += self._double_quoted()
@@ -234,19 +252,19 @@ class _Lexer:
                 if end < 0:
                     self.problems.append("unbalanced backquote")
                     end = len(self.text)
-                parts.append(Unknown(self.text[self.i:end + 1]))
+                parts.append(Unknown(self.text[self.i : end + 1]))
                 self.i = end + 1
             else:
                 parts.append(ch)
                 self.i += 1
-        return Word(Pattern.of(parts).parts, self.text[start:self.i], start)
+        return Word(Pattern.of(parts).parts, self.text[start : self.i], start)
 
     def _double_quoted(self) -> list[Part]:
         self.i += 1
         parts: list[Part] = []
         while self.i < len(self.text) and self.text[self.i] != '"':
             ch = self.text[self.i]
-            if ch == "\\" and self.peek(2)[1:] in ('$', '`', '"', "\\", "\n"):
+            if ch == "\\" and self.peek(2)[1:] in ("$", "`", '"', "\\", "\n"):
                 if self.peek(2)[1:] != "\n":
                     parts.append(self.text[self.i + 1])
                 self.i += 2
@@ -255,7 +273,7 @@ class _Lexer:
             elif ch == "`":
                 end = self.text.find("`", self.i + 1)
                 end = len(self.text) if end < 0 else end
-                parts.append(Unknown(self.text[self.i:end + 1]))
+                parts.append(Unknown(self.text[self.i : end + 1]))
                 self.i = end + 1
             else:
                 parts.append(ch)
@@ -283,7 +301,7 @@ class _Lexer:
                 depth -= 1
                 if depth == 0:
                     self.i += 1
-                    return self.text[start:self.i]
+                    return self.text[start : self.i]
             self.i += 1
         self.problems.append(f"unbalanced {open_}")
         return self.text[start:]
@@ -395,7 +413,7 @@ def locate(ctx: CheckContext, loc: Loc, text: str, word: Word) -> Loc:
     needle = word.raw.split("\n")[0].split("\\\n")[0]
     if not lines or not needle or loc.line > len(lines):
         return loc
-    if lines[loc.line - 1][loc.col - 1:].startswith("|"):
+    if lines[loc.line - 1][loc.col - 1 :].startswith("|"):
         n = loc.line + 1 + text.count("\n", 0, word.offset)
         if n <= len(lines) and needle in lines[n - 1]:
             return Loc(loc.path, n, lines[n - 1].index(needle) + 1)

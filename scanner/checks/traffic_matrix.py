@@ -65,8 +65,11 @@ def flow_ports(traffic, flow: Flow, dst: str) -> tuple[PortSet, list[str]]:
     declared = ep.named_ports if ep is not None else ()
     ports, unknown = flow.ports, []
     for name, protocol in flow.named:
-        hits = [(proto, number) for pname, proto, number in declared
-                if pname == name and (proto == protocol or protocol == "ANY" and proto in traffic.settings.any_protocols)]
+        hits = [
+            (proto, number)
+            for pname, proto, number in declared
+            if pname == name and (proto == protocol or (protocol == "ANY" and proto in traffic.settings.any_protocols))
+        ]
         for proto, number in hits:
             ports = ports.union(PortSet.single(proto, number))
         if not hits:
@@ -122,13 +125,18 @@ def covered_nodes(traffic, ref: str) -> list[str]:
         inside |= {e for e, x in traffic.endpoints.items() if x.kind == "cidr" and Label(CIDR, ep.prefix) in x.identity}
     elif ep.kind == "fqdn" and ep.fqdn:
         sel = FqdnSelector(ep.fqdn, "*" not in ep.fqdn)
-        inside |= {e for e, x in traffic.endpoints.items()
-                   if x.kind == "fqdn" and x.fqdn and sel.covers(x.fqdn, "*" not in x.fqdn)}
+        inside |= {
+            e
+            for e, x in traffic.endpoints.items()
+            if x.kind == "fqdn" and x.fqdn and sel.covers(x.fqdn, "*" not in x.fqdn)
+        }
     return sorted(inside)
 
 
-_NO_SCTP = ("the datapath carries no SCTP (settings.cilium.sctp is false, as Cilium's enable-sctp is by default; "
-            "SCTP packets are dropped whatever the policies say)")
+_NO_SCTP = (
+    "the datapath carries no SCTP (settings.cilium.sctp is false, as Cilium's enable-sctp is by default; "
+    "SCTP packets are dropped whatever the policies say)"
+)
 
 
 def _why_side_denies(side, missing: PortSet) -> str:
@@ -157,7 +165,10 @@ def _unknown_names(flow: Flow, dst: str, unknown: list[str]) -> Finding:
         "NET001",
         f"documented flow {flow.text} names port {names}, which {dst} does not declare (containers[].ports[].name), "
         "so no policy can allow it there",
-        flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail="named-port",
+        flow.loc,
+        subject=f"flow {flow.src} -> {flow.dst}",
+        promises=(flow_key(flow),),
+        detail="named-port",
     )
 
 
@@ -194,7 +205,10 @@ def check_documented_flows(ctx: CheckContext) -> Iterator[Finding]:
             yield Finding(
                 "NET001",
                 f"documented flow {flow.text} is blocked on {missing.describe()}: " + "; ".join(reasons),
-                flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=missing.describe(),
+                flow.loc,
+                subject=f"flow {flow.src} -> {flow.dst}",
+                promises=(flow_key(flow),),
+                detail=missing.describe(),
             )
 
 
@@ -218,8 +232,9 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
             yield _unknown_names(flow, dst, unknown)
     if src_group:  # Istio at the destination decides for every member
         dst = traffic.resolve(flow.dst)
-        yield from istio_l7.blocked_findings(traffic, flow, [(m, dst, p.intersect(side.allowed))
-                                                             for m, side, p in group_sides(traffic, flow, True)])
+        yield from istio_l7.blocked_findings(
+            traffic, flow, [(m, dst, p.intersect(side.allowed)) for m, side, p in group_sides(traffic, flow, True)]
+        )
     blocked: list[str] = []
     reason = ""
     for member, side, ports in group_sides(traffic, flow, src_group):
@@ -232,9 +247,12 @@ def _group_flow(ctx: CheckContext, traffic, flow: Flow, src_group: bool) -> Iter
         yield Finding(
             "NET001",
             f"documented flow {flow.text} is blocked for {len(blocked)} of the sources: {_describe_members(blocked)} ({reason})"
-            if src_group else
-            f"documented flow {flow.text} is blocked towards {_describe_members(blocked)} ({reason})",
-            flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail="group",
+            if src_group
+            else f"documented flow {flow.text} is blocked towards {_describe_members(blocked)} ({reason})",
+            flow.loc,
+            subject=f"flow {flow.src} -> {flow.dst}",
+            promises=(flow_key(flow),),
+            detail="group",
         )
 
 
@@ -252,8 +270,10 @@ def _restricting(side, on_ports: PortSet) -> list:
     for r in side.l7:
         if r.kind != "http" or not r.ports.intersect(on_ports) or not r.http:
             continue
-        if any(h.method is None and h.path is None and h.host is None and not h.headers and not h.header_matches
-               for h in r.http):
+        if any(
+            h.method is None and h.path is None and h.host is None and not h.headers and not h.header_matches
+            for h in r.http
+        ):
             continue
         out.append(r)
     return out
@@ -277,12 +297,19 @@ def _l7_problem(flow: Flow, sides, on_ports: PortSet) -> tuple[str, str] | None:
         return "l7-extra", f"promises plain L4 access, but {where} restricts HTTP requests on {restricted.describe()}"
     unrestricted = on_ports.subtract(restricted)
     if unrestricted:
-        return "l7-missing", f"promises an HTTP restriction, but every request is allowed at L7 on {unrestricted.describe()}"
-    sets = [(side.direction, frozenset((h.method, h.path, h.host) for r in rs for h in r.http)) for side, rs in per_side]
+        return (
+            "l7-missing",
+            f"promises an HTTP restriction, but every request is allowed at L7 on {unrestricted.describe()}",
+        )
+    sets = [
+        (side.direction, frozenset((h.method, h.path, h.host) for r in rs for h in r.http)) for side, rs in per_side
+    ]
     if len(sets) == 2 and not (sets[0][1] <= sets[1][1] or sets[1][1] <= sets[0][1]):
         (d1, s1), (d2, s2) = sets
-        return "l7-differs", (f"has other HTTP rules than the policies: {d1} allows {_fmt_http(s1)} but {d2} allows "
-                              f"{_fmt_http(s2)} (a request must match both)")
+        return "l7-differs", (
+            f"has other HTTP rules than the policies: {d1} allows {_fmt_http(s1)} but {d2} allows "
+            f"{_fmt_http(s2)} (a request must match both)"
+        )
     # With two sides, the one whose rules are a subset decides: a request matching one of
     # its rules matches the same rule on the other side.
     actual = min((s for _, s in sets), key=len)
@@ -291,7 +318,8 @@ def _l7_problem(flow: Flow, sides, on_ports: PortSet) -> tuple[str, str] | None:
         return None
     extra, lacking = actual - doc, doc - actual
     parts = ([f"policies also allow {_fmt_http(extra)}"] if extra else []) + (
-        [f"policies do not allow {_fmt_http(lacking)}"] if lacking else [])
+        [f"policies do not allow {_fmt_http(lacking)}"] if lacking else []
+    )
     return "l7-differs", "has other HTTP rules than the policies: " + "; ".join(parts)
 
 
@@ -307,8 +335,9 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
         if src_group and dst_group:
             continue
         if src_group and istio_l7.applies(traffic, traffic.resolve(flow.dst)):  # Cilium AND Istio
-            yield from istio_l7.group_findings(traffic, flow, list(group_sides(traffic, flow, True)),
-                                               traffic.resolve(flow.dst))
+            yield from istio_l7.group_findings(
+                traffic, flow, list(group_sides(traffic, flow, True)), traffic.resolve(flow.dst)
+            )
             continue
         if src_group or dst_group:
             problems: dict[tuple[str, str], list[str]] = {}
@@ -318,22 +347,38 @@ def check_l7(ctx: CheckContext) -> Iterator[Finding]:
                     problems.setdefault(got, []).append(member)
             if problems:
                 (detail, text), members = min(problems.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-                scope = (f"for {len(members)} of the sources ({_describe_members(members)})" if src_group
-                         else f"towards {_describe_members(members)}")
-                yield Finding("NET003", f"documented flow {flow.text} {text} ({scope})",
-                              flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=detail)
+                scope = (
+                    f"for {len(members)} of the sources ({_describe_members(members)})"
+                    if src_group
+                    else f"towards {_describe_members(members)}"
+                )
+                yield Finding(
+                    "NET003",
+                    f"documented flow {flow.text} {text} ({scope})",
+                    flow.loc,
+                    subject=f"flow {flow.src} -> {flow.dst}",
+                    promises=(flow_key(flow),),
+                    detail=detail,
+                )
             continue
         src, dst = traffic.resolve(flow.src), traffic.resolve(flow.dst)
         egress, ingress = traffic.sides(src, dst)
         ports, _ = flow_ports(traffic, flow, dst)
         if istio_l7.applies(traffic, dst):  # the composed decision: Cilium's HTTP rules AND Istio
-            yield from istio_l7.concrete_findings(traffic, flow, src, dst, [egress, ingress],
-                                                  ports.intersect(egress.allowed).intersect(ingress.allowed))
+            yield from istio_l7.concrete_findings(
+                traffic, flow, src, dst, [egress, ingress], ports.intersect(egress.allowed).intersect(ingress.allowed)
+            )
             continue
         got = _l7_problem(flow, [egress, ingress], ports.intersect(egress.allowed).intersect(ingress.allowed))
         if got:
-            yield Finding("NET003", f"documented flow {flow.text} {got[1]}",
-                          flow.loc, subject=f"flow {flow.src} -> {flow.dst}", promises=(flow_key(flow),), detail=got[0])
+            yield Finding(
+                "NET003",
+                f"documented flow {flow.text} {got[1]}",
+                flow.loc,
+                subject=f"flow {flow.src} -> {flow.dst}",
+                promises=(flow_key(flow),),
+                detail=got[0],
+            )
 
 
 # -- NET004 -------------------------------------------------------------------------
@@ -365,15 +410,20 @@ def check_isolation(ctx: CheckContext) -> Iterator[Finding]:
             elif traffic.settings.policy_enforcement_mode == "never":
                 why = "policyEnforcementMode is never, so Cilium enforces no policy"
             elif traffic.endpoints[wid].host_network:
-                why = ("it uses hostNetwork, so it is not a Cilium endpoint and no pod policy selects it "
-                       "(host policies are not evaluated)")
+                why = (
+                    "it uses hostNetwork, so it is not a Cilium endpoint and no pod policy selects it "
+                    "(host policies are not evaluated)"
+                )
             else:
                 why = "it is not a Cilium endpoint"
             yield Finding(
                 "NET004",
                 f"{workload.subject} is not isolated for {direction} ({why}): every "
                 f"{'inbound' if direction == 'ingress' else 'outbound'} flow is allowed in a zero-trust namespace",
-                workload.loc, subject=workload.subject, detail=direction, workload=workload.ref,
+                workload.loc,
+                subject=workload.subject,
+                detail=direction,
+                workload=workload.ref,
                 promises=(isolation_key(wid, direction),),
             )
 
@@ -389,7 +439,9 @@ def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
     server (its peer selects kube-dns, on a port kube-dns serves, not denied, admitted by
     kube-dns) and has a pattern covering the name.  One finding per egress rule and
     workload, at the rule's first ``toPorts`` item (or the rule itself without ``toPorts``)."""
-    if not _has_traffic(ctx) and not any(o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for o in ctx.inputs.objects):
+    if not _has_traffic(ctx) and not any(
+        o.kind in ("CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy") for o in ctx.inputs.objects
+    ):
         return
     traffic = ctx.traffic()
     fqdn_nodes = [n for n in traffic.endpoints if n.startswith("fqdn:")]
@@ -406,22 +458,28 @@ def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
             for entry in egress.fqdn_without_dns:
                 key = (entry.origin.policy, _TO_PORTS.sub("", entry.origin.path))
                 loc, names, missing = blocked.get(key, (entry.origin.loc, set(), set()))
-                names.add(node[len("fqdn:"):])
+                names.add(node[len("fqdn:") :])
                 missing.update(e.origin.text() for e in egress.dns_not_reaching)
                 blocked[key] = (min(loc, entry.origin.loc), names, missing)
         for (policy, path), (loc, names, missing) in sorted(blocked.items()):
             listed = ", ".join(sorted(names))
             one = len(names) == 1
-            why = (f"; its DNS rule {'; '.join(sorted(missing))} does not reach {server} (its peer does not select "
-                   "it, its ports miss the DNS port, or a deny rule or kube-dns's own policy removes it)"
-                   if missing else "")
+            why = (
+                f"; its DNS rule {'; '.join(sorted(missing))} does not reach {server} (its peer does not select "
+                "it, its ports miss the DNS port, or a deny rule or kube-dns's own policy removes it)"
+                if missing
+                else ""
+            )
             yield Finding(
                 "NET005",
                 f"{policy} {path} ({loc.path}:{loc.line}) allows {workload.subject} to reach {listed} by name, but no "
                 f"egress rule of the pod with rules.dns (DNS proxy) both reaches {server} and covers "
                 f"{'that name' if one else 'these names'}{why}, so Cilium never learns "
                 f"{'its' if one else 'their'} addresses and the toFQDNs rule allows nothing there",
-                loc, subject=workload.subject, detail=f"{policy} {path}", workload=workload.ref,
+                loc,
+                subject=workload.subject,
+                detail=f"{policy} {path}",
+                workload=workload.ref,
             )
 
 
@@ -431,16 +489,22 @@ def check_fqdn_visibility(ctx: CheckContext) -> Iterator[Finding]:
 def _unknown_endpoint_text(traffic, ref: str, problem: str) -> str:
     rid = ref.strip()
     if rid.startswith("entity:"):
-        return (f"documented flow endpoint {ref!r} is not an entity the traffic graph models "
-                f"(known: {', '.join(ENTITY_NODES + GROUP_ENTITIES)})"
-                f"{did_you_mean(rid, [f'entity:{e}' for e in ENTITY_NODES + GROUP_ENTITIES])}")
+        return (
+            f"documented flow endpoint {ref!r} is not an entity the traffic graph models "
+            f"(known: {', '.join(ENTITY_NODES + GROUP_ENTITIES)})"
+            f"{did_you_mean(rid, [f'entity:{e}' for e in ENTITY_NODES + GROUP_ENTITIES])}"
+        )
     if "/" in rid and ":" not in rid.split("/")[0]:
         several = sorted(e for e in traffic.endpoints if e.startswith(rid + "["))
         if several:
-            return (f"documented flow endpoint {ref!r} names several workloads ({', '.join(several)}); "
-                    "a flow cannot tell them apart, so rename one of them")
-    return (f"documented flow endpoint {ref!r} is neither a scanned workload nor a declared actor ({problem})"
-            f"{did_you_mean(rid, traffic.endpoints)}")
+            return (
+                f"documented flow endpoint {ref!r} names several workloads ({', '.join(several)}); "
+                "a flow cannot tell them apart, so rename one of them"
+            )
+    return (
+        f"documented flow endpoint {ref!r} is neither a scanned workload nor a declared actor ({problem})"
+        f"{did_you_mean(rid, traffic.endpoints)}"
+    )
 
 
 def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
@@ -462,8 +526,11 @@ def check_endpoints(ctx: CheckContext) -> Iterator[Finding]:
             lines = ", ".join(str(line) for line in sorted({u.line for u, _ in found}))
             text += f" (used by {len(flows)} documented flows, lines {lines})"
         yield Finding(
-            "NET006", text + may_be_there(ctx),
-            loc, subject=f"flow {flow.src} -> {flow.dst}", detail=ref,
+            "NET006",
+            text + may_be_there(ctx),
+            loc,
+            subject=f"flow {flow.src} -> {flow.dst}",
+            detail=ref,
             promises=tuple(dict.fromkeys(flow_key(f) for _, f in sorted(found, key=lambda u: u[0]))),
         )
 

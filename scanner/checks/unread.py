@@ -28,8 +28,12 @@ def _lost(f: Finding) -> bool:
 def unread_inputs(ctx: CheckContext) -> list[Finding]:
     """The loader's findings about input (files, documents) that was not read, sorted."""
     # Files that could not be read or parsed first, then unrendered template documents.
-    return ctx.shared("unread_inputs", lambda: sorted((f for f in ctx.inputs.problems if _lost(f)),
-                                                       key=lambda f: (f.detail.startswith("template"), f.sort_key)))
+    return ctx.shared(
+        "unread_inputs",
+        lambda: sorted(
+            (f for f in ctx.inputs.problems if _lost(f)), key=lambda f: (f.detail.startswith("template"), f.sort_key)
+        ),
+    )
 
 
 def may_be_there(ctx: CheckContext) -> str:
@@ -39,8 +43,10 @@ def may_be_there(ctx: CheckContext) -> str:
         return ""
     first = lost[0]
     more = f" and {len(lost) - 1} more" if len(lost) > 1 else ""
-    return (f"; {len(lost)} input{'s' if len(lost) > 1 else ''} could not be read ({first.loc.path}:"
-            f"{first.loc.line}, {first.rule_id}{more}), so it may be defined there: fix that first")
+    return (
+        f"; {len(lost)} input{'s' if len(lost) > 1 else ''} could not be read ({first.loc.path}:"
+        f"{first.loc.line}, {first.rule_id}{more}), so it may be defined there: fix that first"
+    )
 
 
 __all__ = ["may_be_there", "unread_inputs"]

@@ -72,8 +72,10 @@ def workload_selector(w: Workload) -> Selector:
     definition of membership), else its pod labels; always in its namespace."""
     reqs: list[Requirement] = [Requirement(K8S, POD_NAMESPACE, "In", (w.namespace,))]
     if w.selector is not None:
-        data = {"matchLabels": dict(w.selector.labels),
-                "matchExpressions": [{"key": k, "operator": op, "values": list(v)} for k, op, v in w.selector.expressions]}
+        data = {
+            "matchLabels": dict(w.selector.labels),
+            "matchExpressions": [{"key": k, "operator": op, "values": list(v)} for k, op, v in w.selector.expressions],
+        }
         try:
             reqs += parse_label_selector(data, force_source=K8S).requirements
         except SelectorError:
@@ -85,8 +87,7 @@ def workload_selector(w: Workload) -> Selector:
 
 def _without_dropped(sel: Selector, universe: P.Universe) -> Selector:
     """Labels Cilium drops from identities cannot tell pods apart: ignore them."""
-    return Selector(tuple(r for r in sel.requirements
-                          if r.key == POD_NAMESPACE or universe.label_filter.keeps(r.key)))
+    return Selector(tuple(r for r in sel.requirements if r.key == POD_NAMESPACE or universe.label_filter.keeps(r.key)))
 
 
 class DocumentedPeers:
@@ -129,8 +130,14 @@ class DocumentedPeers:
         ep = self.traffic.endpoints[eid]
         if not ep.managed:  # a hostNetwork pod carries the node's identity
             return P.PeerSet(entities=frozenset({"host", "remote-node"}))
-        workload = next((w for w in self.ctx.model.network_workloads
-                         if w.ref == f"{ep.namespace}/{ep.name}" and w.kind == ep.workload_kind), None)
+        workload = next(
+            (
+                w
+                for w in self.ctx.model.network_workloads
+                if w.ref == f"{ep.namespace}/{ep.name}" and w.kind == ep.workload_kind
+            ),
+            None,
+        )
         if workload is None:
             return P.NOTHING
         return P.PeerSet(pods=(_without_dropped(workload_selector(workload), self.universe),))
@@ -165,7 +172,9 @@ def member(peers: P.PeerSet, traffic: Traffic, eid: str) -> bool:
         return ep.name in peers.entities
     if ep.kind == "fqdn":
         return peers.all_names or any(
-            all(any(s.covers(ep.fqdn or "", "*" not in (ep.fqdn or "")) for s in g) for g in n.groups) for n in peers.names)
+            all(any(s.covers(ep.fqdn or "", "*" not in (ep.fqdn or "")) for s in g) for g in n.groups)
+            for n in peers.names
+        )
     address = _representative(traffic, ep)
     return address is not None and address in (peers.addresses.v4 if address < 2**32 else peers.addresses.v6)
 
@@ -206,13 +215,19 @@ def _side(engine: Engine, workload: Workload, wid: str, ci: int, direction: str)
     for r in rules:
         allow += r.requires_ingress if direction == "ingress" else r.requires_egress
         deny += r.requires_ingress_deny if direction == "ingress" else r.requires_egress_deny
-    dns = tuple(d for r in rules for e in r.entries
-                if e.direction == "egress" and not e.deny and e.l7 is not None and e.l7.kind == "dns" for d in e.l7.dns)
+    dns = tuple(
+        d
+        for r in rules
+        for e in r.entries
+        if e.direction == "egress" and not e.deny and e.l7 is not None and e.l7.kind == "dns"
+        for d in e.l7.dns
+    )
     return Side(workload, wid, direction, rules, tuple(allow), tuple(deny), dns)
 
 
-def entry_peers(entry: Entry, requires: tuple[Requirement, ...], dns: tuple[FqdnSelector, ...],
-                universe: P.Universe) -> P.PeerSet:
+def entry_peers(
+    entry: Entry, requires: tuple[Requirement, ...], dns: tuple[FqdnSelector, ...], universe: P.Universe
+) -> P.PeerSet:
     """Every peer the entry selects: its endpoint selectors with the rules'
     from/toRequires ANDed in (as the engine does), its other selectors, and the names of
     its toFQDNs that the pod's DNS proxy rules make visible."""
@@ -230,8 +245,11 @@ def _entry_ports(engine: Engine, entry: Entry, ci: int, direction: str) -> tuple
     if entry.l3_only or direction == "ingress" or not entry.named:
         ports = FULL if entry.l3_only else engine.entry_ports(entry, ci)
         return ports.intersect(engine.carried), frozenset()
-    tokens = frozenset((item.name or "", proto) for item in entry.named
-                       for proto in (engine.settings.any_protocols if item.protocol == "ANY" else (item.protocol,)))
+    tokens = frozenset(
+        (item.name or "", proto)
+        for item in entry.named
+        for proto in (engine.settings.any_protocols if item.protocol == "ANY" else (item.protocol,))
+    )
     return entry.static.intersect(engine.carried), tokens
 
 
@@ -267,13 +285,15 @@ def _flow_tokens(traffic: Traffic, flow: Flow) -> frozenset[Token]:
         ep = traffic.endpoints.get(traffic.resolve(flow.dst))
     except EndpointError:
         ep = None
-    for name, proto, number in (ep.named_ports if ep is not None else ()):
+    for name, proto, number in ep.named_ports if ep is not None else ():
         if number in flow.ports.get(proto):
             out.add((name, proto))
     return frozenset(out)
 
 
-def _pieces(ports: PortSet, tokens: frozenset[Token], regions: list[Region]) -> list[tuple[PortSet, Token | None, list[Region]]]:
+def _pieces(
+    ports: PortSet, tokens: frozenset[Token], regions: list[Region]
+) -> list[tuple[PortSet, Token | None, list[Region]]]:
     """Split the entry's ports into pieces covered by the same regions."""
     pieces: list[tuple[PortSet, list[Region]]] = [(ports, [])] if ports else []
     for region in regions:
@@ -298,7 +318,9 @@ class Excess:
     known: tuple[str, ...]
 
 
-def entry_excess(traffic: Traffic, side: Side, entry: Entry, regions: list[Region], universe: P.Universe) -> Excess | None:
+def entry_excess(
+    traffic: Traffic, side: Side, entry: Entry, regions: list[Region], universe: P.Universe
+) -> Excess | None:
     """What the entry admits beyond ``regions``, or None when it admits nothing more."""
     admitted = entry_peers(entry, side.allow_requires, side.dns, universe)
     if admitted.is_empty:
@@ -324,8 +346,14 @@ def entry_excess(traffic: Traffic, side: Side, entry: Entry, regions: list[Regio
             excess_tokens.append(token)
         if first is None and w is not None:
             first = w
-            known = tuple(e for e in traffic.endpoints if e != side.wid and member(candidates, traffic, e)
-                          and not member(covered, traffic, e) and _declares(traffic.endpoints[e], token))
+            known = tuple(
+                e
+                for e in traffic.endpoints
+                if e != side.wid
+                and member(candidates, traffic, e)
+                and not member(covered, traffic, e)
+                and _declares(traffic.endpoints[e], token)
+            )
     if not excess_ports and not excess_tokens:
         return None
     return Excess(excess_ports, tuple(excess_tokens), None if undecided and first is None else first, known)
@@ -341,8 +369,9 @@ def _peer_text(entry: Entry, cluster: str) -> str:
 
 def _excess_finding(side: Side, entry: Entry, excess: Excess, cluster: str) -> Finding:
     w = side.workload
-    ports = "; ".join(([excess.ports.describe()] if excess.ports else []) +
-                      [f"port '{n}'/{p}" for n, p in excess.tokens])
+    ports = "; ".join(
+        ([excess.ports.describe()] if excess.ports else []) + [f"port '{n}'/{p}" for n, p in excess.tokens]
+    )
     verb, prep = ("accept connections", "from") if side.direction == "ingress" else ("open connections", "to")
     if excess.witness is None:
         example = "the peer search exceeded its budget, so containment could not be decided; narrow the rule"
@@ -357,7 +386,10 @@ def _excess_finding(side: Side, entry: Entry, excess: Excess, cluster: str) -> F
         "NET002",
         f"{origin.policy} {origin.path} lets {side.wid} {verb} the documented matrix does not list: {prep} "
         f"{_peer_text(entry, cluster)} on {ports}; {example}{known}",
-        origin.loc, subject=side.wid, detail=f"{side.direction}:{origin.policy} {origin.path}", workload=w.ref,
+        origin.loc,
+        subject=side.wid,
+        detail=f"{side.direction}:{origin.policy} {origin.path}",
+        workload=w.ref,
         promises=(isolation_key(side.wid, side.direction),),
     )
 
@@ -384,7 +416,9 @@ def check_zero_trust(ctx: CheckContext) -> Iterator[Finding]:
             yield from _judge(ctx, traffic, docs, universe, side)
 
 
-def _judge(ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, universe: P.Universe, side: Side) -> Iterable[Finding]:
+def _judge(
+    ctx: CheckContext, traffic: Traffic, docs: DocumentedPeers, universe: P.Universe, side: Side
+) -> Iterable[Finding]:
     regions = _regions(ctx, traffic, docs, side)
     for rule in side.rules:
         for entry in rule.entries:

@@ -171,19 +171,62 @@ def use_color(no_color: bool, output: Path | None) -> bool:
 
 @app.command()
 def scan(
-    paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively); '-' reads a manifest stream from stdin (helm template ... | scan -).", show_default=False, metavar="PATH"),
-    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory)."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace (default: the policy's, else 'default')."),
-    fmt: Format = typer.Option(Format.text, "--format", "-f", help="Report format (markdown: for pull requests and GitHub's job summary, with the traffic graph as a Mermaid diagram)."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."),
-    fail_on: FailOn = typer.Option(FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Files or directories to scan (recursively); '-' reads a manifest stream from stdin (helm template ... | scan -).",
+        show_default=False,
+        metavar="PATH",
+    ),
+    policy: Path | None = typer.Option(
+        None,
+        "--policy",
+        "-p",
+        help="Policy file governing every scanned file (default: each kubematrix.yaml in or above the scanned tree governs its directory).",
+    ),
+    namespace: str | None = typer.Option(
+        None,
+        "--namespace",
+        "-n",
+        help="Namespace of objects without metadata.namespace (default: the policy's, else 'default').",
+    ),
+    fmt: Format = typer.Option(
+        Format.text,
+        "--format",
+        "-f",
+        help="Report format (markdown: for pull requests and GitHub's job summary, with the traffic graph as a Mermaid diagram).",
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write the report to this file (atomically) instead of stdout."
+    ),
+    fail_on: FailOn = typer.Option(
+        FailOn.warning, "--fail-on", help="Exit 1 if any unsuppressed finding is at or above this level."
+    ),
     no_color: bool = typer.Option(False, "--no-color", help="Plain output even on a terminal."),
-    exclude: list[str] = typer.Option([], "--exclude", help="Glob of files not to scan, e.g. 'charts/**' (repeatable; counted in the report)."),
-    report_unused_exceptions: bool = typer.Option(False, "--report-unused-exceptions", help="Report documented exceptions that matched no finding (POL005)."),
-    baseline_file: Path | None = typer.Option(None, "--baseline", help="Findings recorded in this baseline are reported but do not fail the build."),
-    write_baseline: Path | None = typer.Option(None, "--write-baseline", help="Record today's findings in this file (exit 0), for --baseline later."),
-    source_root: str | None = typer.Option(None, "--source-root", help="With '-' (stdin): the directory holding the charts whose '# Source:' paths Helm printed, so findings point at repository files."),
-    render_input: bool = typer.Option(False, "--render", help="Render the Helm charts (helm template, values from the policy's render.helm) and kustomizations (kubectl kustomize) of the scanned tree with the real binaries, and scan what they render instead of the raw templates and overlays."),
+    exclude: list[str] = typer.Option(
+        [], "--exclude", help="Glob of files not to scan, e.g. 'charts/**' (repeatable; counted in the report)."
+    ),
+    report_unused_exceptions: bool = typer.Option(
+        False, "--report-unused-exceptions", help="Report documented exceptions that matched no finding (POL005)."
+    ),
+    baseline_file: Path | None = typer.Option(
+        None, "--baseline", help="Findings recorded in this baseline are reported but do not fail the build."
+    ),
+    write_baseline: Path | None = typer.Option(
+        None, "--write-baseline", help="Record today's findings in this file (exit 0), for --baseline later."
+    ),
+    source_root: str | None = typer.Option(
+        None,
+        "--source-root",
+        help="With '-' (stdin): the directory holding the charts whose '# Source:' paths Helm printed, "
+        "so findings point at repository files.",
+    ),
+    render_input: bool = typer.Option(
+        False,
+        "--render",
+        help="Render the Helm charts (helm template, values from the policy's render.helm) and kustomizations "
+        "(kubectl kustomize) of the scanned tree with the real binaries, and scan what they render instead of "
+        "the raw templates and overlays.",
+    ),
 ) -> None:
     """Scan manifests and check them against the documented policy."""
     from ..policy import PolicyError
@@ -199,11 +242,21 @@ def scan(
     scanned = [p for p in paths if p != STDIN]
     rendered = render_tree(scanned, cwd, tuple(exclude), loaded) if render_input else Rendered()
     try:
-        result = run_scan(ScanOptions(paths=tuple(scanned), policy=loaded, namespace=namespace,
-                                      cwd=cwd, exclude=tuple(exclude), report_unused_exceptions=report_unused_exceptions,
-                                      baseline=known, streams=streams + rendered.streams,
-                                      matrix_view=fmt is Format.markdown, replacement=rendered.replacement,
-                                      problems=rendered.problems))
+        result = run_scan(
+            ScanOptions(
+                paths=tuple(scanned),
+                policy=loaded,
+                namespace=namespace,
+                cwd=cwd,
+                exclude=tuple(exclude),
+                report_unused_exceptions=report_unused_exceptions,
+                baseline=known,
+                streams=streams + rendered.streams,
+                matrix_view=fmt is Format.markdown,
+                replacement=rendered.replacement,
+                problems=rendered.problems,
+            )
+        )
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     if write_baseline is not None:
@@ -251,8 +304,9 @@ def _version_callback(value: bool) -> None:
 
 @app.callback()
 def _global(
-    version: bool = typer.Option(False, "--version", callback=_version_callback, is_eager=True,
-                                 help="Print the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
 ) -> None:
     """Prove documented Kubernetes security promises (traffic matrix, SecurityContext table,
     backups, retention, secrets) against manifests."""
@@ -266,7 +320,9 @@ def version() -> None:
 
 @app.command("init")
 def init_command(
-    paths: list[Path] = typer.Argument(..., help="The tree to draft a policy file for.", show_default=False, metavar="PATH"),
+    paths: list[Path] = typer.Argument(
+        ..., help="The tree to draft a policy file for.", show_default=False, metavar="PATH"
+    ),
     output: Path = typer.Option(Path("kubematrix.yaml"), "--output", "-o", help="Where to write the draft."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
 ) -> None:
@@ -283,7 +339,7 @@ def init_command(
 
 # graph and explain live in their own module; importing it registers them.  A broken
 # import must fail loudly, never hide a command.
-from . import graph as _graph  # noqa: F401
+from . import graph as _graph  # noqa: E402, F401 - must follow `app`, which it extends
 
 
 def _run(argv: list[str], prog: str) -> int:
@@ -306,7 +362,7 @@ def _run(argv: list[str], prog: str) -> int:
         return 130
     except BrokenPipeError:
         return EXIT_OK
-    except Exception as exc:  # noqa: BLE001 - the one place that turns bugs into one clear line
+    except Exception as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             sys.stderr.write(f"{exc.format_message()}\n")
             return EXIT_USAGE
@@ -318,8 +374,10 @@ def _run(argv: list[str], prog: str) -> int:
         return EXIT_INTERNAL
 
 
-_CHOICE = re.compile(r"Invalid value for '(?P<opt>--[\w-]+)'(?: / '-\w')?: (?:Value error, )?'(?P<got>[^']*)' is not "
-                     r"one of (?P<choices>.+?)\.?$")
+_CHOICE = re.compile(
+    r"Invalid value for '(?P<opt>--[\w-]+)'(?: / '-\w')?: (?:Value error, )?'(?P<got>[^']*)' is not "
+    r"one of (?P<choices>.+?)\.?$"
+)
 
 
 def plain_usage(message: str) -> str:

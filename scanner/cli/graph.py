@@ -70,11 +70,21 @@ def _traffic(paths: list[Path], policy: Path | None, namespace: str | None, extr
 @app.command("graph")
 def graph_command(
     paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
-    fmt: GraphFormat = typer.Option(GraphFormat.json, "--format", "-f", help="json (the stable contract), mermaid or dot."),
-    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
-    scope: Scope = typer.Option(Scope.workloads, "--scope", help="mermaid/dot: edges touching a workload (default) or all edges."),
-    output: Path | None = typer.Option(None, "--output", "-o", help="Write to this file (atomically) instead of stdout."),
+    fmt: GraphFormat = typer.Option(
+        GraphFormat.json, "--format", "-f", help="json (the stable contract), mermaid or dot."
+    ),
+    policy: Path | None = typer.Option(
+        None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."
+    ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."
+    ),
+    scope: Scope = typer.Option(
+        Scope.workloads, "--scope", help="mermaid/dot: edges touching a workload (default) or all edges."
+    ),
+    output: Path | None = typer.Option(
+        None, "--output", "-o", help="Write to this file (atomically) instead of stdout."
+    ),
 ) -> None:
     """Compute the allowed-traffic graph (Cilium semantics) and print it."""
     from ..network.graph import to_dot, to_json_text, to_mermaid
@@ -106,17 +116,29 @@ def _http(method: str | None, path: str | None, host: str | None, headers: list[
 @app.command("explain")
 def explain_command(
     paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
-    src: str = typer.Option(..., "--from", help="ns/workload, actor:<name>, entity:<name>, cidr:<prefix> or fqdn:<name>."),
-    dst: str = typer.Option(..., "--to", help="ns/workload, actor:<name>, entity:<name>, cidr:<prefix>, fqdn:<name> "
-                            "or service:<ns>/<name> (checked on each backend's target port)."),
-    port: int | None = typer.Option(None, "--port", help="Destination port (pod port, after Service translation); ICMP type for ICMP."),
+    src: str = typer.Option(
+        ..., "--from", help="ns/workload, actor:<name>, entity:<name>, cidr:<prefix> or fqdn:<name>."
+    ),
+    dst: str = typer.Option(
+        ...,
+        "--to",
+        help="ns/workload, actor:<name>, entity:<name>, cidr:<prefix>, fqdn:<name> "
+        "or service:<ns>/<name> (checked on each backend's target port).",
+    ),
+    port: int | None = typer.Option(
+        None, "--port", help="Destination port (pod port, after Service translation); ICMP type for ICMP."
+    ),
     protocol: str = typer.Option("TCP", "--protocol", help="TCP, UDP, SCTP, ICMP or ICMPv6."),
     method: str | None = typer.Option(None, "--method", help="HTTP method, to evaluate L7 rules."),
     http_path: str | None = typer.Option(None, "--path", help="HTTP path (with query), to evaluate L7 rules."),
     host: str | None = typer.Option(None, "--host", help="HTTP host (:authority), to evaluate L7 rules."),
     header: list[str] = typer.Option([], "--header", help="HTTP header 'Name: value' (repeatable)."),
-    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
+    policy: Path | None = typer.Option(
+        None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."
+    ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."
+    ),
     fmt: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="text or json."),
 ) -> None:
     """Explain whether SRC may connect to DST, side by side for egress and ingress."""
@@ -148,12 +170,20 @@ def explain_command(
                 if s == d:
                     continue
                 if p is None and port is not None:
-                    out.append({"from": s, "to": d, "protocol": proto, "port": None, "status": "denied", "allowedPorts": []})
+                    out.append(
+                        {"from": s, "to": d, "protocol": proto, "port": None, "status": "denied", "allowedPorts": []}
+                    )
                     continue
                 cv = compose(traffic, s, d, proto, p, request)  # Cilium AND Istio
                 v = cv.cilium
-                item = {"from": s, "to": d, "protocol": v.protocol, "port": v.port, "status": cv.status,
-                        "allowedPorts": v.ports.to_json()}
+                item = {
+                    "from": s,
+                    "to": d,
+                    "protocol": v.protocol,
+                    "port": v.port,
+                    "status": cv.status,
+                    "allowedPorts": v.ports.to_json(),
+                }
                 if traffic.istio.active:  # the layers apart (docs/istio.md)
                     item["layers"] = {"cilium": v.status, "istio": status_of(cv.istio), "istioReason": cv.istio.reason}
                 out.append(item)
@@ -164,4 +194,4 @@ def explain_command(
     raise typer.Exit(EXIT_OK if ok else EXIT_FINDINGS)
 
 
-from . import paths as _paths  # noqa: F401  (registers `kubematrix paths`)
+from . import paths as _paths  # noqa: E402, F401 - registers `kubematrix paths` on the finished app

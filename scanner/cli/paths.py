@@ -4,7 +4,6 @@ Exit codes: 0 no path (the destination is unreachable from the source), 1 at lea
 path, 2 usage error, 3 internal error — so ``paths`` can gate a build like ``explain``.
 """
 
-# ruff: noqa: B008  (typer declares options as call defaults)
 from __future__ import annotations
 
 import json
@@ -18,12 +17,20 @@ from .app import EXIT_FINDINGS, EXIT_OK, UsageError, app, write_output
 @app.command("paths")
 def paths_command(
     paths: list[Path] = typer.Argument(..., help="Files or directories to scan (recursively).", show_default=False),
-    src: str = typer.Option(..., "--from", help="Where the attacker starts: entity:world, ns/workload, actor:<name>, cidr:<prefix>."),
-    dst: str = typer.Option(..., "--to", help="The target: ns/workload, actor:<name>, entity:<name>, cidr:<prefix>, fqdn:<name>."),
+    src: str = typer.Option(
+        ..., "--from", help="Where the attacker starts: entity:world, ns/workload, actor:<name>, cidr:<prefix>."
+    ),
+    dst: str = typer.Option(
+        ..., "--to", help="The target: ns/workload, actor:<name>, entity:<name>, cidr:<prefix>, fqdn:<name>."
+    ),
     limit: int = typer.Option(10, "--limit", help="At most this many paths."),
     max_hops: int | None = typer.Option(None, "--max-hops", help="Only paths with at most this many hops."),
-    policy: Path | None = typer.Option(None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."),
-    namespace: str | None = typer.Option(None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."),
+    policy: Path | None = typer.Option(
+        None, "--policy", "-p", help="Policy file (default: kubematrix.yaml in the scanned root)."
+    ),
+    namespace: str | None = typer.Option(
+        None, "--namespace", "-n", help="Namespace of objects without metadata.namespace."
+    ),
     fmt: str = typer.Option("text", "--format", "-f", help="text or json."),
 ) -> None:
     """List the multi-hop paths from SRC to DST (Cilium AND Istio), shortest first, each hop with its ports and rules."""
@@ -55,9 +62,11 @@ def paths_command(
 def _text(a: str, b: str, found, hop_lines) -> str:
     if not found:
         return f"no path from {a} to {b}: {b} is unreachable from {a} (Cilium AND Istio)\n"
-    head = (f"{len(found)} path{'s' if len(found) > 1 else ''} from {a} to {b}, shortest first "
-            "(a hop is open when Cilium allows a port and Istio does not deny it; Istio verdicts undecidable "
-            "offline count as open):")
+    head = (
+        f"{len(found)} path{'s' if len(found) > 1 else ''} from {a} to {b}, shortest first "
+        "(a hop is open when Cilium allows a port and Istio does not deny it; Istio verdicts undecidable "
+        "offline count as open):"
+    )
     lines = [head, ""]
     for i, p in enumerate(found, 1):
         lines.append(f"{i}. {p.text()}  ({len(p.hops)} hop{'s' if len(p.hops) > 1 else ''})")

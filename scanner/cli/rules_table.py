@@ -16,8 +16,15 @@ def render_rules(fmt: str) -> str:
     catalog = load_catalog()
     if fmt == "json":
         rows = [
-            {"id": r.id, "name": r.name, "title": r.title, "severity": r.severity,
-             "securitySeverity": r.security_severity, "category": r.category, "tags": list(r.tags)}
+            {
+                "id": r.id,
+                "name": r.name,
+                "title": r.title,
+                "severity": r.severity,
+                "securitySeverity": r.security_severity,
+                "category": r.category,
+                "tags": list(r.tags),
+            }
             for r in catalog.values()
         ]
         return json.dumps(rows, indent=2) + "\n"
@@ -38,21 +45,51 @@ def render_rule(rule_id: str, fmt: str) -> str | None:
     if rule is None:
         return None
     if fmt == "json":
-        return json.dumps({"id": rule.id, "name": rule.name, "title": rule.title, "severity": rule.severity,
-                           "securitySeverity": rule.security_severity, "category": rule.category,
-                           "tags": list(rule.tags), "description": rule.description,
-                           "remediation": rule.remediation, "pass": rule.help_pass, "fail": rule.help_fail,
-                           "references": list(rule.references)}, indent=2) + "\n"
+        return (
+            json.dumps(
+                {
+                    "id": rule.id,
+                    "name": rule.name,
+                    "title": rule.title,
+                    "severity": rule.severity,
+                    "securitySeverity": rule.security_severity,
+                    "category": rule.category,
+                    "tags": list(rule.tags),
+                    "description": rule.description,
+                    "remediation": rule.remediation,
+                    "pass": rule.help_pass,
+                    "fail": rule.help_fail,
+                    "references": list(rule.references),
+                },
+                indent=2,
+            )
+            + "\n"
+        )
     wrap = textwrap.TextWrapper(width=100)
-    lines = [f"{rule.id}  {rule.title}", "",
-             f"severity {rule.severity} (security severity {rule.security_severity}), category {rule.category}", "",
-             *wrap.wrap(rule.description), "", *wrap.wrap(f"Fix: {rule.remediation}"), "", "Passes:",
-             *("    " + line for line in rule.help_pass.rstrip().splitlines()), "", "Fails:",
-             *("    " + line for line in rule.help_fail.rstrip().splitlines())]
+    lines = [
+        f"{rule.id}  {rule.title}",
+        "",
+        f"severity {rule.severity} (security severity {rule.security_severity}), category {rule.category}",
+        "",
+        *wrap.wrap(rule.description),
+        "",
+        *wrap.wrap(f"Fix: {rule.remediation}"),
+        "",
+        "Passes:",
+        *("    " + line for line in rule.help_pass.rstrip().splitlines()),
+        "",
+        "Fails:",
+        *("    " + line for line in rule.help_fail.rstrip().splitlines()),
+    ]
     if rule.references:
         lines += ["", "References:", *(f"  {r}" for r in rule.references)]
-    lines += ["", *wrap.wrap(f"Not applicable somewhere? Document an exception with a reason: in the policy file's "
-                             f"exceptions (rules: [{rule.id}], narrowed by kind/namespace/name/files), or on the object "
-                             f"with the annotations kubematrix.dev/ignore: \"{rule.id}\" and "
-                             "kubematrix.dev/ignore-reason.")]
+    lines += [
+        "",
+        *wrap.wrap(
+            f"Not applicable somewhere? Document an exception with a reason: in the policy file's "
+            f"exceptions (rules: [{rule.id}], narrowed by kind/namespace/name/files), or on the object "
+            f'with the annotations kubematrix.dev/ignore: "{rule.id}" and '
+            "kubematrix.dev/ignore-reason."
+        ),
+    ]
     return "\n".join(lines) + "\n"

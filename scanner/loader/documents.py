@@ -116,17 +116,43 @@ _KUSTOMIZATION_NAMES = ("kustomization.yaml", "kustomization.yml", "Kustomizatio
 # Kinds that are certainly Kubernetes objects: without a string apiVersion they are
 # broken manifests (kubectl refuses them), not some other kind of YAML.
 _KNOWN_KINDS = frozenset(
-    {"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Job", "CronJob",
-     "Rollout", "PodTemplate", "Service", "Namespace", "ConfigMap", "Secret", "Ingress", "NetworkPolicy",
-     "CiliumNetworkPolicy", "CiliumClusterwideNetworkPolicy", "ServiceAccount", "Role", "RoleBinding",
-     "ClusterRole", "ClusterRoleBinding", "PersistentVolumeClaim", "PersistentVolume", "List"}
+    {
+        "Pod",
+        "Deployment",
+        "StatefulSet",
+        "DaemonSet",
+        "ReplicaSet",
+        "ReplicationController",
+        "Job",
+        "CronJob",
+        "Rollout",
+        "PodTemplate",
+        "Service",
+        "Namespace",
+        "ConfigMap",
+        "Secret",
+        "Ingress",
+        "NetworkPolicy",
+        "CiliumNetworkPolicy",
+        "CiliumClusterwideNetworkPolicy",
+        "ServiceAccount",
+        "Role",
+        "RoleBinding",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PersistentVolumeClaim",
+        "PersistentVolume",
+        "List",
+    }
 )
 
 
 def _is_values_file(name: str) -> bool:
     lower = name.lower()
-    return lower.startswith("values") and lower.endswith((".yaml", ".yml")) and (
-        lower in ("values.yaml", "values.yml") or lower[6:7] in ("-", "_", ".")
+    return (
+        lower.startswith("values")
+        and lower.endswith((".yaml", ".yml"))
+        and (lower in ("values.yaml", "values.yml") or lower[6:7] in ("-", "_", "."))
     )
 
 
@@ -164,8 +190,9 @@ def _name_loc(body: LMap) -> Loc:
     return body.loc
 
 
-def _as_object(body: LMap, api: str, kind: str, problems: list[Finding], default_namespace: str | None = None
-               ) -> KubeObject:
+def _as_object(
+    body: LMap, api: str, kind: str, problems: list[Finding], default_namespace: str | None = None
+) -> KubeObject:
     meta = body.get("metadata")
     name: Any = meta.get("name") if isinstance(meta, LMap) else None
     namespace: Any = meta.get("namespace") if isinstance(meta, LMap) else None
@@ -179,7 +206,9 @@ def _as_object(body: LMap, api: str, kind: str, problems: list[Finding], default
     return KubeObject(
         api_version=api,
         kind=kind,
-        name=name if isinstance(name, str) else (str(name) if isinstance(name, (int, float)) and not isinstance(name, bool) else ""),
+        name=name
+        if isinstance(name, str)
+        else (str(name) if isinstance(name, (int, float)) and not isinstance(name, bool) else ""),
         namespace=namespace if isinstance(namespace, str) and namespace else None,
         body=body,
         loc=_name_loc(body),
@@ -189,23 +218,53 @@ def _as_object(body: LMap, api: str, kind: str, problems: list[Finding], default
 def _check_metadata(body: LMap, kind: str, meta: Any, name: Any, namespace: Any, problems: list[Finding]) -> None:
     subject = f"{kind} {name}" if isinstance(name, str) and name else f"{kind} (no name)"
     if meta is None:
-        problems.append(Finding("INPUT002", f"{kind}: metadata is missing", body.loc, subject=subject, detail="metadata"))
+        problems.append(
+            Finding("INPUT002", f"{kind}: metadata is missing", body.loc, subject=subject, detail="metadata")
+        )
         return
     if not isinstance(meta, LMap):
-        problems.append(Finding("INPUT002", f"{kind}: metadata must be a mapping, not {_what(meta)}",
-                                body.loc_of("metadata"), subject=subject, detail="metadata"))
+        problems.append(
+            Finding(
+                "INPUT002",
+                f"{kind}: metadata must be a mapping, not {_what(meta)}",
+                body.loc_of("metadata"),
+                subject=subject,
+                detail="metadata",
+            )
+        )
         return
     if name is None:
         if not isinstance(meta.get("generateName"), str):
-            problems.append(Finding("INPUT002", f"{kind}: metadata.name is missing", _name_loc(body),
-                                    subject=subject, detail="metadata.name"))
+            problems.append(
+                Finding(
+                    "INPUT002",
+                    f"{kind}: metadata.name is missing",
+                    _name_loc(body),
+                    subject=subject,
+                    detail="metadata.name",
+                )
+            )
     elif not (isinstance(name, str) and name):
-        problems.append(Finding("INPUT002", f"{kind}: metadata.name must be a non-empty string, not {_what(name)}",
-                                meta.loc_of("name"), subject=subject, detail="metadata.name"))
+        problems.append(
+            Finding(
+                "INPUT002",
+                f"{kind}: metadata.name must be a non-empty string, not {_what(name)}",
+                meta.loc_of("name"),
+                subject=subject,
+                detail="metadata.name",
+            )
+        )
     if namespace is not None and not (isinstance(namespace, str) and namespace):
-        problems.append(Finding("INPUT002", f"{subject}: metadata.namespace must be a non-empty string, not "
-                                f"{_what(namespace)}; the default namespace is assumed", meta.loc_of("namespace"),
-                                subject=subject, detail="metadata.namespace"))
+        problems.append(
+            Finding(
+                "INPUT002",
+                f"{subject}: metadata.namespace must be a non-empty string, not "
+                f"{_what(namespace)}; the default namespace is assumed",
+                meta.loc_of("namespace"),
+                subject=subject,
+                detail="metadata.namespace",
+            )
+        )
 
 
 def expand_objects(doc: Document, problems: list[Finding], _depth: int = 0) -> list[KubeObject]:
@@ -221,23 +280,31 @@ def expand_objects(doc: Document, problems: list[Finding], _depth: int = 0) -> l
     if items is None:
         return []
     if not isinstance(items, list):
-        problems.append(Finding("INPUT002", f"{kind}: 'items' must be a list, not {_what(items)}", body.loc_of("items"),
-                                detail="items"))
+        problems.append(
+            Finding(
+                "INPUT002", f"{kind}: 'items' must be a list, not {_what(items)}", body.loc_of("items"), detail="items"
+            )
+        )
         return []
     implied = kind[: -len("List")] if kind != "List" else None
     out: list[KubeObject] = []
     for i, item in enumerate(items):
         item_loc = items.loc_of(i) if isinstance(items, LList) else body.loc
         if not isinstance(item, LMap):
-            problems.append(Finding("INPUT002", f"{kind} item {i} is {_what(item)}, not an object", item_loc,
-                                    detail=f"item:{i}"))
+            problems.append(
+                Finding("INPUT002", f"{kind} item {i} is {_what(item)}, not an object", item_loc, detail=f"item:{i}")
+            )
             continue
         item_kind = item.get("kind", implied)
         item_api = item.get("apiVersion", api)
         if not isinstance(item_kind, str) or not item_kind or not isinstance(item_api, str) or not item_api:
             problems.append(
-                Finding("INPUT002", f"{kind} item {i} has no string 'kind' and 'apiVersion'",
-                        item.loc_of("kind") if "kind" in item else item_loc, detail=f"item:{i}")
+                Finding(
+                    "INPUT002",
+                    f"{kind} item {i} has no string 'kind' and 'apiVersion'",
+                    item.loc_of("kind") if "kind" in item else item_loc,
+                    detail=f"item:{i}",
+                )
             )
             continue
         if item_kind.endswith("List") and isinstance(item.get("items"), list) and _depth < MAX_DEPTH:
@@ -350,8 +417,9 @@ def parse_file(file: InputFile) -> tuple[list[ParsedDocument], list[Finding]]:
     documents, problems = _parse_text(file, text)
     if _may_hold_secrets(file.display, text):
         problems = [replace(p, sensitive=True) for p in problems]
-        documents = [replace(d, held=tuple(replace(h, sensitive=True) for h in d.held)) if d.held else d
-                     for d in documents]
+        documents = [
+            replace(d, held=tuple(replace(h, sensitive=True) for h in d.held)) if d.held else d for d in documents
+        ]
     return documents, problems
 
 
@@ -380,19 +448,38 @@ def _parse_text(file: InputFile, text: str) -> tuple[list[ParsedDocument], list[
         if parse_failed:
             return [], [Finding("INPUT001", f"cannot parse JSON: {exc.msg}", where, detail="parse")]
         return result.documents, [
-            Finding("INPUT001", f"not valid JSON: {exc.msg}; strict JSON readers (kubectl, the AWS CLI) reject this "
-                    "file (it was read leniently, as YAML, for the other checks)", where, detail="json"),
+            Finding(
+                "INPUT001",
+                f"not valid JSON: {exc.msg}; strict JSON readers (kubectl, the AWS CLI) reject this "
+                "file (it was read leniently, as YAML, for the other checks)",
+                where,
+                detail="json",
+            ),
             *result.problems,
         ]
     except RecursionError:
-        return [], [Finding("INPUT001", f"cannot parse JSON: nesting is deeper than {MAX_DEPTH} levels",
-                            Loc(shown_path), detail="parse")]
+        return [], [
+            Finding(
+                "INPUT001",
+                f"cannot parse JSON: nesting is deeper than {MAX_DEPTH} levels",
+                Loc(shown_path),
+                detail="parse",
+            )
+        ]
     if parse_failed:
         located, replaced = _plain_to_located(data, Loc(shown_path))
-        problems = [] if not replaced else [
-            Finding("INPUT001", "invalid Unicode escape (a lone surrogate) in a string; replaced by U+FFFD",
-                    Loc(shown_path), detail="surrogate")
-        ]
+        problems = (
+            []
+            if not replaced
+            else [
+                Finding(
+                    "INPUT001",
+                    "invalid Unicode escape (a lone surrogate) in a string; replaced by U+FFFD",
+                    Loc(shown_path),
+                    detail="surrogate",
+                )
+            ]
+        )
         return [ParsedDocument(0, Loc(shown_path), located)], problems
     return result.documents, result.problems
 
@@ -444,8 +531,13 @@ NO_REPLACEMENT = Replacement()
 _RENDERED_CLASSES = (DocClass.KUBERNETES, DocClass.KUSTOMIZATION, DocClass.KUSTOMIZE_PATCH, DocClass.EMPTY)
 
 
-def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: tuple[Stream, ...] = (),
-         replacement: Replacement = NO_REPLACEMENT) -> LoadResult:
+def load(
+    paths: list[Path],
+    cwd: Path,
+    exclude: tuple[str, ...] = (),
+    streams: tuple[Stream, ...] = (),
+    replacement: Replacement = NO_REPLACEMENT,
+) -> LoadResult:
     """Discover, read, parse and classify everything under ``paths``.
 
     Loading allocates millions of small, acyclic objects; Python's cyclic garbage
@@ -461,13 +553,14 @@ def load(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = (), streams: t
             gc.enable()
 
 
-def _load(paths: list[Path], cwd: Path, exclude: tuple[str, ...], streams: tuple[Stream, ...],
-          replacement: Replacement) -> LoadResult:
+def _load(
+    paths: list[Path], cwd: Path, exclude: tuple[str, ...], streams: tuple[Stream, ...], replacement: Replacement
+) -> LoadResult:
     discovery = discover(paths, cwd, exclude)
     result = LoadResult(problems=list(discovery.problems), excluded=list(discovery.excluded))
     files = [f for f in discovery.files if not replacement.skips(f.real_path)]
     result.replaced.extend(f.display for f in discovery.files if replacement.skips(f.real_path))
-    for file, (parsed, problems) in zip(files, parse_files(files)):
+    for file, (parsed, problems) in zip(files, parse_files(files), strict=True):
         result.files.append(file.display)
         result.sources[file.display] = file.real_path
         _add_parsed(result, file.display, parsed, problems)
@@ -527,14 +620,14 @@ def parse_files(files: list[InputFile]) -> list[tuple[list[ParsedDocument], list
     mine = int(len(files) * (MAIN_SHARE if workers == 1 else 1 / (workers + 1)))
     rest = files[mine:]
     size = -(-len(rest) // workers)
-    chunks = [rest[i:i + size] for i in range(0, len(rest), size)]
+    chunks = [rest[i : i + size] for i in range(0, len(rest), size)]
     with ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("fork")) as pool:
         futures = [pool.submit(_parse_chunk, chunk) for chunk in chunks]
         out = _parse_chunk(files[:mine])
-        for chunk, future in zip(chunks, futures):
+        for chunk, future in zip(chunks, futures, strict=True):
             try:
                 out += future.result()
-            except Exception:  # noqa: BLE001 - a broken worker: do its share here, same results
+            except Exception:
                 out += _parse_chunk(chunk)
     return out
 
@@ -562,17 +655,23 @@ def _unapplied_kustomizations(documents: list[Document]) -> list[Finding]:
         if doc.cls is not DocClass.KUSTOMIZATION or name not in _KUSTOMIZATION_NAMES:
             continue
         directory = posixpath.dirname(doc.path) or "."
-        out.append(Finding(
-            "INPUT007",
-            "this Kustomization is not applied: the files it names are checked as written, without its namespace, "
-            "name prefixes, labels, patches and generators, so they may not be what is deployed; render it: "
-            f"kubectl kustomize {directory} | kubematrix scan -, or scan with --render",
-            doc.loc, subject=doc.path, detail="kustomization"))
+        out.append(
+            Finding(
+                "INPUT007",
+                "this Kustomization is not applied: the files it names are checked as written, without its namespace, "
+                "name prefixes, labels, patches and generators, so they may not be what is deployed; render it: "
+                f"kubectl kustomize {directory} | kubematrix scan -, or scan with --render",
+                doc.loc,
+                subject=doc.path,
+                detail="kustomization",
+            )
+        )
     return out
 
 
-def _add_parsed(result: LoadResult, shown: str, parsed: list[ParsedDocument], problems: list[Finding],
-                stream: Stream | None = None) -> int:
+def _add_parsed(
+    result: LoadResult, shown: str, parsed: list[ParsedDocument], problems: list[Finding], stream: Stream | None = None
+) -> int:
     """Add one file's (or stream's) documents; how many."""
     result.problems.extend(problems)
     added = 0
@@ -625,7 +724,9 @@ def _add_stream(result: LoadResult, stream: Stream, cwd: Path) -> None:
     parsed, problems = _parse_text(InputFile(Path(stream.display), stream.display), stream.text)
     parsed, problems = relocate(parsed, problems, list(stream.marks))
     problems = [*problems, *stream.problems]
-    paths = sorted({p.loc.path for p in parsed} | {p.loc.path for p in problems} | ({stream.display} if not parsed else set()))
+    paths = sorted(
+        {p.loc.path for p in parsed} | {p.loc.path for p in problems} | ({stream.display} if not parsed else set())
+    )
     listed = set(result.files)
     for path in paths:
         if path not in listed:
@@ -649,32 +750,52 @@ def _objects_of(doc: Document, result: LoadResult) -> None:
         kind, api = data.get("kind"), data.get("apiVersion")
         if isinstance(kind, str) and kind in _KNOWN_KINDS and not (isinstance(api, str) and api):
             result.problems.append(
-                Finding("INPUT002", f"a {kind} without a string apiVersion: Kubernetes cannot read it, so it is not "
-                        "checked", data.loc_of("apiVersion") if "apiVersion" in data else data.loc_of("kind"),
-                        detail="apiVersion")
+                Finding(
+                    "INPUT002",
+                    f"a {kind} without a string apiVersion: Kubernetes cannot read it, so it is not checked",
+                    data.loc_of("apiVersion") if "apiVersion" in data else data.loc_of("kind"),
+                    detail="apiVersion",
+                )
             )
         elif "apiVersion" in data and "kind" in data and not (isinstance(kind, str) and kind):
             result.problems.append(
-                Finding("INPUT002", f"'kind' must be a non-empty string, not {_what(kind)}; the object is not checked",
-                        data.loc_of("kind"), detail="kind")
+                Finding(
+                    "INPUT002",
+                    f"'kind' must be a non-empty string, not {_what(kind)}; the object is not checked",
+                    data.loc_of("kind"),
+                    detail="kind",
+                )
             )
     elif isinstance(data, LList):
         items = [x for x in data if isinstance(x, LMap)]
-        if data and len(items) == len(data) and all(
-            isinstance(x.get("apiVersion"), str) and isinstance(x.get("kind"), str) for x in items
+        if (
+            data
+            and len(items) == len(data)
+            and all(isinstance(x.get("apiVersion"), str) and isinstance(x.get("kind"), str) for x in items)
         ):
             result.problems.append(
-                Finding("INPUT002", f"document {doc.index + 1} is a bare list of Kubernetes objects, which kubectl "
-                        "does not accept: write them as separate documents (---) or as a 'kind: List' with "
-                        "'items'; they are checked anyway", data.loc, detail=f"doc:{doc.index}:bare-list")
+                Finding(
+                    "INPUT002",
+                    f"document {doc.index + 1} is a bare list of Kubernetes objects, which kubectl "
+                    "does not accept: write them as separate documents (---) or as a 'kind: List' with "
+                    "'items'; they are checked anyway",
+                    data.loc,
+                    detail=f"doc:{doc.index}:bare-list",
+                )
             )
             wrapped = LMap(data.loc)
             wrapped["apiVersion"], wrapped["kind"], wrapped["items"] = "v1", "List", data
             wrapped.value_locs["items"] = data.loc
-            result.objects.extend(expand_objects(Document(doc.path, doc.index, doc.loc, wrapped, DocClass.KUBERNETES),
-                                                 result.problems))
+            result.objects.extend(
+                expand_objects(Document(doc.path, doc.index, doc.loc, wrapped, DocClass.KUBERNETES), result.problems)
+            )
     else:
         result.problems.append(
-            Finding("INPUT002", f"document {doc.index + 1} is {_what(data)}, not a mapping: not a Kubernetes "
-                    "object or any configuration this scan reads", doc.loc, detail=f"doc:{doc.index}:scalar")
+            Finding(
+                "INPUT002",
+                f"document {doc.index + 1} is {_what(data)}, not a mapping: not a Kubernetes "
+                "object or any configuration this scan reads",
+                doc.loc,
+                detail=f"doc:{doc.index}:scalar",
+            )
         )

@@ -16,7 +16,7 @@ def _tails(path: str) -> Iterable[str]:
     yield path
     for i, ch in enumerate(path):
         if ch == "/":
-            yield path[i + 1:]
+            yield path[i + 1 :]
 
 
 def excluded(path: str, globs: Iterable[str]) -> bool:

@@ -21,9 +21,9 @@ import codecs
 import errno
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 from ..findings import Finding
 from ..located import Loc
@@ -155,7 +155,9 @@ def discover(paths: list[Path], cwd: Path, exclude: tuple[str, ...] = ()) -> Dis
                     continue
                 if _scannable_name(entry.name):
                     # regular files, and pipes or devices with a YAML name (reported when read)
-                    files.setdefault(os.path.realpath(path), InputFile(path, display_path(path, root, cwd), follow=False))
+                    files.setdefault(
+                        os.path.realpath(path), InputFile(path, display_path(path, root, cwd), follow=False)
+                    )
     ordered = sorted(files.values(), key=lambda f: (f.display, str(f.real_path)))
     problems.sort(key=lambda f: (f.loc.path, f.message))
     left_out = [f.display for f in ordered if exclude and excluded(f.display, exclude)]
@@ -191,11 +193,13 @@ def decode(data: bytes, shown: str) -> tuple[str | None, Finding | None]:
     for bom, encoding in _BOMS:
         if data.startswith(bom):
             try:
-                return data[len(bom):].decode(encoding), None
+                return data[len(bom) :].decode(encoding), None
             except UnicodeDecodeError as exc:
                 return None, Finding("INPUT001", f"invalid {encoding} text: {exc.reason}", Loc(shown), detail="decode")
     if b"\x00" in data:
-        return None, Finding("INPUT001", "binary file (contains NUL bytes), not YAML or JSON", Loc(shown), detail="decode")
+        return None, Finding(
+            "INPUT001", "binary file (contains NUL bytes), not YAML or JSON", Loc(shown), detail="decode"
+        )
     try:
         return data.decode("utf-8"), None
     except UnicodeDecodeError as exc:
@@ -247,16 +251,21 @@ def read_text(file: InputFile) -> tuple[str | None, Finding | None]:
     try:
         data = _read_bytes(file)
     except _NotRegular:
-        return None, Finding("INPUT001", "not a regular file (a pipe, device or socket); not read", where, detail="read")
+        return None, Finding(
+            "INPUT001", "not a regular file (a pipe, device or socket); not read", where, detail="read"
+        )
     except _TooLarge as exc:
         return None, Finding(
-            "INPUT001", f"file is over the {MAX_FILE_BYTES:,}-byte limit ({exc.size:,} bytes or more); not scanned",
-            where, detail="size",
+            "INPUT001",
+            f"file is over the {MAX_FILE_BYTES:,}-byte limit ({exc.size:,} bytes or more); not scanned",
+            where,
+            detail="size",
         )
     except OSError as exc:
         if exc.errno == errno.ELOOP and not file.follow:
-            return None, Finding("INPUT004", "replaced by a symbolic link while scanning; not followed", where,
-                                 detail="symlink")
+            return None, Finding(
+                "INPUT004", "replaced by a symbolic link while scanning; not followed", where, detail="symlink"
+            )
         return None, Finding("INPUT001", f"cannot read file: {exc.strerror or exc}", where, detail="read")
     return decode(data, file.display)
 
@@ -264,7 +273,9 @@ def read_text(file: InputFile) -> tuple[str | None, Finding | None]:
 SNIPPET_CHARS = 400
 
 
-def source_lines(path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES, max_chars: int = SNIPPET_CHARS) -> list[str] | None:
+def source_lines(
+    path: str | os.PathLike, max_bytes: int = MAX_FILE_BYTES, max_chars: int = SNIPPET_CHARS
+) -> list[str] | None:
     """The lines of a scanned file, for reporters that quote the offending line.
 
     Read exactly as safely as the scan read it: never through a symbolic link

@@ -68,16 +68,18 @@ def _moved(loc: Loc, marks: list[SourceMark]) -> Loc:
     return Loc(mark.path, max(1, loc.line - mark.line), loc.col)
 
 
-def relocate(documents: list[ParsedDocument], problems: list[Finding], marks: list[SourceMark]
-             ) -> tuple[list[ParsedDocument], list[Finding]]:
+def relocate(
+    documents: list[ParsedDocument], problems: list[Finding], marks: list[SourceMark]
+) -> tuple[list[ParsedDocument], list[Finding]]:
     """Move every location of a rendered stream to the template it came from."""
     if not marks:
         return documents, problems
     out = []
     for doc in documents:
         _relocate_tree(doc.data, marks)
-        out.append(replace(doc, loc=_moved(doc.loc, marks),
-                           held=tuple(replace(h, loc=_moved(h.loc, marks)) for h in doc.held)))
+        out.append(
+            replace(doc, loc=_moved(doc.loc, marks), held=tuple(replace(h, loc=_moved(h.loc, marks)) for h in doc.held))
+        )
     return out, [replace(p, loc=_moved(p.loc, marks)) for p in problems]
 
 

@@ -95,8 +95,11 @@ def suggest(key: str, known: Any) -> str | None:
         if n.lower() in (key.lower() + "s", key.lower() + "es") or key.lower() in (n.lower() + "s", n.lower() + "es"):
             return n
     for n in names:  # two letters swapped: form -> from
-        if len(n) == len(key) > 2 and sorted(n.lower()) == sorted(key.lower()) and \
-                sum(a != b for a, b in zip(n.lower(), key.lower())) == 2:
+        if (
+            len(n) == len(key) > 2
+            and sorted(n.lower()) == sorted(key.lower())
+            and sum(a != b for a, b in zip(n.lower(), key.lower(), strict=True)) == 2
+        ):
             return n
     close = difflib.get_close_matches(key, names, n=1, cutoff=0.8)
     if not close:
@@ -147,7 +150,7 @@ def _prune(value: Any, shape: Shape, path: _Path, found: list[UnknownField]) -> 
         if value.__class__ is not LList or item_shape.__class__ is Any_:
             return value
         items = [_prune(item, item_shape, (path, i), found) for i, item in enumerate(value)]
-        if all(new is old for new, old in zip(items, value)):
+        if all(new is old for new, old in zip(items, value, strict=True)):
             return value
         out = LList(value.loc)
         out.extend(items)
@@ -185,9 +188,21 @@ def _prune(value: Any, shape: Shape, path: _Path, found: list[UnknownField]) -> 
 
 OBJECT_META = obj(
     "object metadata",
-    name=ANY, generateName=ANY, namespace=ANY, selfLink=ANY, uid=ANY, resourceVersion=ANY, generation=ANY,
-    creationTimestamp=ANY, deletionTimestamp=ANY, deletionGracePeriodSeconds=ANY, labels=ANY, annotations=ANY,
-    ownerReferences=ANY, finalizers=ANY, managedFields=ANY,
+    name=ANY,
+    generateName=ANY,
+    namespace=ANY,
+    selfLink=ANY,
+    uid=ANY,
+    resourceVersion=ANY,
+    generation=ANY,
+    creationTimestamp=ANY,
+    deletionTimestamp=ANY,
+    deletionGracePeriodSeconds=ANY,
+    labels=ANY,
+    annotations=ANY,
+    ownerReferences=ANY,
+    finalizers=ANY,
+    managedFields=ANY,
 )
 # metav1.LabelSelector and its requirements.
 LABEL_SELECTOR = obj(

@@ -174,7 +174,7 @@ def _plain_yaml(value: str) -> tuple[Any, bool]:
     if tag in _CONSTRUCT:
         try:
             result = _CONSTRUCT[tag](ScalarNode(tag, value))
-        except Exception:  # noqa: BLE001 - e.g. an int beyond Python's digit limit
+        except Exception:
             result, ok = value, False
     if len(_plain_cache) > 50_000:
         _plain_cache.clear()
@@ -206,10 +206,8 @@ def _plain_json(value: str) -> Any:
 # --------------------------------------------------------------------------- composer
 
 
-
-
 class _Frame:
-    __slots__ = ("value", "is_map", "key", "key_loc", "has_key", "merge_key", "merges", "anchor", "size", "loc")
+    __slots__ = ("anchor", "has_key", "is_map", "key", "key_loc", "loc", "merge_key", "merges", "size", "value")
 
     def __init__(self, value: Any, is_map: bool, anchor: str | None, loc: Loc) -> None:
         self.value = value
@@ -299,9 +297,13 @@ class _Composer:
                 written += 1
                 if written > budget:
                     self.problems.append(
-                        Finding("INPUT001", f"the file holds more than {MAX_VALUES_PER_FILE:,} values; document "
-                                f"{self.index + 1} and the rest of the file are not scanned", doc_start,
-                                detail="values")
+                        Finding(
+                            "INPUT001",
+                            f"the file holds more than {MAX_VALUES_PER_FILE:,} values; document "
+                            f"{self.index + 1} and the rest of the file are not scanned",
+                            doc_start,
+                            detail="values",
+                        )
                     )
                     return
                 mark = event.start_mark
@@ -319,7 +321,9 @@ class _Composer:
                                 merge_key = text == "<<"
                             if "{{" in text and self.hit is None and _HELM_OBJECT.search(text):
                                 self._template(where, text)  # unquoted Helm: image: repo/{{ .Values.image }}
-                        elif "{{" in value and self.hit is None and event.style in _QUOTED and _HELM_OBJECT.search(value):
+                        elif (
+                            "{{" in value and self.hit is None and event.style in _QUOTED and _HELM_OBJECT.search(value)
+                        ):
                             self._template(where, value)  # quoted Helm: matchName: "{{ .Values.host }}"
                     elif tag != "!" and tag != _STR:
                         value, merge_key = self._tagged_scalar(tag, value, where)
@@ -352,8 +356,11 @@ class _Composer:
                 elif kind is AliasEvent:
                     name = event.anchor
                     if name in open_anchors:
-                        self._refuse(f"alias *{shown(name)[1:-1]} refers to a collection that contains it "
-                                     "(a recursive alias)", where, "recursive-alias")
+                        self._refuse(
+                            f"alias *{shown(name)[1:-1]} refers to a collection that contains it (a recursive alias)",
+                            where,
+                            "recursive-alias",
+                        )
                     if name not in anchors:
                         self._refuse(f"alias *{shown(name)[1:-1]} refers to no anchor", where, "undefined-alias")
                     value, size = anchors[name]
@@ -397,18 +404,18 @@ class _Composer:
         YAML error; otherwise the error is reported.  The document is lost either way."""
         end = _offset_of_line(self.text, resume) if resume is not None else len(self.text)
         start = max(_offset_of_line(self.text, self.doc_start.line), 0)
-        region = self.text[start:end if end >= 0 else len(self.text)]
+        region = self.text[start : end if end >= 0 else len(self.text)]
         match = _HELM_OBJECT.search(region)
         if self.hit is None and match is not None:
             line = self.doc_start.line + region.count("\n", 0, match.start())
             col = match.start() - (region.rfind("\n", 0, match.start()) + 1) + 1
-            self._template(Loc(self.path, line, col), region[match.start():])
+            self._template(Loc(self.path, line, col), region[match.start() :])
         problem = Finding("INPUT001", message + ("" if self.hit else _hint(self.text, where)), where, detail="parse")
         if self.hit is None:
             self.problems.append(problem)
             return
-        held = self.problems[self.doc_problems:] + [problem]
-        del self.problems[self.doc_problems:]
+        held = self.problems[self.doc_problems :] + [problem]
+        del self.problems[self.doc_problems :]
         self.documents.append(ParsedDocument(max(self.index, 0), self.doc_start, None, self.hit, tuple(held)))
         self.hit = None
 
@@ -431,10 +438,11 @@ class _Composer:
         if self.hit is not None:
             # A template document: its problems come from the template syntax, not the
             # manifest; set them aside (the loader reports the template once instead).
-            held = self.problems[self.doc_problems:] + ([problem] if problem is not None else [])
-            del self.problems[self.doc_problems:]
-            self.documents.append(ParsedDocument(self.index, where, root if problem is None else None, self.hit,
-                                                 tuple(held)))
+            held = self.problems[self.doc_problems :] + ([problem] if problem is not None else [])
+            del self.problems[self.doc_problems :]
+            self.documents.append(
+                ParsedDocument(self.index, where, root if problem is None else None, self.hit, tuple(held))
+            )
         elif problem is not None:
             self.problems.append(problem)
         else:
@@ -443,8 +451,12 @@ class _Composer:
 
     def _refuse(self, message: str, where: Loc, what: str) -> None:
         raise _Refused(
-            Finding("INPUT001", f"document {self.index + 1}: {message}; it is not scanned", where,
-                    detail=f"doc:{self.index}:{what}")
+            Finding(
+                "INPUT001",
+                f"document {self.index + 1}: {message}; it is not scanned",
+                where,
+                detail=f"doc:{self.index}:{what}",
+            )
         )
 
     def _unsupported_tag(self, tag: str, where: Loc) -> None:
@@ -460,11 +472,15 @@ class _Composer:
             if len(text) <= MAX_NUMBER_CHARS:
                 try:
                     return _CONSTRUCT[tag](ScalarNode(tag, text)), False
-                except Exception:  # noqa: BLE001 - 'abc' tagged !!int, say
+                except Exception:
                     pass
             self.problems.append(
-                Finding("INPUT001", f"{describe_value(text)} is not a valid {tag.replace(_STD, '!!')}; read as text",
-                        where, detail=f"tagvalue:{tag}")
+                Finding(
+                    "INPUT001",
+                    f"{describe_value(text)} is not a valid {tag.replace(_STD, '!!')}; read as text",
+                    where,
+                    detail=f"tagvalue:{tag}",
+                )
             )
             return text, False
         if tag in _AS_TEXT:
@@ -480,8 +496,12 @@ class _Composer:
             return value
         except UnicodeEncodeError:
             self.problems.append(
-                Finding("INPUT001", "invalid Unicode escape (a lone surrogate) in a quoted string; replaced by U+FFFD",
-                        where, detail="surrogate")
+                Finding(
+                    "INPUT001",
+                    "invalid Unicode escape (a lone surrogate) in a quoted string; replaced by U+FFFD",
+                    where,
+                    detail="surrogate",
+                )
             )
             return without_surrogates(value)
 
@@ -493,8 +513,13 @@ class _Composer:
         """``{{`` read as a flow mapping opening right inside another one: an unrendered
         Helm template, or (another tool's placeholder left unquoted) a value YAML reads
         as a nested mapping."""
-        if not (parent.is_map and not parent.has_key and event.flow_style and parent.loc.line == where.line
-                and parent.loc.col + 1 == where.col):
+        if not (
+            parent.is_map
+            and not parent.has_key
+            and event.flow_style
+            and parent.loc.line == where.line
+            and parent.loc.col + 1 == where.col
+        ):
             return
         placeholder = _source_placeholder(self.text, parent.loc)
         if _HELM_OBJECT.search(placeholder):
@@ -502,9 +527,13 @@ class _Composer:
             return
         self.braces.add(where)
         self.problems.append(
-            Finding("INPUT001", f"{shown(placeholder)} is not quoted, so YAML reads it as a nested mapping, not as "
-                    "text (a placeholder of a templating tool?): quote the value; only this value is affected",
-                    parent.loc, detail="braces")
+            Finding(
+                "INPUT001",
+                f"{shown(placeholder)} is not quoted, so YAML reads it as a nested mapping, not as "
+                "text (a placeholder of a templating tool?): quote the value; only this value is affected",
+                parent.loc,
+                detail="braces",
+            )
         )
 
     def _complex_key(self, value: Any, where: Loc) -> str:
@@ -512,8 +541,12 @@ class _Composer:
         if where in self.braces:  # already reported as an unquoted placeholder
             return f"<{what} key at line {where.line}>"
         self.problems.append(
-            Finding("INPUT001", f"a mapping key must be a plain value, not a {what}; it is read as text", where,
-                    detail="complex-key")
+            Finding(
+                "INPUT001",
+                f"a mapping key must be a plain value, not a {what}; it is read as text",
+                where,
+                detail="complex-key",
+            )
         )
         return f"<{what} key at line {where.line}>"
 
@@ -537,8 +570,12 @@ class _Composer:
             for source in sources:
                 if not isinstance(source, LMap):
                     self.problems.append(
-                        Finding("INPUT001", "a merge key '<<' needs a mapping or a list of mappings; ignored",
-                                where, detail="merge")
+                        Finding(
+                            "INPUT001",
+                            "a merge key '<<' needs a mapping or a list of mappings; ignored",
+                            where,
+                            detail="merge",
+                        )
                     )
                     continue
                 for key, value in source.items():
@@ -549,7 +586,7 @@ class _Composer:
 
     def finish(self) -> None:
         for tag, (where, count) in self.tags.items():
-            tag = "!!" + tag[len(_STD):] if tag.startswith(_STD) else tag
+            tag = "!!" + tag[len(_STD) :] if tag.startswith(_STD) else tag
             more = f" ({count} uses in this file; the first is here)" if count > 1 else ""
             self.problems.append(
                 Finding(
@@ -610,7 +647,7 @@ _PLACEHOLDER = re.compile(r"\{\{.*?\}\}")
 
 def _source_placeholder(text: str, where: Loc) -> str:
     """The ``{{ ... }}`` written at ``where`` in the source (as much as fits on the line)."""
-    line = _line_text(text, where.line)[where.col - 1:]
+    line = _line_text(text, where.line)[where.col - 1 :]
     end = line.find("}}")
     return line[: end + 2] if end >= 0 else line
 
@@ -645,8 +682,12 @@ def _flow_too_deep(text: str, path: str) -> Finding | None:
                 pos = match.start()
                 line = text.count("\n", 0, pos) + 1
                 col = pos - (text.rfind("\n", 0, pos) + 1) + 1
-                return Finding("INPUT001", f"brackets nest more than {PRESCAN_DEPTH} levels deep; not parsed",
-                               Loc(path, line, col), detail="depth")
+                return Finding(
+                    "INPUT001",
+                    f"brackets nest more than {PRESCAN_DEPTH} levels deep; not parsed",
+                    Loc(path, line, col),
+                    detail="depth",
+                )
         elif depth:
             depth -= 1
     return None
@@ -692,11 +733,16 @@ def parse_yaml_text(text: str, path: str, *, json_mode: bool = False) -> ParseRe
                 loader.dispose()
         if resume is None:
             break
-        chunk, composer.first_line = text[_offset_of_line(text, resume):], resume
+        chunk, composer.first_line = text[_offset_of_line(text, resume) :], resume
     else:
         composer.problems.append(
-            Finding("INPUT001", f"more than {MAX_RECOVERIES} syntax errors: the rest of the file, from line "
-                    f"{composer.first_line}, is not read", Loc(path, composer.first_line, 1), detail="parse")
+            Finding(
+                "INPUT001",
+                f"more than {MAX_RECOVERIES} syntax errors: the rest of the file, from line "
+                f"{composer.first_line}, is not read",
+                Loc(path, composer.first_line, 1),
+                detail="parse",
+            )
         )
     composer.finish()
     return ParseResult(composer.documents, composer.problems)

@@ -8,9 +8,10 @@ value is treated as absent, so one bad field never hides the rest of a scan.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Callable, Mapping
+from typing import Any
 
 from ..findings import Finding
 from ..loader.documents import KubeObject
@@ -53,8 +54,17 @@ POD_SPEC_PATHS: dict[str, tuple[str, ...]] = {
 # Fields a PodSecurityContext shares with a container SecurityContext; only these
 # are inherited by containers (k8s.io/api core/v1 PodSecurityContext).
 POD_LEVEL_FIELDS = frozenset(
-    {"run_as_non_root", "run_as_user", "run_as_group", "seccomp_type", "apparmor_type",
-     "selinux_type", "selinux_user", "selinux_role", "windows_host_process"}
+    {
+        "run_as_non_root",
+        "run_as_user",
+        "run_as_group",
+        "seccomp_type",
+        "apparmor_type",
+        "selinux_type",
+        "selinux_user",
+        "selinux_role",
+        "windows_host_process",
+    }
 )
 CONTAINER_GROUPS = ("initContainers", "containers", "ephemeralContainers")
 PROTOCOLS = ("TCP", "UDP", "SCTP")
@@ -110,15 +120,26 @@ class _Reader:
 
     def out_of_range(self, where: Loc, path: str, expected: str) -> None:
         self.problems.append(
-            Finding("INPUT002", f"{self.subject}: '{path}' must be {expected}; it is out of range: {self._rejected}, "
-                    "and this scan checks the rest of it without this value", where,
-                    subject=self.subject, detail=path, sensitive=bool(_SENSITIVE_PATH.search(path)))
+            Finding(
+                "INPUT002",
+                f"{self.subject}: '{path}' must be {expected}; it is out of range: {self._rejected}, "
+                "and this scan checks the rest of it without this value",
+                where,
+                subject=self.subject,
+                detail=path,
+                sensitive=bool(_SENSITIVE_PATH.search(path)),
+            )
         )
 
     def missing(self, where: Loc, path: str, consequence: str) -> None:
         self.problems.append(
-            Finding("INPUT002", f"{self.subject}: '{path}' is missing; {consequence}", where,
-                    subject=self.subject, detail=path)
+            Finding(
+                "INPUT002",
+                f"{self.subject}: '{path}' is missing; {consequence}",
+                where,
+                subject=self.subject,
+                detail=path,
+            )
         )
 
     def get(self, m: LMap, key: str, path: str, check: Callable[[Any], bool], expected: str) -> Any:
@@ -257,7 +278,10 @@ _NESTED_FIELDS = (
     ("seccompProfile", (("type", "seccomp_type", False),)),
     ("appArmorProfile", (("type", "apparmor_type", False),)),
     ("windowsOptions", (("hostProcess", "windows_host_process", True),)),
-    ("seLinuxOptions", (("type", "selinux_type", False), ("user", "selinux_user", False), ("role", "selinux_role", False))),
+    (
+        "seLinuxOptions",
+        (("type", "selinux_type", False), ("user", "selinux_user", False), ("role", "selinux_role", False)),
+    ),
 )
 
 
@@ -321,7 +345,9 @@ def read_ports(r: _Reader, container: LMap, path: str) -> tuple[ContainerPort, .
 
 def read_probe_hosts(r: _Reader, container: LMap, path: str) -> tuple[ProbeHost, ...]:
     found = []
-    handlers: list[tuple[str, Any]] = [(k, container.get(k)) for k in ("livenessProbe", "readinessProbe", "startupProbe")]
+    handlers: list[tuple[str, Any]] = [
+        (k, container.get(k)) for k in ("livenessProbe", "readinessProbe", "startupProbe")
+    ]
     lifecycle = container.get("lifecycle")
     if isinstance(lifecycle, LMap):
         handlers += [(f"lifecycle.{k}", lifecycle.get(k)) for k in ("postStart", "preStop")]
@@ -332,7 +358,9 @@ def read_probe_hosts(r: _Reader, container: LMap, path: str) -> tuple[ProbeHost,
             target = handler.get(action)
             if isinstance(target, LMap) and "host" in target:
                 host = target["host"]
-                found.append(ProbeHost(f"{path}.{name}.{action}.host", "" if host is None else str(host), target.loc_of("host")))
+                found.append(
+                    ProbeHost(f"{path}.{name}.{action}.host", "" if host is None else str(host), target.loc_of("host"))
+                )
     return tuple(found)
 
 
@@ -350,7 +378,11 @@ def read_command_items(container: LMap) -> tuple[CommandItem, ...]:
     for key in ("command", "args"):
         value = container.get(key)
         if isinstance(value, LList):
-            out += [CommandItem(str(v), value.loc_of(i), key) for i, v in enumerate(value) if isinstance(v, (str, int, float))]
+            out += [
+                CommandItem(str(v), value.loc_of(i), key)
+                for i, v in enumerate(value)
+                if isinstance(v, (str, int, float))
+            ]
     return tuple(out)
 
 
@@ -359,12 +391,22 @@ def read_mounts(r: _Reader, container: LMap, path: str) -> tuple[VolumeMount, ..
     out = []
     for i, item in enumerate(items or ()):
         where = f"{path}.volumeMounts[{i}]"
-        if not isinstance(item, LMap) or not isinstance(item.get("name"), str) or not isinstance(item.get("mountPath"), str):
+        if (
+            not isinstance(item, LMap)
+            or not isinstance(item.get("name"), str)
+            or not isinstance(item.get("mountPath"), str)
+        ):
             r.wrong(items.loc_of(i), where, "a mapping with a name and a mountPath", item)
             continue
-        out.append(VolumeMount(item["name"], item["mountPath"], item.loc_of("mountPath"),
-                               r.str(item, "subPath", f"{where}.subPath") or "",
-                               bool(r.bool(item, "readOnly", f"{where}.readOnly"))))
+        out.append(
+            VolumeMount(
+                item["name"],
+                item["mountPath"],
+                item.loc_of("mountPath"),
+                r.str(item, "subPath", f"{where}.subPath") or "",
+                bool(r.bool(item, "readOnly", f"{where}.readOnly")),
+            )
+        )
     return tuple(out)
 
 
@@ -383,7 +425,14 @@ def read_env(r: _Reader, container: LMap, path: str) -> tuple[EnvVar, ...]:
             out.append(EnvVar(item["name"], None, kinds[0] if kinds else "unknown", item.loc_of("valueFrom")))
         else:
             value = item.get("value")
-            out.append(EnvVar(item["name"], None if value is None else str(value), "literal", item.loc_of("value") if "value" in item else item.loc))
+            out.append(
+                EnvVar(
+                    item["name"],
+                    None if value is None else str(value),
+                    "literal",
+                    item.loc_of("value") if "value" in item else item.loc,
+                )
+            )
     return tuple(out)
 
 
@@ -416,7 +465,9 @@ def read_containers(r: _Reader, spec: LMap, spec_path: str) -> tuple[Container, 
                     security=read_security_context(r, item, path),
                     probe_hosts=read_probe_hosts(r, item, path),
                     command=read_command(item),
-                    command_loc=item.loc_of("command") if "command" in item else (item.loc_of("args") if "args" in item else None),
+                    command_loc=item.loc_of("command")
+                    if "command" in item
+                    else (item.loc_of("args") if "args" in item else None),
                     env=read_env(r, item, path),
                     mounts=read_mounts(r, item, path),
                     command_items=read_command_items(item),
@@ -482,7 +533,9 @@ def _dig(body: LMap, path: tuple[str, ...], r: _Reader) -> tuple[LMap | None, LM
     return template, node
 
 
-def build_workload(obj: KubeObject, namespace: str, problems: list[Finding], spec_override: tuple[LMap | None, LMap] | None = None) -> Workload | None:
+def build_workload(
+    obj: KubeObject, namespace: str, problems: list[Finding], spec_override: tuple[LMap | None, LMap] | None = None
+) -> Workload | None:
     subject = f"{obj.kind} {namespace}/{obj.name}"
     r = _Reader(subject, problems)
     if spec_override is not None:
@@ -562,20 +615,25 @@ def _controller_selector(r: _Reader, obj: KubeObject) -> LabelSelector | None:
     for e in exprs if isinstance(exprs, LList) else ():
         if isinstance(e, LMap) and isinstance(e.get("key"), str) and e.get("operator") in _OPERATORS:
             values = e.get("values")
-            out_exprs.append((e["key"], e["operator"], tuple(sorted(str(v) for v in values)) if isinstance(values, LList) else ()))
+            out_exprs.append(
+                (e["key"], e["operator"], tuple(sorted(str(v) for v in values)) if isinstance(values, LList) else ())
+            )
     if not out_labels and not out_exprs:
         return None
     return LabelSelector(MappingProxyType(out_labels), tuple(out_exprs))
 
 
-def _rollout_ref(obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject], namespace: str, problems: list[Finding]) -> tuple[LMap | None, LMap] | None:
+def _rollout_ref(
+    obj: KubeObject, by_key: dict[tuple[str, str, str], KubeObject], namespace: str, problems: list[Finding]
+) -> tuple[LMap | None, LMap] | None:
     """Argo Rollout ``spec.workloadRef``: the pod template lives in another object."""
     spec = obj.body.get("spec")
     ref = spec.get("workloadRef") if isinstance(spec, LMap) else None
     if not isinstance(ref, LMap):
         if ref is not None:
             _Reader(f"Rollout {namespace}/{obj.name}", problems).wrong(
-                spec.loc_of("workloadRef"), "spec.workloadRef", "a mapping with kind and name", ref)
+                spec.loc_of("workloadRef"), "spec.workloadRef", "a mapping with kind and name", ref
+            )
         return None
     kind, name = ref.get("kind"), ref.get("name")
     target = by_key.get((str(kind), namespace, str(name)))
@@ -611,8 +669,11 @@ def build_model(objects: list[KubeObject], default_namespace: str = "default") -
         return obj.namespace or default_namespace
 
     for obj in objects:  # misspelt fields: dropped by a lenient API server, as the model ignores them (INPUT005)
-        problems.extend(unknown_fields(obj, f"{obj.kind} {ns_of(obj)}/{obj.name}" if _is_namespaced(obj)
-                                       else f"{obj.kind} {obj.name}"))
+        problems.extend(
+            unknown_fields(
+                obj, f"{obj.kind} {ns_of(obj)}/{obj.name}" if _is_namespaced(obj) else f"{obj.kind} {obj.name}"
+            )
+        )
     by_key = {(o.kind, ns_of(o), o.name): o for o in objects}
     referenced = _rollout_targets(objects, ns_of)
     for obj in objects:
@@ -651,14 +712,21 @@ def _build_namespace(obj: KubeObject, problems: list[Finding]) -> Namespace:
     return Namespace(obj.name, MappingProxyType(labels), obj.loc, True)
 
 
-def _add_object(model: Model, obj: KubeObject, namespace: str, by_key: Mapping[tuple[str, str, str], KubeObject]) -> None:
+def _add_object(
+    model: Model, obj: KubeObject, namespace: str, by_key: Mapping[tuple[str, str, str], KubeObject]
+) -> None:
     """A workload, an operator-managed pod set or a Service into the model."""
     problems = model.problems
     if obj.kind in POD_SPEC_PATHS and obj.kind != "PodTemplate":
         override = _rollout_ref(obj, by_key, namespace, problems) if obj.kind == "Rollout" else None
         rollout_spec = obj.body.get("spec")
-        if (obj.kind == "Rollout" and override is None and isinstance(rollout_spec, LMap)
-                and "template" not in rollout_spec and "workloadRef" in rollout_spec):
+        if (
+            obj.kind == "Rollout"
+            and override is None
+            and isinstance(rollout_spec, LMap)
+            and "template" not in rollout_spec
+            and "workloadRef" in rollout_spec
+        ):
             return  # the workloadRef problem is reported by _rollout_ref
         workload = build_workload(obj, namespace, problems, override)
         if workload is not None:
@@ -672,9 +740,22 @@ def _add_object(model: Model, obj: KubeObject, namespace: str, by_key: Mapping[t
 
 
 _CLUSTER_SCOPED = frozenset(
-    {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Node", "PersistentVolume",
-     "StorageClass", "CiliumClusterwideNetworkPolicy", "IngressClass", "PriorityClass", "CiliumCIDRGroup",
-     "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService"}
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "CiliumClusterwideNetworkPolicy",
+        "IngressClass",
+        "PriorityClass",
+        "CiliumCIDRGroup",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "APIService",
+    }
 )
 
 
@@ -700,8 +781,10 @@ def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> 
             r.out_of_range(p.loc_of("port"), f"spec.ports[{i}].port", "a port number between 1 and 65535")
             continue
         target = p.get("targetPort", port)
-        if isinstance(target, bool) or not isinstance(target, (int, str)) or (
-            isinstance(target, int) and not 1 <= target <= 65535
+        if (
+            isinstance(target, bool)
+            or not isinstance(target, (int, str))
+            or (isinstance(target, int) and not 1 <= target <= 65535)
         ):
             r.wrong(p.loc_of("targetPort"), f"spec.ports[{i}].targetPort", "a port number or a port name", target)
             target = port
@@ -711,8 +794,14 @@ def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> 
             protocol = "TCP"
         ports.append(ServicePort(port, target, protocol, r.str(p, "name", f"spec.ports[{i}].name")))
     labels = r.labels(obj.metadata, "labels", "metadata.labels")
-    return Service(obj.name, namespace, MappingProxyType(selector) if selector is not None else None, tuple(ports), obj.loc,
-                   MappingProxyType(labels))
+    return Service(
+        obj.name,
+        namespace,
+        MappingProxyType(selector) if selector is not None else None,
+        tuple(ports),
+        obj.loc,
+        MappingProxyType(labels),
+    )
 
 
 def effective(workload: Workload, container: Container, field_name: str, yaml_path: str) -> Setting[Any]:

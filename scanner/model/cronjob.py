@@ -18,10 +18,16 @@ from ..located import LMap, Loc
 
 # batch/v1 defaults the controller applies when a field is not written.
 DEFAULTS: Mapping[str, Any] = MappingProxyType(
-    {"concurrencyPolicy": "Allow", "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1, "suspend": False})
+    {"concurrencyPolicy": "Allow", "successfulJobsHistoryLimit": 3, "failedJobsHistoryLimit": 1, "suspend": False}
+)
 FIELD_ATTRS: Mapping[str, str] = MappingProxyType(
-    {"concurrencyPolicy": "concurrency_policy", "successfulJobsHistoryLimit": "successful_jobs_history_limit",
-     "failedJobsHistoryLimit": "failed_jobs_history_limit", "suspend": "suspend"})
+    {
+        "concurrencyPolicy": "concurrency_policy",
+        "successfulJobsHistoryLimit": "successful_jobs_history_limit",
+        "failedJobsHistoryLimit": "failed_jobs_history_limit",
+        "suspend": "suspend",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,7 +89,8 @@ def read_cronjob(r: Any, body: LMap, object_loc: Loc) -> CronJobSpec:
         starting_deadline_seconds=r.int(spec, "startingDeadlineSeconds", "spec.startingDeadlineSeconds"),
         suspend=r.bool(spec, "suspend", "spec.suspend"),
         active_deadline_seconds=r.int(job, "activeDeadlineSeconds", "spec.jobTemplate.spec.activeDeadlineSeconds")
-        if job is not None else None,
+        if job is not None
+        else None,
         backoff_limit=r.int(job, "backoffLimit", "spec.jobTemplate.spec.backoffLimit") if job is not None else None,
         job_loc=job.loc if job is not None else None,
         locs=MappingProxyType(locs),

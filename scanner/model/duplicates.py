@@ -20,9 +20,22 @@ from ..loader.documents import KubeObject
 
 # Kinds without a namespace (the namespace a document carries is ignored for them).
 CLUSTER_SCOPED = frozenset(
-    {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition", "Node", "PersistentVolume",
-     "StorageClass", "CiliumClusterwideNetworkPolicy", "IngressClass", "PriorityClass", "CiliumCIDRGroup",
-     "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration", "APIService"}
+    {
+        "Namespace",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "CustomResourceDefinition",
+        "Node",
+        "PersistentVolume",
+        "StorageClass",
+        "CiliumClusterwideNetworkPolicy",
+        "IngressClass",
+        "PriorityClass",
+        "CiliumCIDRGroup",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "APIService",
+    }
 )
 
 
@@ -83,14 +96,21 @@ def _report(key: ObjectKey, defs: list[KubeObject]) -> list[Finding]:
     content = "identical copies" if same else "with different content"
     out = []
     for i, d in enumerate(defs):
-        role = ("this is the last one, so it is live and the one checked" if d is live else
-                f"this one is overwritten by {live.loc.path}:{live.loc.line} and is not checked")
-        out.append(Finding(
-            "INPUT006",
-            f"{key.describe()} is defined {len(defs)} times ({content}: {where}); kubectl apply -f applies files "
-            f"in lexical order and the last definition wins: {role}",
-            d.loc, subject=key.describe(), detail=f"definition:{i + 1}",
-        ))
+        role = (
+            "this is the last one, so it is live and the one checked"
+            if d is live
+            else f"this one is overwritten by {live.loc.path}:{live.loc.line} and is not checked"
+        )
+        out.append(
+            Finding(
+                "INPUT006",
+                f"{key.describe()} is defined {len(defs)} times ({content}: {where}); kubectl apply -f applies files "
+                f"in lexical order and the last definition wins: {role}",
+                d.loc,
+                subject=key.describe(),
+                detail=f"definition:{i + 1}",
+            )
+        )
     return out
 
 

@@ -77,20 +77,24 @@ def _containers(kind: str, spec: LMap, loc: Loc) -> tuple[Container, ...]:
         groups.append(("config-reloader", reloader))
     else:
         groups.append(("thanos-ruler", (_port("grpc", 10901, loc),) + (() if local else (_port("web", 10902, loc),))))
-    return tuple(Container(name=n, group="containers", image="", loc=loc, ports=p, security=SecurityContext(loc=loc))
-                 for n, p in groups)
+    return tuple(
+        Container(name=n, group="containers", image="", loc=loc, ports=p, security=SecurityContext(loc=loc))
+        for n, p in groups
+    )
 
 
 def _labels(spec: LMap, kind: _Kind, name: str) -> dict[str, str]:
     meta = spec.get("podMetadata")
     extra = meta.get("labels") if isinstance(meta, LMap) else None
     labels = {str(k): str(v) for k, v in extra.items()} if isinstance(extra, LMap) else {}
-    labels.update({
-        "app.kubernetes.io/name": kind.app,
-        "app.kubernetes.io/managed-by": OPERATOR,
-        "app.kubernetes.io/instance": name,
-        kind.own_label: name,
-    })
+    labels.update(
+        {
+            "app.kubernetes.io/name": kind.app,
+            "app.kubernetes.io/managed-by": OPERATOR,
+            "app.kubernetes.io/instance": name,
+            kind.own_label: name,
+        }
+    )
     if kind.name_label:
         labels["operator.prometheus.io/name"] = name
     return labels
@@ -115,12 +119,25 @@ def operated_workloads(obj: KubeObject, namespace: str) -> list[Workload]:
         if kind.shards:
             labels["operator.prometheus.io/shard"] = str(shard)
         unset: Setting[bool] = Setting(None, obj.loc, "unset")
-        out.append(Workload(
-            kind=obj.kind, api_version=obj.api_version,
-            name=obj.name if shard == 0 else f"{obj.name}-shard-{shard}", namespace=namespace, loc=obj.loc,
-            pod_labels=MappingProxyType(labels), service_account=sa if isinstance(sa, str) and sa else "default",
-            containers=_containers(obj.kind, spec, obj.loc), pod_security=SecurityContext(loc=obj.loc), volumes=(),
-            host_network=unset, host_pid=unset, host_ipc=unset, host_users=None, os_name=None, spec_loc=spec.loc,
-            generated_by=OPERATOR,
-        ))
+        out.append(
+            Workload(
+                kind=obj.kind,
+                api_version=obj.api_version,
+                name=obj.name if shard == 0 else f"{obj.name}-shard-{shard}",
+                namespace=namespace,
+                loc=obj.loc,
+                pod_labels=MappingProxyType(labels),
+                service_account=sa if isinstance(sa, str) and sa else "default",
+                containers=_containers(obj.kind, spec, obj.loc),
+                pod_security=SecurityContext(loc=obj.loc),
+                volumes=(),
+                host_network=unset,
+                host_pid=unset,
+                host_ipc=unset,
+                host_users=None,
+                os_name=None,
+                spec_loc=spec.loc,
+                generated_by=OPERATOR,
+            )
+        )
     return out

@@ -7,9 +7,10 @@ missing settings still point somewhere useful.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Generic, Mapping, TypeVar
+from typing import Any, Generic, TypeVar
 
 from ..located import Loc
 from .cronjob import CronJobSpec
@@ -173,7 +174,9 @@ class Workload:
     spec_loc: Loc  # the pod spec (for findings about what it lacks)
     annotations: Mapping[str, str] = field(default_factory=lambda: EMPTY)
     annotation_locs: Mapping[str, Loc] = field(default_factory=lambda: EMPTY)  # where each annotation key is written
-    extra: Mapping[str, Any] = field(default_factory=lambda: EMPTY)  # kind-specific facts (e.g. CronJob schedule), located
+    extra: Mapping[str, Any] = field(
+        default_factory=lambda: EMPTY
+    )  # kind-specific facts (e.g. CronJob schedule), located
     selector: LabelSelector | None = None  # spec.selector of a controller; None for Pods, CronJobs, Jobs without one
     cronjob: CronJobSpec | None = None  # a CronJob's own spec and jobTemplate.spec, typed
     generated_by: str | None = None  # the operator that creates these pods from a custom resource (model/operators.py)
@@ -221,4 +224,6 @@ class Service:
     selector: Mapping[str, str] | None
     ports: tuple[ServicePort, ...]
     loc: Loc
-    labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))  # metadata.labels (k8sServiceSelector)
+    labels: Mapping[str, str] = field(
+        default_factory=lambda: MappingProxyType({})
+    )  # metadata.labels (k8sServiceSelector)

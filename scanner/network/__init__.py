@@ -26,7 +26,24 @@ from .traffic import (
 )
 
 __all__ = [
-    "Actor", "KUBE_DNS", "actors_from_policy", "L7Restriction", "SideResult", "IntervalSet", "PortSet", "Origin",
-    "ParsedPolicies", "PolicyRule", "Rejection", "NetworkSettings", "EndpointError", "Traffic", "Verdict",
-    "build_traffic", "build_traffic_for_policy", "flow_endpoints", "normalize_ref", "parse_policies",
+    "KUBE_DNS",
+    "Actor",
+    "EndpointError",
+    "IntervalSet",
+    "L7Restriction",
+    "NetworkSettings",
+    "Origin",
+    "ParsedPolicies",
+    "PolicyRule",
+    "PortSet",
+    "Rejection",
+    "SideResult",
+    "Traffic",
+    "Verdict",
+    "actors_from_policy",
+    "build_traffic",
+    "build_traffic_for_policy",
+    "flow_endpoints",
+    "normalize_ref",
+    "parse_policies",
 ]

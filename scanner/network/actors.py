@@ -8,9 +8,10 @@ named ``kube-dns`` in the policy file replaces it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Mapping
+from typing import Any
 
 from ..located import LList, LMap, Loc
 
@@ -60,7 +61,9 @@ def actors_from_policy(traffic: Any) -> list[Actor]:
                 name=str(a["name"]),
                 namespace=str(a.get("namespace", "default")),
                 labels=MappingProxyType({str(k): str(v) for k, v in (a.get("labels") or {}).items()}),
-                namespace_labels=MappingProxyType({str(k): str(v) for k, v in (a.get("namespaceLabels") or {}).items()}),
+                namespace_labels=MappingProxyType(
+                    {str(k): str(v) for k, v in (a.get("namespaceLabels") or {}).items()}
+                ),
                 service_account=str(a.get("serviceAccount", "default")),
                 ports_text=tuple(_port_text(p) for p in (a.get("ports") or [])),
                 loc=loc,

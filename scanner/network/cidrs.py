@@ -8,12 +8,12 @@ that contains it (``identities.cidr_identity``)."""
 from __future__ import annotations
 
 import ipaddress
-from typing import Union
+from functools import lru_cache
 
 from .selectors import CIDR, Requirement, Selector
 from .settings import NetworkSettings
 
-Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 def parse_prefix(text: object, *, bare_ip: bool = False) -> Network:
@@ -33,8 +33,15 @@ def normalize_prefix(text: str) -> str:
     return str(parse_prefix(text, bare_ip=True))
 
 
+@lru_cache(maxsize=65536)
+def _network(prefix: str) -> Network:
+    return ipaddress.ip_network(prefix)
+
+
 def contains(outer: str, inner: str) -> bool:
-    a, b = ipaddress.ip_network(outer), ipaddress.ip_network(inner)
+    """Whether canonical prefix ``inner`` lies inside ``outer`` (same family).  Called
+    for every pair of prefixes a graph names, so parsed prefixes are memoised."""
+    a, b = _network(outer), _network(inner)
     return a.version == b.version and b.subnet_of(a)
 
 

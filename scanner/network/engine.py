@@ -31,8 +31,8 @@ and each entry's peer selectors are evaluated once against all classes.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 from .fqdn import FqdnSelector
 from .identities import IdentityClass
@@ -40,6 +40,7 @@ from .ports import FULL, NOTHING, PortSet
 from .rules import Entry, Origin, PolicyRule
 from .selectors import Requirement, Selector, SelectorIndex, bits
 from .settings import NetworkSettings
+
 
 @dataclass(frozen=True, slots=True)
 class Contribution:
@@ -104,8 +105,13 @@ class Engine:
     """Evaluates policy sides for identity classes.  Holds only caches of pure
     results; building it twice from the same inputs gives the same answers."""
 
-    def __init__(self, classes: list[IdentityClass], rules: list[PolicyRule], settings: NetworkSettings,
-                 dns_servers: Mapping[int, PortSet] | None = None) -> None:
+    def __init__(
+        self,
+        classes: list[IdentityClass],
+        rules: list[PolicyRule],
+        settings: NetworkSettings,
+        dns_servers: Mapping[int, PortSet] | None = None,
+    ) -> None:
         self.classes = classes
         # class index -> the ports the DNS server (actor kube-dns) serves.  Without any
         # (an engine built without actors) every rules.dns entry counts, as before.
@@ -132,7 +138,10 @@ class Engine:
         self._entry_masks: dict[int, tuple[int, int]] = {}
         self._fqdn_masks: dict[tuple[FqdnSelector, ...], int] = {}
         self._req_masks: dict[tuple[Requirement, ...], int] = {}
-        self._dirs: dict[str, list[DirectionPolicy | None]] = {"ingress": [None] * len(classes), "egress": [None] * len(classes)}
+        self._dirs: dict[str, list[DirectionPolicy | None]] = {
+            "ingress": [None] * len(classes),
+            "egress": [None] * len(classes),
+        }
         self._ports: dict[tuple[int, int], PortSet] = {}
         # What the datapath carries at all (no SCTP unless enable-sctp): see NetworkSettings.carried.
         self.carried = settings.carried
@@ -194,8 +203,19 @@ class Engine:
                 base.append((e, ep | other))
         dns_rules, dns_missing = self._dns_visibility(ci, base) if direction == "egress" else ([], [])
         allows, denies, blocked = self._visible_entries(base, dns_rules)
-        dp = DirectionPolicy(enforced, isolated, isolating, allows, denies, _union(allows), _union(denies), blocked,
-                             _union(blocked), tuple(dns_missing), tuple(conditions))
+        dp = DirectionPolicy(
+            enforced,
+            isolated,
+            isolating,
+            allows,
+            denies,
+            _union(allows),
+            _union(denies),
+            blocked,
+            _union(blocked),
+            tuple(dns_missing),
+            tuple(conditions),
+        )
         dp.allow_masks = tuple(m for _, m in allows)
         dp.deny_masks = tuple(m for _, m in denies)
         dp.any_named_egress = direction == "egress" and any(e.named for e, _ in allows + denies)
@@ -235,8 +255,9 @@ class Engine:
                 missing.append(e)
         return patterns, missing
 
-    def _reaches(self, ci: int, e: Entry, mask: int, server: int, served: PortSet,
-                 base: list[tuple[Entry, int]]) -> bool:
+    def _reaches(
+        self, ci: int, e: Entry, mask: int, server: int, served: PortSet, base: list[tuple[Entry, int]]
+    ) -> bool:
         """Whether the allow entry ``e`` lets class ``ci`` query DNS server ``server``."""
         if not mask & (1 << server):
             return False
@@ -261,7 +282,9 @@ class Engine:
             got = entry.static
             for item in entry.named:
                 for name, proto, number in named:
-                    if name == item.name and (item.protocol == "ANY" and proto in self.settings.any_protocols or proto == item.protocol):
+                    if name == item.name and (
+                        (item.protocol == "ANY" and proto in self.settings.any_protocols) or proto == item.protocol
+                    ):
                         got = got.union(PortSet.single(proto, number))
             self._ports[key] = got
         return got
@@ -290,14 +313,29 @@ class Engine:
             dp.memo[sig] = got
         return got
 
-    def _compute_side(self, subject: int, direction: str, peer: int, dp: DirectionPolicy, localhost: bool, sig) -> SideResult:
+    def _compute_side(
+        self, subject: int, direction: str, peer: int, dp: DirectionPolicy, localhost: bool, sig
+    ) -> SideResult:
         dest = peer if direction == "egress" else subject
         if sig is None:
-            return SideResult(direction, True, dp.isolated, dp.isolating, NOTHING if dp.isolated else self.carried, (), (), (),
-                              requires=dp.requires)
+            return SideResult(
+                direction,
+                True,
+                dp.isolated,
+                dp.isolating,
+                NOTHING if dp.isolated else self.carried,
+                (),
+                (),
+                (),
+                requires=dp.requires,
+            )
         ai, di, bi = sig[0], sig[1], sig[2]
-        allows = tuple(Contribution(dp.allows[i][0], p) for i in ai for p in (self.entry_ports(dp.allows[i][0], dest),) if p)
-        denies = tuple(Contribution(dp.denies[i][0], p) for i in di for p in (self.entry_ports(dp.denies[i][0], dest),) if p)
+        allows = tuple(
+            Contribution(dp.allows[i][0], p) for i in ai for p in (self.entry_ports(dp.allows[i][0], dest),) if p
+        )
+        denies = tuple(
+            Contribution(dp.denies[i][0], p) for i in di for p in (self.entry_ports(dp.denies[i][0], dest),) if p
+        )
         denied = NOTHING
         for c in denies:
             denied = denied.union(c.ports)
@@ -318,11 +356,19 @@ class Engine:
         restrictions = _l7_restrictions(allows, l4, denied)
         blocked = tuple(dp.fqdn_blocked[i][0] for i in bi)
         return SideResult(
-            direction, True, dp.isolated, dp.isolating, allowed, allows, denies, restrictions, localhost, blocked,
-            dp.dns_not_reaching if blocked else (), dp.requires,
+            direction,
+            True,
+            dp.isolated,
+            dp.isolating,
+            allowed,
+            allows,
+            denies,
+            restrictions,
+            localhost,
+            blocked,
+            dp.dns_not_reaching if blocked else (),
+            dp.requires,
         )
-
-
 
 
 def _requirements(rules: list[PolicyRule], direction: str) -> tuple[list[Requirement], list[Requirement], list]:
@@ -367,8 +413,9 @@ def _l7_restrictions(allows: tuple[Contribution, ...], l4: PortSet, denied: Port
             http = tuple(sorted({h for c in group for h in c.entry.l7.http}))
             dns = tuple(sorted({d for c in group for d in c.entry.l7.dns}))
             any_request = kind == "http" and any(not c.entry.l7.http for c in group)
-            restrictions.append(L7Restriction(kind, group_ports, () if any_request else http, dns,
-                                              tuple(c.entry for c in group)))
+            restrictions.append(
+                L7Restriction(kind, group_ports, () if any_request else http, dns, tuple(c.entry for c in group))
+            )
     return tuple(restrictions)
 
 
@@ -388,7 +435,9 @@ def _partition(contribs: list[Contribution], within: PortSet) -> list[tuple[Port
     return [(p, g) for p, g in pieces if g]
 
 
-def l7_allows_request(restrictions: Iterable[L7Restriction], protocol: str, port: int, request: dict | None) -> tuple[bool | None, tuple[L7Restriction, ...]]:
+def l7_allows_request(
+    restrictions: Iterable[L7Restriction], protocol: str, port: int, request: dict | None
+) -> tuple[bool | None, tuple[L7Restriction, ...]]:
     """Whether an HTTP request passes the L7 restrictions covering ``protocol/port``.
     ``None`` when restricted but no request was given."""
     hits = tuple(r for r in restrictions if r.ports.contains(protocol, port))
@@ -407,4 +456,4 @@ def l7_allows_request(restrictions: Iterable[L7Restriction], protocol: str, port
     return True, hits
 
 
-__all__ = ["Engine", "SideResult", "L7Restriction", "Contribution", "DirectionPolicy", "l7_allows_request"]
+__all__ = ["Contribution", "DirectionPolicy", "Engine", "L7Restriction", "SideResult", "l7_allows_request"]

@@ -7,7 +7,8 @@ the peer on the asked port, which deny entries remove it, and which L7 rules app
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .engine import SideResult
 from .ports import PortSet
@@ -27,14 +28,18 @@ def _covers(ports: PortSet, protocol: str, port: int | None) -> bool:
     return bool(ports.get(protocol)) if port is None else ports.contains(protocol, port)
 
 
-def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port: int | None,
-                 peer_identity: frozenset | None = None) -> list[str]:
+def explain_side(
+    side: SideResult, subject: str, peer: str, protocol: str, port: int | None, peer_identity: frozenset | None = None
+) -> list[str]:
     verb = "egress" if side.direction == "egress" else "ingress"
     towards = f"to {peer}" if verb == "egress" else f"from {peer}"
     head = f"{verb} of {subject} ({towards}):"
     if not side.enforced:
-        return [head, f"  ALLOWED — not enforced: {subject} is not a Cilium endpoint (host network, external peer, "
-                      "or policy enforcement is off)"]
+        return [
+            head,
+            f"  ALLOWED — not enforced: {subject} is not a Cilium endpoint (host network, external peer, "
+            "or policy enforcement is off)",
+        ]
     ok = _covers(side.allowed, protocol, port)
     denying = [c for c in side.denies if _covers(c.ports, protocol, port)]
     lines = [head, f"  {_verdict(side, ok, bool(denying), peer, protocol, port)}", _isolation(side, subject, verb)]
@@ -45,7 +50,9 @@ def explain_side(side: SideResult, subject: str, peer: str, protocol: str, port:
             l7 = f" with L7 {c.entry.l7.describe()}" if c.entry.l7 else ""
             lines.append(f"  allowed by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()}{l7}")
     for c in denying:
-        lines.append(f"  DENIED by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()} (deny beats allow)")
+        lines.append(
+            f"  DENIED by {c.entry.origin.text()}: {c.entry.peer_text} -> {c.ports.describe()} (deny beats allow)"
+        )
     lines += _dns_lines(side, subject)
     lines += _conditions(side, peer, peer_identity)
     lines += _l7_lines(side, protocol, port)
@@ -73,12 +80,16 @@ def _isolation(side: SideResult, subject: str, verb: str) -> str:
 
 def _dns_lines(side: SideResult, subject: str) -> list[str]:
     """toFQDNs entries not counted, and DNS rules that give no visibility."""
-    lines = [f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs counts only if an egress rules.dns "
-             f"rule of {subject} reaches kube-dns and its patterns cover the name; none does"
-             for e in side.fqdn_without_dns]
-    lines += [f"  the DNS rule {e.origin.text()} ({e.peer_text}) does not reach kube-dns (its peer does not "
-              "select it, its ports miss the DNS port, or a deny rule or kube-dns's policy removes it)"
-              for e in side.dns_not_reaching]
+    lines = [
+        f"  not counted: {e.origin.text()} ({e.peer_text}) — toFQDNs counts only if an egress rules.dns "
+        f"rule of {subject} reaches kube-dns and its patterns cover the name; none does"
+        for e in side.fqdn_without_dns
+    ]
+    lines += [
+        f"  the DNS rule {e.origin.text()} ({e.peer_text}) does not reach kube-dns (its peer does not "
+        "select it, its ports miss the DNS port, or a deny rule or kube-dns's policy removes it)"
+        for e in side.dns_not_reaching
+    ]
     return lines
 
 
@@ -86,7 +97,9 @@ def _l7_lines(side: SideResult, protocol: str, port: int | None) -> list[str]:
     lines = []
     for r in side.l7:
         if _covers(r.ports, protocol, port):
-            rules = "; ".join(h.describe() for h in r.http) if r.kind == "http" else ", ".join(d.describe() for d in r.dns)
+            rules = (
+                "; ".join(h.describe() for h in r.http) if r.kind == "http" else ", ".join(d.describe() for d in r.dns)
+            )
             where = ", ".join(sorted({e.origin.text() for e in r.entries}))
             lines.append(f"  L7 {r.kind.upper()} on {r.ports.describe()}: only {rules or 'any request'} ({where})")
     return lines
@@ -103,8 +116,10 @@ def _conditions(side: SideResult, peer: str, identity: frozenset | None) -> list
         if identity is not None:
             met = f"; {peer} {'meets' if Selector.of(reqs).matches(identity) else 'does not meet'} it"
         scope = "deny" if deny else "allow"
-        out.append(f"  condition: {field} of {origin.text()} requires every endpoint peer of the {scope} rules "
-                   f"to match {text}{met}")
+        out.append(
+            f"  condition: {field} of {origin.text()} requires every endpoint peer of the {scope} rules "
+            f"to match {text}{met}"
+        )
     return out
 
 
@@ -158,21 +173,32 @@ def explain_verdict(traffic: Traffic, v: Verdict) -> str:
         out.append("")
         out.append("remarks on the policies behind this verdict:")
         out += [f"  {n.policy} ({n.loc.path}:{n.loc.line}): {n.message}" for n in notes]
-        out += [f"  {p.policy} ({p.loc.path}:{p.loc.line}): unknown field '{p.path}' (NET008) is assumed dropped, as "
-                f"the API server does with validation off, so {p.effect}; kubectl's strict validation would reject "
-                "the whole policy instead" for p in pruned]
+        out += [
+            f"  {p.policy} ({p.loc.path}:{p.loc.line}): unknown field '{p.path}' (NET008) is assumed dropped, as "
+            f"the API server does with validation off, so {p.effect}; kubectl's strict validation would reject "
+            "the whole policy instead"
+            for p in pruned
+        ]
     relevant = _relevant_rejections(traffic, v)
     if relevant:
         out.append("")
-        out.append(f"policies that would apply to {v.src} or {v.dst} but are rejected as a whole (NET007), "
-                   "so not applied here:")
+        out.append(
+            f"policies that would apply to {v.src} or {v.dst} but are rejected as a whole (NET007), "
+            "so not applied here:"
+        )
         for r in relevant:
             out.append(f"  {r.policy} ({r.loc.path}:{r.loc.line}), rejected by {r.component}: {r.message}")
     return "\n".join(out) + "\n"
 
 
-def explain(traffic: Traffic, src: str, dst: str, protocol: str = "TCP", port: int | None = None,
-            http: Mapping[str, Any] | None = None) -> tuple[str, bool]:
+def explain(
+    traffic: Traffic,
+    src: str,
+    dst: str,
+    protocol: str = "TCP",
+    port: int | None = None,
+    http: Mapping[str, Any] | None = None,
+) -> tuple[str, bool]:
     """Text and overall verdict; ``entity:all``/``entity:cluster`` expand to members;
     ``service:<ns>/<name>`` as destination expands to its backends on their target port."""
     if dst.startswith("service:"):
@@ -198,8 +224,10 @@ def explain(traffic: Traffic, src: str, dst: str, protocol: str = "TCP", port: i
     if len(srcs) == 1 and len(dsts) == 1:
         cv = compose(traffic, srcs[0], dsts[0], protocol, port, http)  # Cilium AND Istio
         return explain_composed(traffic, cv, dict(http) if http else None), cv.allowed
-    composed = {(c.cilium.src, c.cilium.dst): c for c in
-                (compose(traffic, s, d, protocol, port, http) for s in srcs for d in dsts if s != d)}
+    composed = {
+        (c.cilium.src, c.cilium.dst): c
+        for c in (compose(traffic, s, d, protocol, port, http) for s in srcs for d in dsts if s != d)
+    }
     verdicts = [c.cilium for c in composed.values()]
     good = [v for v in verdicts if composed[v.src, v.dst].allowed]
     bad = [v for v in verdicts if not composed[v.src, v.dst].allowed]

@@ -149,12 +149,10 @@ def _step(toks: tuple[tuple, ...], states: frozenset[int], sym: str, label_start
         if t[0] == "lit":
             if t[1] == sym:
                 nxt.add(s + 1)
-        elif t[0] == "star":
-            if sym != ".":
-                nxt.add(s)
-        elif t[0] == "labels":
-            if sym != ".":
-                nxt.add(-(s + 1))
+        elif t[0] == "star" and sym != ".":
+            nxt.add(s)
+        elif t[0] == "labels" and sym != ".":
+            nxt.add(-(s + 1))
     return _closure(toks, frozenset(nxt))
 
 
@@ -244,22 +242,31 @@ def find_name(must: list[list[FqdnSelector]], must_not: list[FqdnSelector], limi
         if len(parents) > limit:
             return None
         m, n, fresh = state
-        if state is not first and not fresh:
-            if all(any(_accepts(t, s) for t, s in zip(g, sg)) for g, sg in zip(must_toks, m)) and not any(
-                    _accepts(t, s) for t, s in zip(not_toks, n)):
-                return _spell(state, parents, other)
+        if state is not first and not fresh and _accepting(must_toks, m, not_toks, n):
+            return _spell(state, parents, other)
         for sym in alphabet:
             if sym == "." and fresh:
                 continue  # a label is never empty
-            nm = tuple(tuple(_step(t, s, sym, {}) for t, s in zip(g, sg)) for g, sg in zip(must_toks, m))
+            nm = tuple(
+                tuple(_step(t, s, sym, {}) for t, s in zip(g, sg, strict=True))
+                for g, sg in zip(must_toks, m, strict=True)
+            )
             if any(not any(x for x in sg) for sg in nm):
                 continue  # some group can no longer match
-            nn = tuple(_step(t, s, sym, {}) for t, s in zip(not_toks, n))
+            nn = tuple(_step(t, s, sym, {}) for t, s in zip(not_toks, n, strict=True))
             nxt = (nm, nn, sym == ".")
             if nxt not in parents:
                 parents[nxt] = (state, sym)
                 queue.append(nxt)
     return None
+
+
+def _accepting(must_toks, must_states, not_toks, not_states) -> bool:
+    """Every required pattern group has a member in an accepting state, and no
+    excluded pattern does."""
+    return all(
+        any(_accepts(t, s) for t, s in zip(g, sg, strict=True)) for g, sg in zip(must_toks, must_states, strict=True)
+    ) and not any(_accepts(t, s) for t, s in zip(not_toks, not_states, strict=True))
 
 
 def _spell(state: tuple, parents: dict, other: str) -> str:

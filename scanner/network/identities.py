@@ -22,9 +22,9 @@ every policy, so the engine evaluates identity *classes*, not endpoints.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Iterable, Mapping
 
 from ..located import Loc
 from ..model.build import Model

@@ -26,8 +26,9 @@ Sources:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 from ..loader.documents import KubeObject
 from .cidrs import cidr_selector, k8s_except_allowed, parse_prefix
@@ -35,7 +36,17 @@ from .parsing import At, ParseEnv, PolicyContext, record_pruned
 from .policy_schema import NETWORK_POLICY
 from .ports import PortSet, is_port_name, port_range_set
 from .rules import KNP, Entry, ParsedPolicies, PolicyRule, PortItem
-from .selectors import CLUSTER, K8S, NAMESPACE_LABELS, POD_NAMESPACE, WILDCARD, Requirement, Selector, SelectorError, parse_label_selector
+from .selectors import (
+    CLUSTER,
+    K8S,
+    NAMESPACE_LABELS,
+    POD_NAMESPACE,
+    WILDCARD,
+    Requirement,
+    Selector,
+    SelectorError,
+    parse_label_selector,
+)
 
 PROTOCOLS = ("TCP", "UDP", "SCTP")
 PolicyTypes = list[str]
@@ -69,14 +80,16 @@ def parse_network_policy(obj: KubeObject, env: ParseEnv, out: ParsedPolicies) ->
         return
     if not env.settings.k8s_network_policy:
         return
-    out.rules.append(PolicyRule(
-        origin=ctx.origin(at),
-        subject=subject,
-        node_selector=None,
-        default_deny_ingress=bool(ingress) or "Ingress" in types or "Egress" not in types,
-        default_deny_egress=bool(egress) or "Egress" in types,
-        entries=tuple(entries),
-    ))
+    out.rules.append(
+        PolicyRule(
+            origin=ctx.origin(at),
+            subject=subject,
+            node_selector=None,
+            default_deny_ingress=bool(ingress) or "Ingress" in types or "Egress" not in types,
+            default_deny_egress=bool(egress) or "Egress" in types,
+            entries=tuple(entries),
+        )
+    )
 
 
 def _without_namespace_key(raw: Any) -> Any:
@@ -122,8 +135,11 @@ def _policy_types(spec: Mapping, at: At, has_egress: bool, ctx: PolicyContext) -
 def _note_enforced_anyway(spec: Mapping, at: At, types: PolicyTypes, ctx: PolicyContext) -> None:
     for key, kind in (("egress", "Egress"), ("ingress", "Ingress")):
         if kind not in types and spec.get(key):
-            ctx.note(f"policyTypes omits {kind} but spec.{key} has rules: the Kubernetes specification ignores "
-                     f"them, Cilium enforces them (and isolates {key})", at.field(spec, key))
+            ctx.note(
+                f"policyTypes omits {kind} but spec.{key} has rules: the Kubernetes specification ignores "
+                f"them, Cilium enforces them (and isolates {key})",
+                at.field(spec, key),
+            )
 
 
 def _entries(spec: Mapping, direction: str, rules: list, at: At, env: ParseEnv, ctx: PolicyContext) -> list[Entry]:
@@ -146,17 +162,23 @@ def _entries(spec: Mapping, direction: str, rules: list, at: At, env: ParseEnv, 
         static, named, l3_only = ports
         common = dict(direction=direction, deny=False, l3_only=l3_only, static=static, named=named)
         if not peers:
-            out.append(Entry(origin=ctx.origin(rule_at), others=(WILDCARD,), **common,
-                             peer_text=f"any peer ({peer_key} empty or missing: every source/destination, "
-                                       "external included)"))
+            out.append(
+                Entry(
+                    origin=ctx.origin(rule_at),
+                    others=(WILDCARD,),
+                    **common,
+                    peer_text=f"any peer ({peer_key} empty or missing: every source/destination, external included)",
+                )
+            )
             continue
         for j, peer in enumerate(peers):
             peer_at = rule_at.field(rule, peer_key).item(peers, j)
             got = _peer(peer, peer_at, ctx.namespace or "", env, ctx)
             if got is not None:
                 endpoints, others, text = got
-                out.append(Entry(origin=ctx.origin(peer_at), endpoints=endpoints, others=others, peer_text=text,
-                                 **common))
+                out.append(
+                    Entry(origin=ctx.origin(peer_at), endpoints=endpoints, others=others, peer_text=text, **common)
+                )
     return out
 
 
@@ -225,7 +247,9 @@ def _numbered(port: Any, end: int | None, protocol: str, p: Mapping, at: At, ctx
 
 def _peer(peer: Any, at: At, namespace: str, env: ParseEnv, ctx: PolicyContext):
     """One ``NetworkPolicyPeer`` -> (endpoint selectors, other selectors, text)."""
-    if not isinstance(peer, dict) or not any(peer.get(k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")):
+    if not isinstance(peer, dict) or not any(
+        peer.get(k) is not None for k in ("podSelector", "namespaceSelector", "ipBlock")
+    ):
         ctx.schema("a peer must specify podSelector, namespaceSelector or ipBlock", at)
         return None
     if peer.get("ipBlock") is not None:
@@ -286,5 +310,9 @@ def _selector_peer(peer: Mapping, namespace: str, env: ParseEnv) -> tuple[Select
     if ns_sel.is_wildcard:
         ns_sel = Selector.of([Requirement(K8S, POD_NAMESPACE, "Exists")])
     pod_sel = parse_label_selector(pod_raw, force_source=K8S) if pod_raw is not None else Selector()
-    text = "namespaceSelector " + ns_sel.describe() + (f" AND podSelector {pod_sel.describe()}" if pod_raw is not None else "")
+    text = (
+        "namespaceSelector "
+        + ns_sel.describe()
+        + (f" AND podSelector {pod_sel.describe()}" if pod_raw is not None else "")
+    )
     return Selector.of(ns_sel.requirements + pod_sel.requirements + (cluster,)), text

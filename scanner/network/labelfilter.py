@@ -48,7 +48,7 @@ class LabelFilter:
     whitelist: bool  # only user-supplied inclusions make the filter a whitelist
 
     @staticmethod
-    def parse(entries: tuple[str, ...] = DEFAULT_PREFIXES, extra: tuple[str, ...] = ()) -> "LabelFilter":
+    def parse(entries: tuple[str, ...] = DEFAULT_PREFIXES, extra: tuple[str, ...] = ()) -> LabelFilter:
         out = []
         whitelist = False
         for n, raw in enumerate(entries + extra):

@@ -8,8 +8,9 @@ the API server (the CRD or built-in schema) or the Cilium agent (``Rule.Validate
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..loader.documents import KubeObject
 from ..loader.schema_fields import prune

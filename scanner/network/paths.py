@@ -35,8 +35,15 @@ class Hop:
     undecidable: tuple[str, ...] = ()
 
     def to_json(self) -> dict:
-        return {"from": self.src, "to": self.dst, "ports": self.ports.to_json(), "cilium": list(self.cilium),
-                "istio": list(self.istio), "http": self.http or None, "undecidable": list(self.undecidable)}
+        return {
+            "from": self.src,
+            "to": self.dst,
+            "ports": self.ports.to_json(),
+            "cilium": list(self.cilium),
+            "istio": list(self.istio),
+            "http": self.http or None,
+            "undecidable": list(self.undecidable),
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +98,9 @@ def _istio_hop(traffic: Traffic, src: str, dst: str, ports: PortSet) -> tuple[Po
             continue
         open_ports = open_ports.union(piece)
         decision = verdict.decisions[0]
-        rules = [r.where for d in verdict.decisions for r in d.results if r.policy.action == "ALLOW" and not r.match.is_false]
+        rules = [
+            r.where for d in verdict.decisions for r in d.results if r.policy.action == "ALLOW" and not r.match.is_false
+        ]
         if status == "not-enforced":
             text = f"not enforced ({decision.reason})"
         else:
@@ -114,7 +123,9 @@ def reachability_graph(traffic: Traffic) -> nx.DiGraph:
         if not ports:
             continue
         cilium = tuple(_side_rules(data["egress"], ports, u) + _side_rules(data["ingress"], ports, v))
-        l7 = sorted({r.kind.upper() for side in (data["egress"], data["ingress"]) for r in side.l7 if r.ports.intersect(ports)})
+        l7 = sorted(
+            {r.kind.upper() for side in (data["egress"], data["ingress"]) for r in side.l7 if r.ports.intersect(ports)}
+        )
         http_text = "; ".join(x for x in ([f"Cilium {'+'.join(l7)} rules"] if l7 else []) + ([http] if http else []))
         g.add_edge(u, v, hop=Hop(u, v, ports, cilium, tuple(istio), http_text, tuple(undecidable)))
     return g

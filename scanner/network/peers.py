@@ -104,7 +104,9 @@ def _requirement_addresses(r: Requirement) -> AddressSet:
     ``cidr:`` label, value "", for every prefix containing it (identities.py)."""
     present = NO_ADDRESSES
     if r.source in (RESERVED, ANY) and r.key in ("world", "world-ipv4", "world-ipv6"):
-        present = {"world": ALL_ADDRESSES, "world-ipv4": AddressSet(v4=_ALL4), "world-ipv6": AddressSet(v6=_ALL6)}[r.key]
+        present = {"world": ALL_ADDRESSES, "world-ipv4": AddressSet(v4=_ALL4), "world-ipv6": AddressSet(v6=_ALL6)}[
+            r.key
+        ]
     elif r.source in (CIDR, ANY):
         prefix = _as_prefix(r.key)
         if prefix is not None:
@@ -293,8 +295,12 @@ def pod_witness(include: Selector, exclude: Sequence[Selector], universe: Univer
 
 
 def _value_universe(inc, excl, universe: Universe) -> dict[str, frozenset[str]]:
-    mentioned: dict[str, set[str]] = {POD_NAMESPACE: set(), METADATA_NAME: set(), SERVICE_ACCOUNT: {"default"},
-                                      CLUSTER: {universe.cluster}}
+    mentioned: dict[str, set[str]] = {
+        POD_NAMESPACE: set(),
+        METADATA_NAME: set(),
+        SERVICE_ACCOUNT: {"default"},
+        CLUSTER: {universe.cluster},
+    }
     for key, r in inc + [kr for group in excl for kr in group]:
         mentioned.setdefault(key, set()).update(r.values)
     for ns, labels in universe.namespaces.items():
@@ -324,7 +330,7 @@ def _initial_domains(search: _Search, namespace: str) -> dict[str, frozenset[str
             domains[key] = values - {ABSENT}
         elif key.startswith(NAMESPACE_LABELS + "."):
             if declared is not None:
-                own = declared.get(key[len(NAMESPACE_LABELS) + 1:])
+                own = declared.get(key[len(NAMESPACE_LABELS) + 1 :])
                 domains[key] = frozenset({own if own is not None else ABSENT})
             else:
                 domains[key] = values
@@ -427,8 +433,7 @@ def witness(admitted: PeerSet, covered: PeerSet, universe: Universe) -> Witness 
         if labels is not None:
             return _pod_witness(labels, universe)
     for e in sorted(admitted.entities - covered.entities):
-        return Witness("entity", _ENTITY_TEXT.get(e, f"the {e} entity"), identity=_entity_identity(e, universe),
-                       name=e)
+        return Witness("entity", _ENTITY_TEXT.get(e, f"the {e} entity"), identity=_entity_identity(e, universe), name=e)
     rest = admitted.addresses.subtract(covered.addresses)
     if rest:
         return _address_witness(rest)
@@ -456,8 +461,11 @@ _ENTITY_TEXT = {
 def _pod_witness(labels: dict[str, str], universe: Universe) -> Witness:
     ns = labels.get(POD_NAMESPACE, "")
     own = {k: v for k, v in labels.items() if not _special(k)}
-    ns_labels = {k[len(NAMESPACE_LABELS) + 1:]: v for k, v in labels.items()
-                 if k.startswith(NAMESPACE_LABELS + ".") and k != METADATA_NAME}
+    ns_labels = {
+        k[len(NAMESPACE_LABELS) + 1 :]: v
+        for k, v in labels.items()
+        if k.startswith(NAMESPACE_LABELS + ".") and k != METADATA_NAME
+    }
     text = f"a pod in namespace {ns} with labels {_braces(own)}"
     if ns_labels and ns not in universe.namespaces:
         text += f" (its namespace labelled {_braces(ns_labels)})"
@@ -475,7 +483,11 @@ def _braces(labels: Mapping[str, str]) -> str:
     return "{" + ", ".join(f"{k}: {v}" for k, v in sorted(labels.items())) + "}"
 
 
-_FAMILIAR = (ipaddress.ip_address("8.8.8.8"), ipaddress.ip_address("1.1.1.1"), ipaddress.ip_address("2001:4860:4860::8888"))
+_FAMILIAR = (
+    ipaddress.ip_address("8.8.8.8"),
+    ipaddress.ip_address("1.1.1.1"),
+    ipaddress.ip_address("2001:4860:4860::8888"),
+)
 
 
 def _address_witness(rest: AddressSet) -> Witness:
@@ -491,8 +503,13 @@ def _address_witness(rest: AddressSet) -> Witness:
         choice = ipaddress.ip_address(value) if rest.v4 else ipaddress.IPv6Address(value)
     text = f"the address {choice} outside the cluster"
     prefix = f"{choice}/{choice.max_prefixlen}"
-    ident = frozenset({Label(RESERVED, "world"), Label(RESERVED, "world-ipv4" if choice.version == 4 else "world-ipv6"),
-                       Label(CIDR, prefix)})
+    ident = frozenset(
+        {
+            Label(RESERVED, "world"),
+            Label(RESERVED, "world-ipv4" if choice.version == 4 else "world-ipv6"),
+            Label(CIDR, prefix),
+        }
+    )
     return Witness("address", text, identity=ident, address=str(choice))
 
 
@@ -500,8 +517,11 @@ def address_identity(address: str, prefixes: Iterable[str]) -> frozenset[Label]:
     """The identity of an external address as the engine builds it: world labels and a
     ``cidr:`` label for every one of ``prefixes`` containing it (and the world prefix)."""
     ip = ipaddress.ip_address(address)
-    out = {Label(RESERVED, "world"), Label(RESERVED, "world-ipv4" if ip.version == 4 else "world-ipv6"),
-           Label(CIDR, IPV4_WORLD if ip.version == 4 else IPV6_WORLD)}
+    out = {
+        Label(RESERVED, "world"),
+        Label(RESERVED, "world-ipv4" if ip.version == 4 else "world-ipv6"),
+        Label(CIDR, IPV4_WORLD if ip.version == 4 else IPV6_WORLD),
+    }
     for p in prefixes:
         net = _as_prefix(p)
         if net is not None and ip.version == ipaddress.ip_network(net).version and ip in ipaddress.ip_network(net):
@@ -538,8 +558,10 @@ def describe_pod_selector(sel: Selector, cluster: str = "default") -> str:
             elif r.operator == "NotIn":
                 where = f"in any namespace but {_values(r)}"
         elif r.key.startswith(NAMESPACE_LABELS + "."):
-            extra.append("in namespaces with " + _label_phrase(Requirement(r.source, r.key[len(NAMESPACE_LABELS) + 1:],
-                                                                             r.operator, r.values)))
+            extra.append(
+                "in namespaces with "
+                + _label_phrase(Requirement(r.source, r.key[len(NAMESPACE_LABELS) + 1 :], r.operator, r.values))
+            )
         elif r.key == SERVICE_ACCOUNT:
             extra.append("running as service account " + (_values(r) if r.operator == "In" else _label_phrase(r)))
         elif r.key == CLUSTER:
@@ -553,8 +575,12 @@ def describe_pod_selector(sel: Selector, cluster: str = "default") -> str:
     return " ".join(x for x in (head, where, *extra) if x)
 
 
-def describe_selectors(endpoints: Iterable[Selector], others: Iterable[Selector],
-                       fqdns: Iterable[fqdnlib.FqdnSelector] = (), cluster: str = "default") -> str:
+def describe_selectors(
+    endpoints: Iterable[Selector],
+    others: Iterable[Selector],
+    fqdns: Iterable[fqdnlib.FqdnSelector] = (),
+    cluster: str = "default",
+) -> str:
     """The peers of a rule in words, naming the whole set (``every pod and node of the
     cluster``), never one arbitrary member."""
     parts = [describe_pod_selector(s, cluster) for s in endpoints]
@@ -579,7 +605,7 @@ def describe_selectors(endpoints: Iterable[Selector], others: Iterable[Selector]
         entities -= set(ENTITIES)
     elif cluster_pods:
         parts.append("every pod of the cluster")
-    if _WORLD_ENTITIES <= entities:
+    if entities >= _WORLD_ENTITIES:
         parts.append("any address outside the cluster (entity world)")
         entities -= _WORLD_ENTITIES
     parts += [f"entity {e}" for e in sorted(entities)]

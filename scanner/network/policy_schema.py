@@ -34,55 +34,92 @@ SERVICE = obj(
     k8sService=obj("k8sService", serviceName=ANY, namespace=ANY),
     k8sServiceSelector=obj("k8sServiceSelector", selector=SELECTOR, namespace=ANY),
 )
-GROUPS = obj("toGroups/fromGroups entry",
-             aws=obj("aws group", labels=ANY, securityGroupsIds=ANY, securityGroupsNames=ANY, region=ANY))
+GROUPS = obj(
+    "toGroups/fromGroups entry",
+    aws=obj("aws group", labels=ANY, securityGroupsIds=ANY, securityGroupsNames=ANY, region=ANY),
+)
 PORT = obj("ports entry", port=ANY, endPort=ANY, protocol=ANY)
 SECRET = obj("secret reference", name=ANY, namespace=ANY)
 TLS = obj("TLS context", secret=SECRET, trustedCA=ANY, certificate=ANY, privateKey=ANY)
 HTTP = obj(
-    "HTTP rule", method=ANY, path=ANY, host=ANY, headers=ANY,
+    "HTTP rule",
+    method=ANY,
+    path=ANY,
+    host=ANY,
+    headers=ANY,
     headerMatches=Arr(obj("headerMatches entry", name=ANY, value=ANY, secret=SECRET, mismatch=ANY)),
 )
 KAFKA = obj("Kafka rule", role=ANY, apiKey=ANY, apiVersion=ANY, clientID=ANY, topic=ANY)
 L7_RULES = obj("L7 rules (toPorts[].rules)", http=Arr(HTTP), kafka=Arr(KAFKA), dns=Arr(FQDN), l7proto=ANY, l7=ANY)
 PORT_RULE = obj(
-    "port rule (toPorts entry)", ports=Arr(PORT), rules=L7_RULES, terminatingTLS=TLS, originatingTLS=TLS,
-    serverNames=ANY, listener=obj("listener", envoyConfig=obj("envoyConfig", kind=ANY, name=ANY), name=ANY, priority=ANY),
+    "port rule (toPorts entry)",
+    ports=Arr(PORT),
+    rules=L7_RULES,
+    terminatingTLS=TLS,
+    originatingTLS=TLS,
+    serverNames=ANY,
+    listener=obj("listener", envoyConfig=obj("envoyConfig", kind=ANY, name=ANY), name=ANY, priority=ANY),
 )
 PORT_DENY_RULE = obj("deny port rule (toPorts entry of a deny rule)", ports=Arr(PORT))
 ICMP = obj("icmps entry", fields=Arr(obj("ICMP field", type=ANY, family=ANY)))
 AUTH = obj("authentication", mode=ANY)
 
 INGRESS_COMMON = obj(
-    "ingress rule", fromEndpoints=SELECTORS, fromRequires=SELECTORS, fromCIDR=ANY, fromCIDRSet=Arr(CIDR_RULE),
-    fromEntities=ANY, fromNodes=SELECTORS, fromGroups=Arr(GROUPS),
+    "ingress rule",
+    fromEndpoints=SELECTORS,
+    fromRequires=SELECTORS,
+    fromCIDR=ANY,
+    fromCIDRSet=Arr(CIDR_RULE),
+    fromEntities=ANY,
+    fromNodes=SELECTORS,
+    fromGroups=Arr(GROUPS),
 )
 INGRESS = extend(INGRESS_COMMON, "ingress rule", toPorts=Arr(PORT_RULE), icmps=Arr(ICMP), authentication=AUTH)
 INGRESS_DENY = extend(INGRESS_COMMON, "ingressDeny rule", toPorts=Arr(PORT_DENY_RULE), icmps=Arr(ICMP))
 EGRESS_COMMON = obj(
-    "egress rule", toEndpoints=SELECTORS, toRequires=SELECTORS, toCIDR=ANY, toCIDRSet=Arr(CIDR_RULE),
-    toEntities=ANY, toServices=Arr(SERVICE), toGroups=Arr(GROUPS), toNodes=SELECTORS,
+    "egress rule",
+    toEndpoints=SELECTORS,
+    toRequires=SELECTORS,
+    toCIDR=ANY,
+    toCIDRSet=Arr(CIDR_RULE),
+    toEntities=ANY,
+    toServices=Arr(SERVICE),
+    toGroups=Arr(GROUPS),
+    toNodes=SELECTORS,
 )
-EGRESS = extend(EGRESS_COMMON, "egress rule", toFQDNs=Arr(FQDN), toPorts=Arr(PORT_RULE), icmps=Arr(ICMP),
-                authentication=AUTH)
+EGRESS = extend(
+    EGRESS_COMMON, "egress rule", toFQDNs=Arr(FQDN), toPorts=Arr(PORT_RULE), icmps=Arr(ICMP), authentication=AUTH
+)
 EGRESS_DENY = extend(EGRESS_COMMON, "egressDeny rule", toPorts=Arr(PORT_DENY_RULE), icmps=Arr(ICMP))
 RULE = obj(
-    "Cilium rule (spec)", endpointSelector=SELECTOR, nodeSelector=SELECTOR, ingress=Arr(INGRESS),
-    ingressDeny=Arr(INGRESS_DENY), egress=Arr(EGRESS), egressDeny=Arr(EGRESS_DENY),
-    labels=Arr(obj("rule label", key=ANY, value=ANY, source=ANY)), description=ANY,
-    enableDefaultDeny=obj("enableDefaultDeny", ingress=ANY, egress=ANY), log=obj("log", value=ANY),
+    "Cilium rule (spec)",
+    endpointSelector=SELECTOR,
+    nodeSelector=SELECTOR,
+    ingress=Arr(INGRESS),
+    ingressDeny=Arr(INGRESS_DENY),
+    egress=Arr(EGRESS),
+    egressDeny=Arr(EGRESS_DENY),
+    labels=Arr(obj("rule label", key=ANY, value=ANY, source=ANY)),
+    description=ANY,
+    enableDefaultDeny=obj("enableDefaultDeny", ingress=ANY, egress=ANY),
+    log=obj("log", value=ANY),
 )
 CILIUM_POLICY = top_level("Cilium policy", spec=RULE, specs=Arr(RULE))
 
-K8S_PEER = obj("NetworkPolicy peer", podSelector=SELECTOR, namespaceSelector=SELECTOR,
-               ipBlock=obj("ipBlock", cidr=ANY, **{"except": ANY}))
+K8S_PEER = obj(
+    "NetworkPolicy peer",
+    podSelector=SELECTOR,
+    namespaceSelector=SELECTOR,
+    ipBlock=obj("ipBlock", cidr=ANY, **{"except": ANY}),
+)
 K8S_PORT = obj("NetworkPolicy port", protocol=ANY, port=ANY, endPort=ANY)
 K8S_INGRESS = obj("NetworkPolicy ingress rule", ports=Arr(K8S_PORT), **{"from": Arr(K8S_PEER)})
 K8S_EGRESS = obj("NetworkPolicy egress rule", ports=Arr(K8S_PORT), to=Arr(K8S_PEER))
 NETWORK_POLICY = top_level(
     "NetworkPolicy",
-    spec=obj("NetworkPolicy spec", podSelector=SELECTOR, ingress=Arr(K8S_INGRESS), egress=Arr(K8S_EGRESS),
-             policyTypes=ANY),
+    spec=obj(
+        "NetworkPolicy spec", podSelector=SELECTOR, ingress=Arr(K8S_INGRESS), egress=Arr(K8S_EGRESS), policyTypes=ANY
+    ),
 )
 
 _CNP_L3 = {
@@ -108,11 +145,16 @@ def _cilium_item_effect(u: UnknownField) -> str:
     has_peer = any(k in u.kept for k in _CNP_L3[u.holder])
     has_ports = "toPorts" in u.kept or "icmps" in u.kept
     if not has_peer and has_ports:
-        return ("the rule is left without a peer selector, so its ports apply to every peer, the world "
-                "and other namespaces included")
+        return (
+            "the rule is left without a peer selector, so its ports apply to every peer, the world "
+            "and other namespaces included"
+        )
     if not has_peer and not has_ports:
-        return ("the rule is left empty: it " + ("denies nothing" if "Deny" in u.holder else "allows nothing")
-                + " but still makes the selected pods default-deny in this direction")
+        return (
+            "the rule is left empty: it "
+            + ("denies nothing" if "Deny" in u.holder else "allows nothing")
+            + " but still makes the selected pods default-deny in this direction"
+        )
     if not has_ports and (meant in ("toPorts", "icmps") or "port" in u.key.lower()):
         return "the rule is left without ports, so it covers every port and protocol of its peers"
     return "the rest of the rule applies without it"

@@ -251,7 +251,9 @@ _PORT_TEXT = re.compile(r"^(\d{1,5})(?:-(\d{1,5}))?(?:/(TCP|UDP|SCTP|ANY))?$")
 ALL_ICMP = PortSet.single("ICMP", 0, 255).union(PortSet.single("ICMPv6", 0, 255))
 
 
-def parse_port_items(items: Iterable, any_protocols: tuple[str, ...] = L4_PROTOCOLS) -> tuple[PortSet, tuple[tuple[str, str], ...]]:
+def parse_port_items(
+    items: Iterable, any_protocols: tuple[str, ...] = L4_PROTOCOLS
+) -> tuple[PortSet, tuple[tuple[str, str], ...]]:
     """The policy file's port spellings -> (numeric ports, named ports as (name, protocol)).
 
     ``8080``, ``"53/UDP"``, ``"30000-32767/TCP"``, ``"ICMP"``, ``{port, endPort, protocol}``

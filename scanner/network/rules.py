@@ -13,8 +13,8 @@ direction and index, file and line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from ..located import Loc
 from .fqdn import FqdnSelector

@@ -16,8 +16,9 @@ Selectors are evaluated against many identity classes at once with bit masks
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 ANY = "any"
 K8S = "k8s"
@@ -87,13 +88,13 @@ class Selector:
     requirements: tuple[Requirement, ...] = ()
 
     @staticmethod
-    def of(reqs: Iterable[Requirement]) -> "Selector":
+    def of(reqs: Iterable[Requirement]) -> Selector:
         return Selector(tuple(sorted(set(reqs))))
 
-    def and_(self, *reqs: Requirement) -> "Selector":
+    def and_(self, *reqs: Requirement) -> Selector:
         return Selector.of(self.requirements + tuple(reqs))
 
-    def without_key(self, source: str, key: str) -> "Selector":
+    def without_key(self, source: str, key: str) -> Selector:
         return Selector(tuple(r for r in self.requirements if not (r.source == source and r.key == key)))
 
     def has_key(self, source: str, key: str) -> bool:
@@ -166,8 +167,11 @@ def parse_label_selector(
 
     def key_of(raw: object, where: tuple) -> tuple[str, str]:
         if not isinstance(raw, str) or not raw:
-            raise SelectorError("a label key must be a non-empty string", where,
-                                by="cilium-agent" if isinstance(raw, str) else "api-server")
+            raise SelectorError(
+                "a label key must be a non-empty string",
+                where,
+                by="cilium-agent" if isinstance(raw, str) else "api-server",
+            )
         if force_source is not None:
             return force_source, key_prefix + raw
         src, key = split_source(raw, default_source)
@@ -194,8 +198,11 @@ def _match_labels(labels: Any, key_of: KeyReader) -> list[Requirement]:
         if not isinstance(v, (str, int, float)):
             raise SelectorError(f"matchLabels.{k} must be a string", ("matchLabels", k))
         if isinstance(v, str) and (len(v) > 63 or not _LABEL_VALUE.match(v)):
-            raise SelectorError(f"matchLabels.{k}: {v[:70]!r} is not a valid label value (at most 63 characters "
-                                "of [-A-Za-z0-9_.], starting and ending alphanumeric)", ("matchLabels", k))
+            raise SelectorError(
+                f"matchLabels.{k}: {v[:70]!r} is not a valid label value (at most 63 characters "
+                "of [-A-Za-z0-9_.], starting and ending alphanumeric)",
+                ("matchLabels", k),
+            )
         src, key = key_of(k, ("matchLabels", k))
         reqs.append(Requirement(src, key, "In", (str(v),)))
     return reqs
@@ -216,8 +223,10 @@ def _match_expression(e: Any, where: tuple, key_of: KeyReader) -> Requirement:
         raise SelectorError("a matchExpressions entry must be a mapping", where)
     op = e.get("operator")
     if op not in OPERATORS:
-        raise SelectorError(f"operator {op!r} is not one of In, NotIn, Exists, DoesNotExist (the enum is "
-                            "case-sensitive)", where + ("operator",))
+        raise SelectorError(
+            f"operator {op!r} is not one of In, NotIn, Exists, DoesNotExist (the enum is case-sensitive)",
+            where + ("operator",),
+        )
     values = e.get("values")
     if values is None:
         values = []
@@ -247,7 +256,7 @@ class SelectorIndex:
     cache: dict[Selector, int] = field(default_factory=dict)
 
     @staticmethod
-    def build(identities: list[frozenset[Label]]) -> "SelectorIndex":
+    def build(identities: list[frozenset[Label]]) -> SelectorIndex:
         idx = SelectorIndex(identities=identities, all_mask=(1 << len(identities)) - 1)
         for i, ident in enumerate(identities):
             bit = 1 << i

@@ -11,9 +11,10 @@ Endpoint references: ``<namespace>/<workload>``, ``actor:<name>``,
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from ..loader.documents import KubeObject
 from ..model.build import Model
@@ -37,8 +38,8 @@ from .identities import (
     workload_endpoint,
 )
 from .k8s_netpol import parse_network_policy
-from .parsing import ParseEnv
 from .labelfilter import DEFAULT_PREFIXES, LabelFilter
+from .parsing import ParseEnv
 from .ports import PortSet, port_range_set
 from .rules import CCNP, CNP, KNP, Note, ParsedPolicies, PolicyRule, Rejection
 from .selectors import CIDR
@@ -54,8 +55,13 @@ def _is_policy(obj: KubeObject) -> bool:
     return obj.kind == KNP and obj.group == "networking.k8s.io"
 
 
-def parse_policies(objects: Iterable[KubeObject], settings: NetworkSettings, default_namespace: str = "default", *,
-                   services: Iterable[Service]) -> ParsedPolicies:
+def parse_policies(
+    objects: Iterable[KubeObject],
+    settings: NetworkSettings,
+    default_namespace: str = "default",
+    *,
+    services: Iterable[Service],
+) -> ParsedPolicies:
     """Every CNP, CCNP and NetworkPolicy -> rules (and rejections, notes).  ``services``
     are the model's (``toServices`` selects their backends).
 
@@ -150,7 +156,7 @@ class Traffic:
     def service_backends(self, ref: str, port: int | None, protocol: str = "TCP") -> list[tuple[str, int | None]]:
         """``service:<ns>/<name>`` -> [(backend endpoint id, target port)].  Policies see
         the backend pod and its target port after Service translation (ref §0, pitfall 9)."""
-        name = ref[len("service:"):] if ref.startswith("service:") else ref
+        name = ref[len("service:") :] if ref.startswith("service:") else ref
         ns, _, svc_name = name.partition("/")
         svc = next((s for s in self.services if s.namespace == ns and s.name == svc_name), None)
         if svc is None:
@@ -173,7 +179,9 @@ class Traffic:
             elif isinstance(sp.target, int):
                 out.append((eid, sp.target))
             else:
-                nums = [n for pname, proto, n in ep.named_ports if pname == str(sp.target).lower() and proto == protocol]
+                nums = [
+                    n for pname, proto, n in ep.named_ports if pname == str(sp.target).lower() and proto == protocol
+                ]
                 out.append((eid, nums[0] if nums else None))
         return sorted(out)
 
@@ -212,8 +220,11 @@ class Traffic:
         if rid == "entity:all":
             return sorted(self.endpoints)
         if rid == "entity:cluster":
-            return sorted(e for e, ep in self.endpoints.items()
-                          if ep.kind in ("workload", "actor") or (ep.kind == "entity" and ep.name != "world"))
+            return sorted(
+                e
+                for e, ep in self.endpoints.items()
+                if ep.kind in ("workload", "actor") or (ep.kind == "entity" and ep.name != "world")
+            )
         return [self.resolve(ref)]
 
     def sides(self, src: str, dst: str) -> tuple[SideResult, SideResult]:
@@ -224,8 +235,9 @@ class Traffic:
         eg, ing = self.sides(src, dst)
         return eg.allowed.intersect(ing.allowed)
 
-    def verdict(self, src: str, dst: str, protocol: str = "TCP", port: int | None = None,
-                http: Mapping[str, Any] | None = None) -> Verdict:
+    def verdict(
+        self, src: str, dst: str, protocol: str = "TCP", port: int | None = None, http: Mapping[str, Any] | None = None
+    ) -> Verdict:
         s, d = self.resolve(src), self.resolve(dst)
         protocol = protocol.upper() if protocol.upper() != "ICMPV6" else "ICMPv6"
         if protocol in ("ICMP", "ICMPv6") and port is None:
@@ -280,12 +292,14 @@ def build_traffic(
 
     classes, class_of = group_classes(endpoints.values())
     engine = Engine(classes, parsed.rules, settings, _dns_servers(endpoints, class_of))
-    traffic = Traffic(dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list,
-                      tuple(model.services))
+    traffic = Traffic(
+        dict(sorted(endpoints.items())), classes, class_of, engine, parsed, settings, actor_list, tuple(model.services)
+    )
     from .istio.layer import IstioLayer
 
-    traffic.istio = IstioLayer.build(model, objects, traffic.endpoints, actor_list, istio_settings, actor_mesh,
-                                     default_namespace)
+    traffic.istio = IstioLayer.build(
+        model, objects, traffic.endpoints, actor_list, istio_settings, actor_mesh, default_namespace
+    )
     return traffic
 
 
@@ -371,8 +385,14 @@ def flow_endpoints(traffic_section: Any) -> list[str]:
     return out
 
 
-def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy, extra_endpoints: Iterable[str] = (),
-                             default_namespace: str | None = None, parsed: ParsedPolicies | None = None) -> Traffic:
+def build_traffic_for_policy(
+    model: Model,
+    objects: Iterable[KubeObject],
+    policy,
+    extra_endpoints: Iterable[str] = (),
+    default_namespace: str | None = None,
+    parsed: ParsedPolicies | None = None,
+) -> Traffic:
     """Convenience: settings, actors and documented flow endpoints from a ``Policy``."""
     from .actors import actors_from_policy
     from .istio.layer import actor_mesh_from_policy
@@ -392,6 +412,12 @@ def build_traffic_for_policy(model: Model, objects: Iterable[KubeObject], policy
 
 
 __all__ = [
-    "Traffic", "Verdict", "build_traffic", "build_traffic_for_policy", "parse_policies", "normalize_ref",
-    "EndpointError", "flow_endpoints",
+    "EndpointError",
+    "Traffic",
+    "Verdict",
+    "build_traffic",
+    "build_traffic_for_policy",
+    "flow_endpoints",
+    "normalize_ref",
+    "parse_policies",
 ]

@@ -12,8 +12,9 @@ if TYPE_CHECKING:
 FORMATS = ("text", "sarif", "json", "markdown")
 
 
-def render(result: ScanResult, fmt: str, *, color: bool = False, width: int = 100,
-           links: SourceLinks | None = None) -> str:
+def render(
+    result: ScanResult, fmt: str, *, color: bool = False, width: int = 100, links: SourceLinks | None = None
+) -> str:
     """``links``: where the markdown report links each file (GitHub's blob pages)."""
     if fmt == "sarif":
         from .sarif import render_sarif

@@ -41,8 +41,12 @@ def _finding(finding: Finding, rule: Rule, baselined: bool = False) -> dict[str,
         "related": [_where(loc) for loc in finding.related],
         "suppressed": None
         if sup is None
-        else {"reason": sup.reason, "kind": sup.kind, **_where(sup.source),
-              "expires": sup.expires.isoformat() if sup.expires else None},
+        else {
+            "reason": sup.reason,
+            "kind": sup.kind,
+            **_where(sup.source),
+            "expires": sup.expires.isoformat() if sup.expires else None,
+        },
         "promises": list(finding.promises),
         "baseline": _baseline_state(finding, baselined),
     }
@@ -81,31 +85,53 @@ def summary(result: ScanResult) -> dict[str, Any]:
         "documents": dict(result.document_counts),
         "workloads": result.workload_count,
         "rulesChecked": len(result.rules),
-        "promises": {status: sum(p.status == status for p in result.promises) for status in ("kept", "broken", "excepted")},
-        "baseline": None if result.baseline_fixed is None else {
+        "promises": {
+            status: sum(p.status == status for p in result.promises) for status in ("kept", "broken", "excepted")
+        },
+        "baseline": None
+        if result.baseline_fixed is None
+        else {
             "known": sum(1 for f in result.active() if f.baseline),
             "new": sum(1 for f in result.active() if not f.baseline),
-            "fixed": len(result.baseline_fixed)},
+            "fixed": len(result.baseline_fixed),
+        },
     }
 
 
 def _scope(scope, result: ScanResult) -> dict[str, Any]:
-    rules = {rule: {"enabled": st.enabled, "severity": st.severity, "reason": st.reason or None}
-             for policy, rule, st in result.rule_settings if policy == scope.policy_path}
-    return {"path": scope.policy_path, "directory": scope.directory, "files": scope.files, "excluded": scope.excluded,
-            "rules": rules}
+    rules = {
+        rule: {"enabled": st.enabled, "severity": st.severity, "reason": st.reason or None}
+        for policy, rule, st in result.rule_settings
+        if policy == scope.policy_path
+    }
+    return {
+        "path": scope.policy_path,
+        "directory": scope.directory,
+        "files": scope.files,
+        "excluded": scope.excluded,
+        "rules": rules,
+    }
 
 
 def _promise(p: PromiseResult) -> dict[str, Any]:
-    return {"key": p.promise.key, "family": p.promise.family, "text": p.promise.text, "policy": p.policy,
-            **_where(p.promise.loc), "status": p.status, "findings": p.findings}
+    return {
+        "key": p.promise.key,
+        "family": p.promise.family,
+        "text": p.promise.text,
+        "policy": p.policy,
+        **_where(p.promise.loc),
+        "status": p.status,
+        "findings": p.findings,
+    }
 
 
 def _rendered(result: ScanResult) -> dict[str, Any] | None:
     if not result.outputs and not result.replaced:
         return None
-    return {"commands": [{"command": o.command, "documents": o.documents, "failed": o.failed} for o in result.outputs],
-            "replacedFiles": list(result.replaced)}
+    return {
+        "commands": [{"command": o.command, "documents": o.documents, "failed": o.failed} for o in result.outputs],
+        "replacedFiles": list(result.replaced),
+    }
 
 
 def json_report(result: ScanResult) -> dict[str, Any]:

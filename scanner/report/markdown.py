@@ -124,8 +124,13 @@ def _policies(result: ScanResult) -> list[str]:
     for scope in result.scopes:
         files = plural(scope.files, "file")
         if scope.policy_path is None:
-            out += [(f"No policy file governs {files}: only the generic rules ran on them (Pod Security Standards, "
-                    "input, network-policy validity)."), ""]
+            out += [
+                (
+                    f"No policy file governs {files}: only the generic rules ran on them (Pod Security Standards, "
+                    "input, network-policy validity)."
+                ),
+                "",
+            ]
             continue
         where = scope.directory or "every scanned file"
         out += [f"Policy {code(scope.policy_path)} governs {code(where)} ({files}).", ""]
@@ -169,15 +174,27 @@ def _findings(result: ScanResult, links: SourceLinks | None, sources: Sources) -
         if line is not None:
             cell.append(code(line.strip()))
         cell.append(f"fix: {md(one_line_fix(result, f))}")
-        out.append(f"| {_SEVERITY_MARK[result.level(f)]} | {code(f.rule_id)} | {_where(f, result, links)} | "
-                   f"{'<br>'.join(cell)} |")
+        out.append(
+            f"| {_SEVERITY_MARK[result.level(f)]} | {code(f.rule_id)} | {_where(f, result, links)} | "
+            f"{'<br>'.join(cell)} |"
+        )
     out.append("")
     if len(active) > MAX_ROWS:
-        out += [(f"{len(active) - MAX_ROWS} more findings are not listed here: the text, JSON and SARIF reports "
-                "have them all."), ""]
+        out += [
+            (
+                f"{len(active) - MAX_ROWS} more findings are not listed here: the text, JSON and SARIF reports "
+                "have them all."
+            ),
+            "",
+        ]
     rule = min(f.rule_id for f in active)
-    out += [(f"A finding that does not apply here can be documented as an exception with a reason "
-            f"({code(f'kubematrix rules {rule}')} shows how)."), ""]
+    out += [
+        (
+            f"A finding that does not apply here can be documented as an exception with a reason "
+            f"({code(f'kubematrix rules {rule}')} shows how)."
+        ),
+        "",
+    ]
     return out
 
 
@@ -185,17 +202,23 @@ def _exceptions(result: ScanResult, links: SourceLinks | None) -> list[str]:
     suppressed = result.suppressed()
     if not suppressed:
         return []
-    out = [f"## Documented exceptions ({len(suppressed)})", "",
-           "| rule | where | finding | reason | expires | documented at |", "|---|---|---|---|---|---|"]
+    out = [
+        f"## Documented exceptions ({len(suppressed)})",
+        "",
+        "| rule | where | finding | reason | expires | documented at |",
+        "|---|---|---|---|---|---|",
+    ]
     for f in suppressed[:MAX_ROWS]:
         sup = f.suppression
         assert sup is not None
         kind = "policy file" if sup.kind == "external" else "annotation"
         source = links.url(sup.source.path, sup.source.line) if links is not None else None
         at = code(f"{sup.source.path}:{sup.source.line}")
-        out.append(f"| {code(f.rule_id)} | {_where(f, result, links)} | {md(f.message)} | {md(sup.reason)} | "
-                   f"{sup.expires.isoformat() if sup.expires else 'never'} | "
-                   f"{f'[{at}]({source})' if source else at} ({kind}) |")
+        out.append(
+            f"| {code(f.rule_id)} | {_where(f, result, links)} | {md(f.message)} | {md(sup.reason)} | "
+            f"{sup.expires.isoformat() if sup.expires else 'never'} | "
+            f"{f'[{at}]({source})' if source else at} ({kind}) |"
+        )
     out.append("")
     if len(suppressed) > MAX_ROWS:
         out += [f"{len(suppressed) - MAX_ROWS} more documented exceptions are not listed here.", ""]
@@ -211,8 +234,10 @@ def _baseline(result: ScanResult) -> list[str]:
     for f in known:
         per_rule[f.rule_id] = per_rule.get(f.rule_id, 0) + 1
     text = ", ".join(f"{code(rule)} ×{n}" for rule, n in sorted(per_rule.items()))
-    out += [f"{plural(len(known), 'finding')} known from the baseline (not failing)" + (f": {text}." if text else "."),
-            ""]
+    out += [
+        f"{plural(len(known), 'finding')} known from the baseline (not failing)" + (f": {text}." if text else "."),
+        "",
+    ]
     if result.baseline_fixed:
         out += [f"Fixed since the baseline ({len(result.baseline_fixed)}), to remove from it:", ""]
         out += [f"- {code(e.rule_id)} {code(e.path)} {md(e.subject)}" for e in result.baseline_fixed[:20]]
@@ -298,31 +323,45 @@ def _matrix(result: ScanResult) -> list[str]:
         if view.nodes:
             out += ["```mermaid", view_mermaid(view).rstrip("\n"), "```", ""]
         counts = dict(view.counts)
-        legend = {"documented": "thick green arrows", "undocumented": "orange arrows",
-                  "blocked": "dotted red arrows ending in ×"}
+        legend = {
+            "documented": "thick green arrows",
+            "undocumented": "orange arrows",
+            "blocked": "dotted red arrows ending in ×",
+        }
         out += ["; ".join(f"{legend[s]}: {_WORDING[s]} ({counts.get(s, 0)})" for s in reversed(STATUSES)) + ".", ""]
         out += _matrix_notes(view)
     governed = [s for s in result.scopes if s.policy_path is not None]
     drawn = {v.policy for v in result.matrix}
     for scope in governed:
         if scope.policy_path not in drawn:
-            out += [(f"{code(scope.policy_path)} documents no traffic matrix, so there is no traffic graph to judge "
-                    "against it."), ""]
+            out += [
+                (
+                    f"{code(scope.policy_path)} documents no traffic matrix, so there is no traffic graph to judge "
+                    "against it."
+                ),
+                "",
+            ]
     return out
 
 
 def _matrix_notes(view: MatrixView) -> list[str]:
     notes = []
     if view.omitted_edges:
-        notes.append(f"{view.omitted_edges} more edges omitted (at most {len(view.edges)} are drawn: blocked "
-                     "documented flows first, then undocumented ones); "
-                     f"{code('kubematrix graph DIR --format json')} lists every edge.")
+        notes.append(
+            f"{view.omitted_edges} more edges omitted (at most {len(view.edges)} are drawn: blocked "
+            "documented flows first, then undocumented ones); "
+            f"{code('kubematrix graph DIR --format json')} lists every edge."
+        )
     if view.omitted_nodes:
         notes.append(f"{plural(view.omitted_nodes, 'workload')} without a drawn edge omitted.")
     if view.implicit:
-        notes.append(f"{plural(view.implicit, 'edge')} from the local node (entity:host, kubelet probes) not drawn: "
-                     "Cilium always allows them.")
-    notes += [f"Documented flow {md(text)} is not drawn: an endpoint is unknown (see NET006)." for text in view.unresolved]
+        notes.append(
+            f"{plural(view.implicit, 'edge')} from the local node (entity:host, kubelet probes) not drawn: "
+            "Cilium always allows them."
+        )
+    notes += [
+        f"Documented flow {md(text)} is not drawn: an endpoint is unknown (see NET006)." for text in view.unresolved
+    ]
     notes += [f"Not applied, so not in the graph: {md(text)}." for text in view.rejected]
     return [*(f"- {n}" for n in notes), ""] if notes else []
 

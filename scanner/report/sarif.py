@@ -130,7 +130,11 @@ def _result(finding: Finding, rule: Rule, index: int, fingerprint: str, baseline
         related.append({"id": len(related), "physicalLocation": physical(loc), "message": {"text": "related location"}})
     properties = {
         key: value
-        for key, value in (("subject", finding.subject), ("workload", finding.workload), ("container", finding.container))
+        for key, value in (
+            ("subject", finding.subject),
+            ("workload", finding.workload),
+            ("container", finding.container),
+        )
         if value
     }
     if properties:
@@ -165,8 +169,13 @@ def _invocation(result: ScanResult, index: dict[str, int]) -> dict[str, Any]:
         config: dict[str, Any] = {"enabled": st.enabled}
         if st.severity:
             config["level"] = st.severity
-        overrides.append({"descriptor": {"id": rule, "index": index[rule]}, "configuration": config,
-                          "properties": {"policy": policy, "reason": st.reason}})
+        overrides.append(
+            {
+                "descriptor": {"id": rule, "index": index[rule]},
+                "configuration": config,
+                "properties": {"policy": policy, "reason": st.reason},
+            }
+        )
     if overrides:
         out["ruleConfigurationOverrides"] = overrides
     return out
@@ -179,7 +188,7 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
     prints = fingerprints(result.findings)
     results = [
         _result(finding, result.rules[finding.rule_id], index[finding.rule_id], fp, result.baseline_fixed is not None)
-        for finding, fp in zip(result.findings, prints)
+        for finding, fp in zip(result.findings, prints, strict=True)
     ]
     run: dict[str, Any] = {
         "tool": {
@@ -199,17 +208,25 @@ def sarif_log(result: ScanResult) -> dict[str, Any]:
         # What a green run proved: which policy governed which files, and the promises' outcomes.
         "properties": {
             "kubematrix": {
-                "policies": [{"path": sc.policy_path, "directory": sc.directory, "files": sc.files,
-                              "excluded": sc.excluded} for sc in result.scopes],
+                "policies": [
+                    {"path": sc.policy_path, "directory": sc.directory, "files": sc.files, "excluded": sc.excluded}
+                    for sc in result.scopes
+                ],
                 "excludedFiles": len(result.excluded),
                 "baselineFixed": None if result.baseline_fixed is None else len(result.baseline_fixed),
-                "promises": {status: sum(p.status == status for p in result.promises)
-                             for status in ("kept", "broken", "excepted")},
+                "promises": {
+                    status: sum(p.status == status for p in result.promises)
+                    for status in ("kept", "broken", "excepted")
+                },
                 # --render: the commands run, and how many raw files their output replaced
-                "rendered": None if not (result.outputs or result.replaced) else {
-                    "commands": [{"command": o.command, "documents": o.documents, "failed": o.failed}
-                                 for o in result.outputs],
-                    "replacedFiles": len(result.replaced)},
+                "rendered": None
+                if not (result.outputs or result.replaced)
+                else {
+                    "commands": [
+                        {"command": o.command, "documents": o.documents, "failed": o.failed} for o in result.outputs
+                    ],
+                    "replacedFiles": len(result.replaced),
+                },
             }
         },
         "columnKind": "unicodeCodePoints",

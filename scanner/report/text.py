@@ -183,8 +183,15 @@ def _findings_by_file(console: Console, result: ScanResult, sources: Sources) ->
             console.print(Padding(body, (0, 0, 0, 4)))
         console.print()
     rules = sorted({f.rule_id for f in active})
-    console.print(Text(clean(f"A finding that does not apply here can be documented as an exception with a reason "
-                             f"(kubematrix rules {rules[0]} shows how)."), style="dim"))
+    console.print(
+        Text(
+            clean(
+                f"A finding that does not apply here can be documented as an exception with a reason "
+                f"(kubematrix rules {rules[0]} shows how)."
+            ),
+            style="dim",
+        )
+    )
     console.print()
 
 
@@ -223,7 +230,9 @@ def _baseline(console: Console, result: ScanResult) -> None:
         console.print(Text("  " + ", ".join(f"{rule} x{n}" for rule, n in sorted(per_rule.items())), style="dim"))
         console.print()
     if result.baseline_fixed:
-        console.print(Text(f"Fixed since the baseline ({len(result.baseline_fixed)}): remove them from it", style="bold"))
+        console.print(
+            Text(f"Fixed since the baseline ({len(result.baseline_fixed)}): remove them from it", style="bold")
+        )
         for e in result.baseline_fixed[:20]:
             console.print(Text(clean(f"  {e.rule_id}  {e.path}  {e.subject}"), style="green"))
         if len(result.baseline_fixed) > 20:
@@ -238,8 +247,10 @@ def rendered_lines(result: ScanResult) -> list[str]:
         what = "failed: nothing of it is checked" if out.failed else plural(out.documents, "document")
         lines.append(f"{out.command} ({what})")
     if result.replaced:
-        lines.append(f"{plural(len(result.replaced), 'file')} not read raw: rendered output replaces them "
-                     "(templates, and the manifests of rendered kustomizations)")
+        lines.append(
+            f"{plural(len(result.replaced), 'file')} not read raw: rendered output replaces them "
+            "(templates, and the manifests of rendered kustomizations)"
+        )
     return lines
 
 
@@ -293,12 +304,23 @@ def _promises(console: Console, result: ScanResult) -> None:
     for scope in result.scopes:
         files = plural(scope.files, "file")
         if scope.policy_path is None:
-            console.print(Text(clean(f"No policy file governs {files}: only the generic rules ran on them (Pod "
-                                     "Security Standards, input, network-policy validity)."), style="bold"))
+            console.print(
+                Text(
+                    clean(
+                        f"No policy file governs {files}: only the generic rules ran on them (Pod "
+                        "Security Standards, input, network-policy validity)."
+                    ),
+                    style="bold",
+                )
+            )
             console.print()
             continue
-        console.print(Text(clean(f"Policy {scope.policy_path} governs {scope.directory or 'every scanned file'} "
-                                 f"({files})"), style="bold"))
+        console.print(
+            Text(
+                clean(f"Policy {scope.policy_path} governs {scope.directory or 'every scanned file'} ({files})"),
+                style="bold",
+            )
+        )
         for line in scope_notes(result, scope):
             console.print(Text(clean(f"  {line}"), style="yellow"))
         mine = [p for p in result.promises if p.policy == scope.policy_path]
@@ -316,8 +338,9 @@ def _promises(console: Console, result: ScanResult) -> None:
             text = wording + (f" ({excepted} by a documented exception)" if excepted else "")
             if broken:
                 text += f"; {broken} broken"
-            grid.add_row(Text(f"{len(group) - broken} of {len(group)}", style="bold red" if broken else "green"),
-                         Text(text))
+            grid.add_row(
+                Text(f"{len(group) - broken} of {len(group)}", style="bold red" if broken else "green"), Text(text)
+            )
         console.print(Padding(grid, (0, 0, 0, 2)))
         console.print()
 
@@ -328,8 +351,10 @@ def plural(count: int, word: str) -> str:
 
 def _checked(result: ScanResult) -> str:
     docs = sum(result.document_counts.values())
-    return (f"{plural(len(result.files), 'file')}, {plural(docs, 'document')} and "
-            f"{plural(result.workload_count, 'workload')} checked against {plural(len(result.rules), 'rule')}")
+    return (
+        f"{plural(len(result.files), 'file')}, {plural(docs, 'document')} and "
+        f"{plural(result.workload_count, 'workload')} checked against {plural(len(result.rules), 'rule')}"
+    )
 
 
 def verdict(result: ScanResult) -> Text:
@@ -339,16 +364,21 @@ def verdict(result: ScanResult) -> Text:
     kept = [p for p in result.promises if p.status != "broken"]
     excepted = sum(p.status == "excepted" for p in result.promises)
     if not active and known:
-        return Text(f"No new findings: {plural(known, 'finding')} known from the baseline (not failing); "
-                    f"{_checked(result)}.", style="bold green")
+        return Text(
+            f"No new findings: {plural(known, 'finding')} known from the baseline (not failing); {_checked(result)}.",
+            style="bold green",
+        )
     if not active:
         if not result.promises:
             why = "no policy file applied" if result.policy_path is None else "the policy documents no promise"
-            return Text(f"No findings: {_checked(result)}; {why}, so no documented promise was checked.",
-                        style="bold yellow")
+            return Text(
+                f"No findings: {_checked(result)}; {why}, so no documented promise was checked.", style="bold yellow"
+            )
         extra = f" ({excepted} by a documented exception)" if excepted else ""
-        return Text(f"No findings: {plural(len(kept), 'documented promise')} kept{extra}; {_checked(result)}.",
-                    style="bold green")
+        return Text(
+            f"No findings: {plural(len(kept), 'documented promise')} kept{extra}; {_checked(result)}.",
+            style="bold green",
+        )
     counts = {level: 0 for level in SEVERITIES}
     for finding in active:
         counts[_severity(result, finding)] += 1

@@ -10,8 +10,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 from scanner.findings import Finding
 from scanner.policy import EMPTY_POLICY, Policy
@@ -109,7 +109,7 @@ def deadline(seconds: float) -> Iterator[None]:
         assert time.monotonic() - started < seconds, f"took longer than {seconds}s"
         return
 
-    def expire(signum, frame):  # noqa: ARG001
+    def expire(signum, frame):
         raise Timeout(f"took longer than {seconds}s")
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -131,7 +131,9 @@ def console_script(name: str) -> list[str]:
     return [sys.executable, "-m", "scanner"] + (["scan"] if name == "scan" else [])
 
 
-def run_cli(args: list[str], cwd: Path, *, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_cli(
+    args: list[str], cwd: Path, *, timeout: float = 120, env: dict | None = None
+) -> subprocess.CompletedProcess:
     full_env = {**os.environ, "NO_COLOR": "1", **(env or {})}
     return subprocess.run(
         console_script("kubematrix") + args, cwd=str(cwd), capture_output=True, text=True, timeout=timeout, env=full_env

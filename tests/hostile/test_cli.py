@@ -46,9 +46,7 @@ def test_a_hostile_tree_gives_findings_and_exit_1_never_a_traceback(hostile_tree
     if fmt == "sarif":
         sarif = json.loads(proc.stdout)
         results = sarif["runs"][0]["results"]
-        assert results and all(
-            r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in results
-        )
+        assert results and all(r["locations"][0]["physicalLocation"]["region"]["startLine"] >= 1 for r in results)
 
 
 def test_fail_on_error_still_fails_for_unparsable_input(hostile_tree):
@@ -92,7 +90,11 @@ def test_a_hostile_policy_file_is_a_usage_error_with_file_and_line(tmp_path, nam
 
 
 def test_usage_errors_are_one_line_exit_2(tmp_path):
-    for args in (["scan", "/no/such/dir"], ["scan", ".", "--policy", "/no/such.yaml"], ["scan", ".", "--format", "xml"]):
+    for args in (
+        ["scan", "/no/such/dir"],
+        ["scan", ".", "--policy", "/no/such.yaml"],
+        ["scan", ".", "--format", "xml"],
+    ):
         proc = run_cli(args, cwd=tmp_path)
         assert proc.returncode == 2 and TRACEBACK not in proc.stderr, (args, proc.stderr)
 

@@ -25,7 +25,9 @@ EXTRA = {
     "d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d,*d]\n",
     "broken/helm.yaml": "kind: {{ .Values.kind }}\n",
     "broken/bin.yaml": b"\x00\x01binary",
-    "broken/utf16.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: u, namespace: blog-system}\n".encode("utf-16"),
+    "broken/utf16.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: u, namespace: blog-system}\n".encode(
+        "utf-16"
+    ),
     "broken/same-line.yaml": "{a: 1, a: 2, a: 3}\n",
 }
 

@@ -4,6 +4,7 @@ files swapped for links while the scan runs."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shutil
@@ -225,13 +226,15 @@ def test_chmod_000_file_and_directory_for_real():
                 except (ImportError, KeyError):
                     pytest.skip("running as root without setpriv or a 'nobody' user")
 
-                def preexec():  # noqa: F811
+                def preexec():
                     os.setgid(nobody.pw_gid)
                     os.setgroups([])
                     os.setuid(nobody.pw_uid)
 
         try:
-            proc = subprocess.run(command, capture_output=True, text=True, timeout=120, preexec_fn=preexec, cwd=str(base))
+            proc = subprocess.run(
+                command, capture_output=True, text=True, timeout=120, preexec_fn=preexec, cwd=str(base)
+            )
         except PermissionError as exc:
             pytest.skip(f"the unprivileged user cannot run this interpreter ({exc}); the simulated tests cover it")
         if proc.returncode != 0 and ("Permission denied" in proc.stderr or "ModuleNotFoundError" in proc.stderr):
@@ -249,10 +252,8 @@ def test_chmod_000_file_and_directory_for_real():
     finally:
         for dirpath, dirnames, filenames in os.walk(base):
             for name in dirnames + filenames:
-                try:
+                with contextlib.suppress(OSError):
                     os.chmod(os.path.join(dirpath, name), stat.S_IRWXU)
-                except OSError:
-                    pass
         shutil.rmtree(base, ignore_errors=True)
 
 

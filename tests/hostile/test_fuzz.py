@@ -80,8 +80,37 @@ scalars = st.one_of(
     st.integers(min_value=-(10**30), max_value=10**30),
     st.floats(allow_nan=False),
     st.text(max_size=30),
-    st.sampled_from(["yes", "no", "on", "off", "~", "null", "0x1F", "010", "1_000", "1:30", ".inf", "<<", "=", "- x",
-                     "a: b", "{{ x }}", "*a", "&a", "!x", "#", "2024-01-31", "1e3", "1.5e+3", "'", '"', "\t", "\u2028"]),
+    st.sampled_from(
+        [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "~",
+            "null",
+            "0x1F",
+            "010",
+            "1_000",
+            "1:30",
+            ".inf",
+            "<<",
+            "=",
+            "- x",
+            "a: b",
+            "{{ x }}",
+            "*a",
+            "&a",
+            "!x",
+            "#",
+            "2024-01-31",
+            "1e3",
+            "1.5e+3",
+            "'",
+            '"',
+            "\t",
+            "\u2028",
+        ]
+    ),
 )
 keys = st.one_of(st.text(max_size=12), st.integers(-5, 5), st.booleans(), st.none())
 documents = st.recursive(
@@ -97,7 +126,7 @@ def _same(a, b) -> bool:
     if isinstance(a, dict) and isinstance(b, dict):
         return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -120,7 +149,7 @@ def test_any_yaml_document_reads_exactly_as_safe_load_reads_it(doc, flow, share)
     result = parse_yaml_text(text, "m.yaml")
     assert [p for p in result.problems if p.rule_id != "INPUT003"] == []
     assert len(result.documents) == len(expected)
-    for got, want in zip(result.documents, expected):
+    for got, want in zip(result.documents, expected, strict=True):
         assert _same(_plain(got.data), want), (text, _plain(got.data), want)
 
 
@@ -204,10 +233,18 @@ stringData: {password: hunter2}
 BASE_OBJECTS = [WORKLOAD, *OTHER_OBJECTS]
 
 wrong_values = st.one_of(
-    st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.floats(), st.text(max_size=20),
-    st.sampled_from(["yes", "abc", "70000", "-1", "300.1.1.1/33", "Bogus", "61 * * * *", "Mars/Olympus", "ALL", "*", ""]),
+    st.none(),
+    st.booleans(),
+    st.integers(-(2**70), 2**70),
+    st.floats(),
+    st.text(max_size=20),
+    st.sampled_from(
+        ["yes", "abc", "70000", "-1", "300.1.1.1/33", "Bogus", "61 * * * *", "Mars/Olympus", "ALL", "*", ""]
+    ),
     st.lists(st.one_of(st.none(), st.integers(), st.text(max_size=5)), max_size=3),
-    st.dictionaries(st.one_of(st.text(max_size=5), st.integers(0, 3)), st.one_of(st.none(), st.text(max_size=5)), max_size=3),
+    st.dictionaries(
+        st.one_of(st.text(max_size=5), st.integers(0, 3)), st.one_of(st.none(), st.text(max_size=5)), max_size=3
+    ),
 )
 
 

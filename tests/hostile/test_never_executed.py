@@ -25,8 +25,8 @@ def payloads(canary: Path) -> dict[str, str]:
         "apply-os-system": f'!!python/object/apply:os.system ["touch {c}"]',
         "apply-subprocess": f'!!python/object/apply:subprocess.check_call [["touch", "{c}"]]',
         "new-os-system": f'!!python/object/new:os.system ["touch {c}"]',
-        "apply-exec": f'!!python/object/apply:exec ["open(\'{c}\', \'w\').close()"]',
-        "apply-eval-import": f'!!python/object/apply:eval ["__import__(\'pathlib\').Path(\'{c}\').touch()"]',
+        "apply-exec": f"!!python/object/apply:exec [\"open('{c}', 'w').close()\"]",
+        "apply-eval-import": f"!!python/object/apply:eval [\"__import__('pathlib').Path('{c}').touch()\"]",
         "name-then-call": f'!!python/object/apply:subprocess.run [["{py}", "-c", "open(\'{c}\', \'w\')"]]',
         "state-setstate": "!!python/object/new:type\n    args: [z, !!python/tuple [], {}]\n"
         f"    state: {{extend: !!python/name:exec , listitems: \"open('{c}', 'w')\"}}",

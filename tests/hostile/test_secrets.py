@@ -124,7 +124,10 @@ def test_a_wrongly_typed_value_is_described_never_echoed(tmp_path, field, snippe
 BROKEN_SECRETS = [
     ("tab", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n\tpassword: {CANARY}\n"),
     ("unclosed-quote", f'apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: "{CANARY}\n'),
-    ("bad-indent", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  token: a\n   password: {CANARY}\n"),
+    (
+        "bad-indent",
+        f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  token: a\n   password: {CANARY}\n",
+    ),
     ("custom-tag", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !Secret {CANARY}\n"),
     ("bad-int", f"apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\nstringData:\n  password: !!int {CANARY}\n"),
 ]

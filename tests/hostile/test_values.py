@@ -59,14 +59,37 @@ spec:
 # (id, text to replace, replacement, line of the expected INPUT002: -1 = the first line of the
 # replacement, 0 = no particular finding, just no crash and the rest scanned)
 WRONG_TYPES = [
-    ("containers-null", "      containers:\n      - name: app", "      containers: null\n      xcontainers:\n      - name: app", -1),
-    ("containers-string", "      containers:\n      - name: app", "      containers: app\n      xcontainers:\n      - name: app", -1),
-    ("containers-mapping", "      containers:\n      - name: app", "      containers: {name: app}\n      xcontainers:\n      - name: app", -1),
+    (
+        "containers-null",
+        "      containers:\n      - name: app",
+        "      containers: null\n      xcontainers:\n      - name: app",
+        -1,
+    ),
+    (
+        "containers-string",
+        "      containers:\n      - name: app",
+        "      containers: app\n      xcontainers:\n      - name: app",
+        -1,
+    ),
+    (
+        "containers-mapping",
+        "      containers:\n      - name: app",
+        "      containers: {name: app}\n      xcontainers:\n      - name: app",
+        -1,
+    ),
     ("container-is-a-string", "      - name: app\n", "      - app\n      - name: app\n", -1),
-    ("security-context-yes", "        securityContext:\n          allowPrivilegeEscalation: false\n          capabilities:\n            drop: [ALL]",
-     '        securityContext: "yes"', -1),
-    ("security-context-list", "        securityContext:\n          allowPrivilegeEscalation: false\n          capabilities:\n            drop: [ALL]",
-     "        securityContext: [runAsNonRoot]", -1),
+    (
+        "security-context-yes",
+        "        securityContext:\n          allowPrivilegeEscalation: false\n          capabilities:\n            drop: [ALL]",
+        '        securityContext: "yes"',
+        -1,
+    ),
+    (
+        "security-context-list",
+        "        securityContext:\n          allowPrivilegeEscalation: false\n          capabilities:\n            drop: [ALL]",
+        "        securityContext: [runAsNonRoot]",
+        -1,
+    ),
     ("capabilities-drop-string", "drop: [ALL]", "drop: ALL", -1),
     ("capabilities-drop-item-mapping", "drop: [ALL]", "drop: [{all: true}]", -1),
     ("allow-privilege-escalation-string", "allowPrivilegeEscalation: false", 'allowPrivilegeEscalation: "false"', -1),
@@ -74,10 +97,20 @@ WRONG_TYPES = [
     ("run-as-user-nan", "runAsUser: 1000", "runAsUser: .nan", -1),
     ("run-as-non-root-null", "runAsNonRoot: true", "runAsNonRoot: ~", 0),
     ("seccomp-string", "seccompProfile: {type: RuntimeDefault}", "seccompProfile: RuntimeDefault", -1),
-    ("sysctls-mapping", "sysctls: [{name: net.ipv4.ip_local_port_range, value: \"1024 65535\"}]", "sysctls: {a: b}", -1),
-    ("sysctl-item-string", "sysctls: [{name: net.ipv4.ip_local_port_range, value: \"1024 65535\"}]", "sysctls: [net.ipv4]", -1),
+    ("sysctls-mapping", 'sysctls: [{name: net.ipv4.ip_local_port_range, value: "1024 65535"}]', "sysctls: {a: b}", -1),
+    (
+        "sysctl-item-string",
+        'sysctls: [{name: net.ipv4.ip_local_port_range, value: "1024 65535"}]',
+        "sysctls: [net.ipv4]",
+        -1,
+    ),
     ("host-network-yes-string", "hostNetwork: false", 'hostNetwork: "yes"', -1),
-    ("ports-string", "        ports:\n        - {name: http, containerPort: 8080, protocol: TCP}", "        ports: 8080", -1),
+    (
+        "ports-string",
+        "        ports:\n        - {name: http, containerPort: 8080, protocol: TCP}",
+        "        ports: 8080",
+        -1,
+    ),
     ("port-abc", "containerPort: 8080", 'containerPort: "abc"', -1),
     ("port-70000", "containerPort: 8080", "containerPort: 70000", -1),
     ("port-zero", "containerPort: 8080", "containerPort: 0", -1),
@@ -86,25 +119,49 @@ WRONG_TYPES = [
     ("env-item-without-name", "- {name: MODE, value: prod}", "- {value: prod}", -1),
     ("volumes-mapping", "      volumes:\n      - name: tmp\n        emptyDir: {}", "      volumes: {tmp: {}}", -1),
     ("labels-list", "      labels: {app: api}\n      annotations", "      labels: [app, api]\n      annotations", -1),
-    ("label-value-mapping", "      labels: {app: api}\n      annotations", "      labels: {app: {x: y}}\n      annotations", -1),
+    (
+        "label-value-mapping",
+        "      labels: {app: api}\n      annotations",
+        "      labels: {app: {x: y}}\n      annotations",
+        -1,
+    ),
     ("metadata-list", "  name: api\n  namespace: shop\n  labels: {app: api}\n", "  - api\n", -1),
     ("name-number", "  name: api\n  namespace", "  name: 42\n  namespace", -1),
     ("namespace-list", "  namespace: shop\n", "  namespace: [shop]\n", -1),
     ("spec-string", None, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: template\n", 4),
     ("spec-number", None, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec: 5\n", 4),
-    ("template-list", None, "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template: [a]\n", 5),
+    (
+        "template-list",
+        None,
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api}\nspec:\n  template: [a]\n",
+        5,
+    ),
     ("pod-spec-null", None, "apiVersion: v1\nkind: Pod\nmetadata: {name: api}\nspec: null\n", 3),
     ("rollout-spec-number", None, "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: 5\n", 4),
-    ("rollout-workloadref-string", None,
-     "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {workloadRef: api}\n", 4),
-    ("service-ports-garbage", None,
-     "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: [a]\n  ports: [{port: x}, 7, {port: 80, targetPort: {a: 1}, name: [n]}]\n", 5),
+    (
+        "rollout-workloadref-string",
+        None,
+        "apiVersion: argoproj.io/v1alpha1\nkind: Rollout\nmetadata: {name: r}\nspec: {workloadRef: api}\n",
+        4,
+    ),
+    (
+        "service-ports-garbage",
+        None,
+        "apiVersion: v1\nkind: Service\nmetadata: {name: s}\nspec:\n  selector: [a]\n"
+        "  ports: [{port: x}, 7, {port: 80, targetPort: {a: 1}, name: [n]}]\n",
+        5,
+    ),
     ("namespace-labels-string", None, "apiVersion: v1\nkind: Namespace\nmetadata: {name: ns, labels: enforce}\n", 3),
     ("items-string", None, "apiVersion: v1\nkind: List\nitems: pods\n", 3),
     ("kind-number", None, "apiVersion: v1\nkind: 7\nmetadata: {name: x}\n", 2),
     ("api-version-list", None, "apiVersion: [v1]\nkind: Pod\nmetadata: {name: x}\n", 1),
-    ("mixed-type-keys", None, "apiVersion: v1\nkind: Pod\nmetadata: {name: x, 1: a, true: b, null: c}\n"
-     "spec:\n  containers: [{name: a, image: b, 7: x}]\n  volumes: [{name: v, 1: x, emptyDir: {}}]\n", 0),
+    (
+        "mixed-type-keys",
+        None,
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: x, 1: a, true: b, null: c}\n"
+        "spec:\n  containers: [{name: a, image: b, 7: x}]\n  volumes: [{name: v, 1: x, emptyDir: {}}]\n",
+        0,
+    ),
 ]
 
 
@@ -118,14 +175,18 @@ def test_wrong_types_anywhere_become_input002_at_the_value(tmp_path, case_id, ol
         if line == -1:  # the wrong value is on the first line of the replacement
             line = text[: text.index(new)].count("\n") + 1
     (tmp_path / "m.yaml").write_text(text, encoding="utf-8")
-    (tmp_path / "ok.yaml").write_text(DEPLOYMENT.replace("name: api\n  namespace", "name: ok\n  namespace", 1), encoding="utf-8")
+    (tmp_path / "ok.yaml").write_text(
+        DEPLOYMENT.replace("name: api\n  namespace", "name: ok\n  namespace", 1), encoding="utf-8"
+    )
     with deadline(30):
         result = scan_tree(tmp_path)
         render_all(result)
     assert "shop/ok" in _workload_refs(tmp_path), "the good workload beside the broken one is still checked"
     if line:
         got = [(f.rule_id, f.loc.line) for f in result.findings if f.loc.path == "m.yaml" and f.rule_id == "INPUT002"]
-        assert ("INPUT002", line) in got, [f"{f.loc} {f.rule_id} {f.message}" for f in result.findings if f.loc.path == "m.yaml"]
+        assert ("INPUT002", line) in got, [
+            f"{f.loc} {f.rule_id} {f.message}" for f in result.findings if f.loc.path == "m.yaml"
+        ]
     for f in result.findings:
         assert f.loc.line >= 1
 
@@ -170,10 +231,21 @@ INVALID_VALUES = [
     ("np-endport-below-port", "np", {"END": "70"}, "NET007", 15),
     ("np-cidr-out-of-range", "np", {"CIDR": "300.1.1.1/33"}, "NET007", 13),
     ("np-selector-operator-bogus", "np", {"OP": "Bogus"}, "NET007", 0),
-    ("cnp-unknown-entity", "blog-system/cilium-netpol.yaml", ("  - fromEntities:\n    - all\n", "  - fromEntities:\n    - martians\n"), "NET007", 151),
+    (
+        "cnp-unknown-entity",
+        "blog-system/cilium-netpol.yaml",
+        ("  - fromEntities:\n    - all\n", "  - fromEntities:\n    - martians\n"),
+        "NET007",
+        151,
+    ),
     ("cron-minute-61", "blog-system/mysql-backup-cronjob.yaml", ('"0 18 * * *"', '"61 * * * *"'), "BAK002", 19),
-    ("time-zone-mars", "blog-system/mysql-backup-cronjob.yaml",
-     ('schedule: "0 18 * * *"', 'schedule: "0 18 * * *"\n  timeZone: Mars/Olympus'), "BAK002", 20),
+    (
+        "time-zone-mars",
+        "blog-system/mysql-backup-cronjob.yaml",
+        ('schedule: "0 18 * * *"', 'schedule: "0 18 * * *"\n  timeZone: Mars/Olympus'),
+        "BAK002",
+        20,
+    ),
     ("lifecycle-days-seven", "infra/s3/mysql-backup-lifecycle.json", ('"Days": 7', '"Days": "seven"'), "RET001", 10),
 ]
 

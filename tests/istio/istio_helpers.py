@@ -25,11 +25,26 @@ def meshed_ns(name: str) -> str:
     return ns(name, **{"istio-injection": "enabled"})
 
 
-def pod(name: str, namespace: str = "default", *, labels: dict | None = None, sa: str | None = None,
-        ports: tuple[int, ...] = (8080,), annotations: dict | None = None, host_network: bool = False) -> str:
+def pod(
+    name: str,
+    namespace: str = "default",
+    *,
+    labels: dict | None = None,
+    sa: str | None = None,
+    ports: tuple[int, ...] = (8080,),
+    annotations: dict | None = None,
+    host_network: bool = False,
+) -> str:
     labels = labels if labels is not None else {"app": name}
-    lines = ["---", "apiVersion: v1", "kind: Pod", "metadata:", f"  name: {name}", f"  namespace: {namespace}",
-             f"  labels: {dict(labels)}"]
+    lines = [
+        "---",
+        "apiVersion: v1",
+        "kind: Pod",
+        "metadata:",
+        f"  name: {name}",
+        f"  namespace: {namespace}",
+        f"  labels: {dict(labels)}",
+    ]
     if annotations:
         lines.append(f"  annotations: {dict(annotations)}")
     lines.append("spec:")
@@ -44,44 +59,76 @@ def pod(name: str, namespace: str = "default", *, labels: dict | None = None, sa
     return "\n".join(lines) + "\n"
 
 
-def service(name: str, namespace: str, selector: dict, ports: list[tuple[str | None, int, int | str]],
-            app_protocol: str | None = None) -> str:
+def service(
+    name: str,
+    namespace: str,
+    selector: dict,
+    ports: list[tuple[str | None, int, int | str]],
+    app_protocol: str | None = None,
+) -> str:
     """ports: (name, port, targetPort)."""
     items = []
     for pname, port, target in ports:
         item = f"{{port: {port}, targetPort: {target!r}" + (f", name: {pname}" if pname else "")
         item += (f", appProtocol: {app_protocol}" if app_protocol else "") + "}"
         items.append(f"  - {item}")
-    return (f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
-            f"spec:\n  selector: {dict(selector)}\n  ports:\n" + "\n".join(items) + "\n")
+    return (
+        f"---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {namespace}}}\n"
+        f"spec:\n  selector: {dict(selector)}\n  ports:\n" + "\n".join(items) + "\n"
+    )
 
 
 def authz(name: str, namespace: str, spec: str, *, version: str = "v1", annotations: dict | None = None) -> str:
     body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
     ann = f", annotations: {dict(annotations)}" if annotations else ""
-    return (f"---\napiVersion: security.istio.io/{version}\nkind: AuthorizationPolicy\n"
-            f"metadata: {{name: {name}, namespace: {namespace}{ann}}}\nspec:\n{body}\n")
+    return (
+        f"---\napiVersion: security.istio.io/{version}\nkind: AuthorizationPolicy\n"
+        f"metadata: {{name: {name}, namespace: {namespace}{ann}}}\nspec:\n{body}\n"
+    )
 
 
 def peer_auth(name: str, namespace: str, spec: str, created: str | None = None) -> str:
     body = textwrap.indent(textwrap.dedent(spec).strip("\n"), "  ")
     stamp = f", creationTimestamp: '{created}'" if created else ""
-    return (f"---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
-            f"metadata: {{name: {name}, namespace: {namespace}{stamp}}}\nspec:\n{body}\n")
+    return (
+        f"---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\n"
+        f"metadata: {{name: {name}, namespace: {namespace}{stamp}}}\nspec:\n{body}\n"
+    )
 
 
-def mesh(text: str, *, settings: dict | None = None, istio: dict | None = None, actors: list[Actor] | None = None,
-         extra=("entity:world",), actor_mesh: dict | None = None):
+def mesh(
+    text: str,
+    *,
+    settings: dict | None = None,
+    istio: dict | None = None,
+    actors: list[Actor] | None = None,
+    extra=("entity:world",),
+    actor_mesh: dict | None = None,
+):
     """A Traffic (Cilium + Istio layers) for the YAML ``text``."""
     objs = objects_from(text)
     model = build_model(objs, "default")
-    return build_traffic(model, objs, settings, list(actors or []), extra, "default", istio_settings=istio,
-                         actor_mesh=actor_mesh)
+    return build_traffic(
+        model, objs, settings, list(actors or []), extra, "default", istio_settings=istio, actor_mesh=actor_mesh
+    )
 
 
-def decide(t, src: str, dst: str, port: int = 8080, method: str | None = None, path: str | None = None,
-           host: str | None = None, headers: dict | None = None, protocol: str = "TCP"):
-    req = None if method is None and path is None and host is None and headers is None else Request(method, path, host, headers)
+def decide(
+    t,
+    src: str,
+    dst: str,
+    port: int = 8080,
+    method: str | None = None,
+    path: str | None = None,
+    host: str | None = None,
+    headers: dict | None = None,
+    protocol: str = "TCP",
+):
+    req = (
+        None
+        if method is None and path is None and host is None and headers is None
+        else Request(method, path, host, headers)
+    )
     return t.istio.decide(src, dst, protocol, port, req)
 
 

@@ -26,18 +26,26 @@ def blog():
 
 def test_who_has_a_sidecar(blog):
     modes = {e: blog.istio.dataplane(e).mode for e in blog.endpoints if e.startswith("blog-system/")}
-    assert modes == {"blog-system/mysql": "sidecar", "blog-system/mysql-backup": "none", "blog-system/mysql-exporter": "sidecar",
-                     "blog-system/was": "sidecar", "blog-system/web": "sidecar"}
+    assert modes == {
+        "blog-system/mysql": "sidecar",
+        "blog-system/mysql-backup": "none",
+        "blog-system/mysql-exporter": "sidecar",
+        "blog-system/was": "sidecar",
+        "blog-system/web": "sidecar",
+    }
     assert 'sidecar.istio.io/inject="false"' in blog.istio.dataplane("blog-system/mysql-backup").reason
 
 
-@pytest.mark.parametrize("method, path, status, denied_by", [
-    ("GET", "/api/posts", "allowed", ()),
-    ("DELETE", "/api/posts/7", "allowed", ()),
-    ("GET", "/actuator/health", "allowed", ()),
-    ("POST", "/actuator/shutdown", "l7-denied", ("Cilium", "Istio")),
-    ("GET", "/admin", "l7-denied", ("Cilium", "Istio")),
-])
+@pytest.mark.parametrize(
+    "method, path, status, denied_by",
+    [
+        ("GET", "/api/posts", "allowed", ()),
+        ("DELETE", "/api/posts/7", "allowed", ()),
+        ("GET", "/actuator/health", "allowed", ()),
+        ("POST", "/actuator/shutdown", "l7-denied", ("Cilium", "Istio")),
+        ("GET", "/admin", "l7-denied", ("Cilium", "Istio")),
+    ],
+)
 def test_web_to_was_requests_need_both_layers(blog, method, path, status, denied_by):
     c = compose(blog, "blog-system/web", "blog-system/was", "TCP", 8080, {"method": method, "path": path})
     assert c.status == status
@@ -62,9 +70,23 @@ def test_plaintext_is_refused_by_was_mtls(blog):
 
 
 def test_explain_shows_both_layers_side_by_side(capsys):
-    code = _run(["explain", str(BLOG),
-                 "--from", "blog-system/web", "--to", "blog-system/was", "--port", "8080",
-                 "--method", "GET", "--path", "/admin"], "kubematrix")
+    code = _run(
+        [
+            "explain",
+            str(BLOG),
+            "--from",
+            "blog-system/web",
+            "--to",
+            "blog-system/was",
+            "--port",
+            "8080",
+            "--method",
+            "GET",
+            "--path",
+            "/admin",
+        ],
+        "kubematrix",
+    )
     out = capsys.readouterr().out
     assert code == 1
     first = out.splitlines()[0]
@@ -77,7 +99,22 @@ def test_explain_shows_both_layers_side_by_side(capsys):
 
 
 def test_explain_exit_code_follows_the_composed_verdict(capsys):
-    ok = _run(["explain", str(BLOG), "--from", "blog-system/web", "--to", "blog-system/was", "--port", "8080",
-               "--method", "GET", "--path", "/api/posts"], "kubematrix")
+    ok = _run(
+        [
+            "explain",
+            str(BLOG),
+            "--from",
+            "blog-system/web",
+            "--to",
+            "blog-system/was",
+            "--port",
+            "8080",
+            "--method",
+            "GET",
+            "--path",
+            "/api/posts",
+        ],
+        "kubematrix",
+    )
     assert ok == 0
     assert "ALLOWED" in capsys.readouterr().out.splitlines()[0]

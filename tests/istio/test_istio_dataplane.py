@@ -23,24 +23,41 @@ def _mode(ns_text: str, **pod_kw) -> str:
     return t.istio.dataplane("x/p").mode
 
 
-@pytest.mark.parametrize("ns_labels, pod_kw, expected", [
-    ({"istio-injection": "enabled"}, {}, "sidecar"),
-    ({"istio-injection": "enabled"}, {"annotations": {"sidecar.istio.io/inject": "false"}}, "none"),  # the seed's backup Job
-    ({"istio-injection": "enabled"}, {"labels": {"app": "p", "sidecar.istio.io/inject": "false"}}, "none"),
-    ({"istio-injection": "enabled"}, {"labels": {"app": "p", "sidecar.istio.io/inject": "true"},
-                                      "annotations": {"sidecar.istio.io/inject": "false"}}, "sidecar"),  # label wins
-    ({"istio-injection": "disabled"}, {"labels": {"app": "p", "sidecar.istio.io/inject": "true"}}, "none"),
-    ({}, {"annotations": {"sidecar.istio.io/inject": "true"}}, "none"),  # annotation cannot enable (ref pitfall 11)
-    ({}, {"labels": {"app": "p", "sidecar.istio.io/inject": "true"}}, "sidecar"),  # objectSelector sees labels
-    ({"istio.io/rev": "default"}, {}, "sidecar"),
-    ({"istio.io/rev": "canary"}, {}, "none"),  # revision not installed
-    ({"istio-injection": "disabled", "istio.io/rev": "default"}, {}, "none"),  # istio-injection wins
-    ({"istio-injection": "enabled"}, {"host_network": True}, "none"),
-    ({"istio.io/dataplane-mode": "ambient"}, {}, "ambient"),
-    ({"istio.io/dataplane-mode": "ambient"}, {"labels": {"app": "p", "istio.io/dataplane-mode": "none"}}, "none"),
-    ({}, {"labels": {"app": "p", "istio.io/dataplane-mode": "ambient"}}, "ambient"),
-    ({"istio-injection": "enabled", "istio.io/dataplane-mode": "ambient"}, {}, "sidecar"),  # sidecar pods never enrolled
-])
+@pytest.mark.parametrize(
+    "ns_labels, pod_kw, expected",
+    [
+        ({"istio-injection": "enabled"}, {}, "sidecar"),
+        (
+            {"istio-injection": "enabled"},
+            {"annotations": {"sidecar.istio.io/inject": "false"}},
+            "none",
+        ),  # the seed's backup Job
+        ({"istio-injection": "enabled"}, {"labels": {"app": "p", "sidecar.istio.io/inject": "false"}}, "none"),
+        (
+            {"istio-injection": "enabled"},
+            {
+                "labels": {"app": "p", "sidecar.istio.io/inject": "true"},
+                "annotations": {"sidecar.istio.io/inject": "false"},
+            },
+            "sidecar",
+        ),  # label wins
+        ({"istio-injection": "disabled"}, {"labels": {"app": "p", "sidecar.istio.io/inject": "true"}}, "none"),
+        ({}, {"annotations": {"sidecar.istio.io/inject": "true"}}, "none"),  # annotation cannot enable (ref pitfall 11)
+        ({}, {"labels": {"app": "p", "sidecar.istio.io/inject": "true"}}, "sidecar"),  # objectSelector sees labels
+        ({"istio.io/rev": "default"}, {}, "sidecar"),
+        ({"istio.io/rev": "canary"}, {}, "none"),  # revision not installed
+        ({"istio-injection": "disabled", "istio.io/rev": "default"}, {}, "none"),  # istio-injection wins
+        ({"istio-injection": "enabled"}, {"host_network": True}, "none"),
+        ({"istio.io/dataplane-mode": "ambient"}, {}, "ambient"),
+        ({"istio.io/dataplane-mode": "ambient"}, {"labels": {"app": "p", "istio.io/dataplane-mode": "none"}}, "none"),
+        ({}, {"labels": {"app": "p", "istio.io/dataplane-mode": "ambient"}}, "ambient"),
+        (
+            {"istio-injection": "enabled", "istio.io/dataplane-mode": "ambient"},
+            {},
+            "sidecar",
+        ),  # sidecar pods never enrolled
+    ],
+)
 def test_injection_and_ambient_enrolment(ns_labels, pod_kw, expected):
     assert _mode(ns("x", **ns_labels), **pod_kw) == expected
 
@@ -71,12 +88,18 @@ def test_meshed_pods_all_is_network_config_analyzers_model():
     assert t.istio.dataplane("nowhere/p").mode == "sidecar"
 
 
-@pytest.mark.parametrize("port, annotations, enforced", [
-    (15020, {}, False), (15021, {}, False), (15090, {}, False), (8080, {}, True),
-    (8080, {"traffic.sidecar.istio.io/excludeInboundPorts": "8080,9090"}, False),
-    (8080, {"traffic.sidecar.istio.io/includeInboundPorts": "9090"}, False),
-    (9090, {"traffic.sidecar.istio.io/includeInboundPorts": "9090"}, True),
-])
+@pytest.mark.parametrize(
+    "port, annotations, enforced",
+    [
+        (15020, {}, False),
+        (15021, {}, False),
+        (15090, {}, False),
+        (8080, {}, True),
+        (8080, {"traffic.sidecar.istio.io/excludeInboundPorts": "8080,9090"}, False),
+        (8080, {"traffic.sidecar.istio.io/includeInboundPorts": "9090"}, False),
+        (9090, {"traffic.sidecar.istio.io/includeInboundPorts": "9090"}, True),
+    ],
+)
 def test_inbound_interception(port, annotations, enforced):
     # injection-template.yaml istio-iptables -d "15090,15021,<status port>,<excludeInboundPorts>", -b includeInboundPorts.
     t = mesh(meshed_ns("x") + pod("p", "x", annotations=annotations, ports=(8080, 9090)) + pod("q", "x") + DENY_ALL)
@@ -122,11 +145,20 @@ def test_ambient_enforces_only_the_l4_subset():
     # DENY loses its L7 items and an entry left empty never matches (ztunnel rbac.rs).
     amb = ns("a", **{"istio.io/dataplane-mode": "ambient"})
     base = amb + pod("srv", "a") + pod("cli", "a", sa="cli")
-    allow = mesh(base + authz("p", "a", "selector: {matchLabels: {app: srv}}\nrules: [{to: [{operation: {methods: [GET]}}]}]"))
+    allow = mesh(
+        base + authz("p", "a", "selector: {matchLabels: {app: srv}}\nrules: [{to: [{operation: {methods: [GET]}}]}]")
+    )
     assert status(allow, "a/cli", "a/srv", method="GET", path="/") == "deny"
     deny = mesh(base + authz("p", "a", "action: DENY\nrules: [{to: [{operation: {methods: [GET]}}]}]"))
     assert status(deny, "a/cli", "a/srv", method="GET", path="/") == "allow"
-    l4 = mesh(base + authz("p", "a", "selector: {matchLabels: {app: srv}}\nrules: [{from: [{source: {principals: ['cluster.local/ns/a/sa/cli']}}]}]"))
+    l4 = mesh(
+        base
+        + authz(
+            "p",
+            "a",
+            "selector: {matchLabels: {app: srv}}\nrules: [{from: [{source: {principals: ['cluster.local/ns/a/sa/cli']}}]}]",
+        )
+    )
     assert status(l4, "a/cli", "a/srv") == "allow"
 
 

@@ -48,7 +48,9 @@ def test_blog_system_keeps_every_promise_with_both_layers():
 
 def test_istio_widening_is_invisible_while_cilium_holds_the_line(tmp_path):
     # The composed decision is the promise: Cilium's HTTP rule still refuses /admin.
-    result = _drift(tmp_path, {"blog-system/istio-authz.yaml": [('paths: ["/actuator/*"]', 'paths: ["/actuator/*", "/admin"]')]})
+    result = _drift(
+        tmp_path, {"blog-system/istio-authz.yaml": [('paths: ["/actuator/*"]', 'paths: ["/actuator/*", "/admin"]')]}
+    )
     assert _messages(result, "NET003") == []
 
 
@@ -60,46 +62,87 @@ def test_istio_widening_with_no_cilium_http_rule_is_reported_with_a_witness(tmp_
     authz = tree / "blog-system" / "istio-authz.yaml"
     authz.write_text(authz.read_text().replace('paths: ["/actuator/*"]', 'paths: ["/actuator/*", "/admin"]'))
     (message,) = _messages(scan_path(tree), "NET003")
-    assert ("GET /admin on blog-system/was:8080 is allowed by AuthorizationPolicy blog-system/was-authz rules[1]"
-            in message)
-    assert "the document allows only DELETE /api/.*, GET /actuator/.*, GET /api/.*, POST /api/.*, PUT /api/.*" in message
+    assert (
+        "GET /admin on blog-system/was:8080 is allowed by AuthorizationPolicy blog-system/was-authz rules[1]" in message
+    )
+    assert (
+        "the document allows only DELETE /api/.*, GET /actuator/.*, GET /api/.*, POST /api/.*, PUT /api/.*" in message
+    )
 
 
 def test_a_documented_request_istio_denies_is_reported(tmp_path):
-    result = _drift(tmp_path, {"blog-system/istio-authz.yaml": [('methods: ["GET", "POST", "PUT", "DELETE"]',
-                                                                  'methods: ["GET", "POST", "PUT"]')]})
+    result = _drift(
+        tmp_path,
+        {
+            "blog-system/istio-authz.yaml": [
+                ('methods: ["GET", "POST", "PUT", "DELETE"]', 'methods: ["GET", "POST", "PUT"]')
+            ]
+        },
+    )
     (message,) = _messages(result, "NET003")
-    assert re.search(r"DELETE /api/\S* on blog-system/was:8080 is documented but denied by Istio \(no ALLOW rule of "
-                     r"AuthorizationPolicy blog-system/was-authz", message)
+    assert re.search(
+        r"DELETE /api/\S* on blog-system/was:8080 is documented but denied by Istio \(no ALLOW rule of "
+        r"AuthorizationPolicy blog-system/was-authz",
+        message,
+    )
 
 
 def test_an_istio_condition_no_manifest_decides_is_never_a_pass(tmp_path):
-    result = _drift(tmp_path, {"blog-system/istio-authz.yaml": [(
-        '        paths: ["/actuator/*"]\n',
-        '        paths: ["/actuator/*"]\n    when:\n    - key: request.auth.claims[role]\n      values: ["ops"]\n')]})
+    result = _drift(
+        tmp_path,
+        {
+            "blog-system/istio-authz.yaml": [
+                (
+                    '        paths: ["/actuator/*"]\n',
+                    '        paths: ["/actuator/*"]\n    when:\n    - key: request.auth.claims[role]\n      values: ["ops"]\n',
+                )
+            ]
+        },
+    )
     (message,) = _messages(result, "NET003")
     assert "GET /actuator/ on blog-system/was:8080 cannot be decided offline" in message
     assert "request.auth.claims[role] (undecidable offline: JWT claims are not in the manifests)" in message
 
 
 def test_istio_blocking_a_documented_flow_is_net001(tmp_path):
-    result = _drift(tmp_path, {"blog-system/istio-authz.yaml": [(
-        "# web's own identity",
-        ("# mysql admits nobody\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
-        "metadata: {name: mysql-nothing, namespace: blog-system}\nspec:\n  selector: {matchLabels: {app: mysql}}\n---\n"
-        "# web's own identity"))]})
+    result = _drift(
+        tmp_path,
+        {
+            "blog-system/istio-authz.yaml": [
+                (
+                    "# web's own identity",
+                    (
+                        "# mysql admits nobody\napiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\n"
+                        "metadata: {name: mysql-nothing, namespace: blog-system}\nspec:\n  selector: {matchLabels: {app: mysql}}\n---\n"
+                        "# web's own identity"
+                    ),
+                )
+            ]
+        },
+    )
     messages = _messages(result, "NET001")
-    assert any(m.startswith("documented flow blog-system/was -> blog-system/mysql on TCP 3306 is blocked on TCP 3306: "
-                            "Istio refuses it") for m in messages)
+    assert any(
+        m.startswith(
+            "documented flow blog-system/was -> blog-system/mysql on TCP 3306 is blocked on TCP 3306: Istio refuses it"
+        )
+        for m in messages
+    )
     assert len(messages) == 3  # was, mysql-backup and the exporter all lose mysql
 
 
 def test_plaintext_to_strict_is_net001(tmp_path):
     # The backup Job has no sidecar: a STRICT mysql refuses it before any authorization.
-    result = _drift(tmp_path, {"blog-system/istio-authz.yaml": [("  name: was-mtls", "  name: mysql-mtls"),
-                                                                  ("      app: was\n  mtls:", "      app: mysql\n  mtls:")]})
+    result = _drift(
+        tmp_path,
+        {
+            "blog-system/istio-authz.yaml": [
+                ("  name: was-mtls", "  name: mysql-mtls"),
+                ("      app: was\n  mtls:", "      app: mysql\n  mtls:"),
+            ]
+        },
+    )
     (message,) = [m for m in _messages(result, "NET001") if "mysql-backup" in m]
-    assert "mTLS is STRICT" in message and "sidecar.istio.io/inject=\"false\"" in message
+    assert "mTLS is STRICT" in message and 'sidecar.istio.io/inject="false"' in message
 
 
 # -- exactness of the witness machinery --------------------------------------------------
@@ -127,7 +170,9 @@ def test_istio_path_automata_agree_with_the_matcher(value, path):
 @given(st.lists(PATTERNS, min_size=1, max_size=3), st.lists(ISTIO, min_size=1, max_size=2), PATHS)
 def test_every_path_falls_in_a_cell_whose_witness_answers_alike(regexes, values, path):
     # The cells partition the strings: any path's answers equal those of some cell's witness.
-    atoms = [lang.regex(r, lang.PATH_CHARS) for r in regexes] + [lang.istio_value(v, lang.PATH_CHARS, path=True) for v in values]
+    atoms = [lang.regex(r, lang.PATH_CHARS) for r in regexes] + [
+        lang.istio_value(v, lang.PATH_CHARS, path=True) for v in values
+    ]
     cells = lang.cells(atoms, lang.normalized_paths(), lang.PATH_CHARS)
     assert cells
     if not lang.normalized_paths().matches(path):

@@ -17,7 +17,12 @@ from istio_helpers import authz, decide, mesh, meshed_ns, pod
 
 WORLD = meshed_ns("m") + pod("web", "m", sa="web") + pod("batch", "m") + pod("api", "m", ports=(8080, 9090))
 SOURCES = ("m/web", "m/batch", "entity:world")
-REQUESTS = [(port, method, path) for port in (8080, 9090) for method in ("GET", "POST", "PUT") for path in ("/a", "/a/x", "/b", "/c")]
+REQUESTS = [
+    (port, method, path)
+    for port in (8080, 9090)
+    for method in ("GET", "POST", "PUT")
+    for path in ("/a", "/a/x", "/b", "/c")
+]
 
 PRINCIPALS = st.sampled_from(["cluster.local/ns/m/sa/web", "cluster.local/ns/m/sa/default", "*", "*/sa/web"])
 SOURCE = st.one_of(
@@ -27,30 +32,43 @@ SOURCE = st.one_of(
     st.builds(lambda v: {"notNamespaces": [v]}, st.sampled_from(["m", "other"])),
     st.just({"ipBlocks": ["0.0.0.0/0"]}),
 )
-OPERATION = st.fixed_dictionaries({}, optional={
-    "methods": st.lists(st.sampled_from(["GET", "POST"]), min_size=1, max_size=2, unique=True),
-    "notMethods": st.lists(st.sampled_from(["PUT"]), min_size=1, max_size=1),
-    "paths": st.lists(st.sampled_from(["/a*", "/b", "*"]), min_size=1, max_size=2, unique=True),
-    "notPaths": st.lists(st.sampled_from(["/a/x"]), min_size=1, max_size=1),
-    "ports": st.lists(st.sampled_from(["8080", "9090"]), min_size=1, max_size=1),
-}).filter(bool)
-RULE = st.fixed_dictionaries({}, optional={
-    "from": st.lists(SOURCE.map(lambda s: {"source": s}), min_size=1, max_size=2),
-    "to": st.lists(OPERATION.map(lambda o: {"operation": o}), min_size=1, max_size=2),
-    "when": st.lists(st.just({"key": "destination.port", "values": ["8080"]}), min_size=1, max_size=1),
-})
+OPERATION = st.fixed_dictionaries(
+    {},
+    optional={
+        "methods": st.lists(st.sampled_from(["GET", "POST"]), min_size=1, max_size=2, unique=True),
+        "notMethods": st.lists(st.sampled_from(["PUT"]), min_size=1, max_size=1),
+        "paths": st.lists(st.sampled_from(["/a*", "/b", "*"]), min_size=1, max_size=2, unique=True),
+        "notPaths": st.lists(st.sampled_from(["/a/x"]), min_size=1, max_size=1),
+        "ports": st.lists(st.sampled_from(["8080", "9090"]), min_size=1, max_size=1),
+    },
+).filter(bool)
+RULE = st.fixed_dictionaries(
+    {},
+    optional={
+        "from": st.lists(SOURCE.map(lambda s: {"source": s}), min_size=1, max_size=2),
+        "to": st.lists(OPERATION.map(lambda o: {"operation": o}), min_size=1, max_size=2),
+        "when": st.lists(st.just({"key": "destination.port", "values": ["8080"]}), min_size=1, max_size=1),
+    },
+)
 RULES = st.lists(RULE, min_size=1, max_size=3)
 
 
 def _policy(name: str, action: str, rules: list, annotations=None) -> str:
-    return authz(name, "m", f"selector: {{matchLabels: {{app: api}}}}\naction: {action}\nrules: {json.dumps(rules)}",
-                 annotations=annotations)
+    return authz(
+        name,
+        "m",
+        f"selector: {{matchLabels: {{app: api}}}}\naction: {action}\nrules: {json.dumps(rules)}",
+        annotations=annotations,
+    )
 
 
 def _verdicts(text: str) -> dict:
     t = mesh(WORLD + text)
-    return {(s, port, m, p): decide(t, s, "m/api", port, method=m, path=p).status
-            for s in SOURCES for port, m, p in REQUESTS}
+    return {
+        (s, port, m, p): decide(t, s, "m/api", port, method=m, path=p).status
+        for s in SOURCES
+        for port, m, p in REQUESTS
+    }
 
 
 PROPS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])

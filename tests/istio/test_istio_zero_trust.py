@@ -49,10 +49,14 @@ def _tree(tmp_path, rules: str, flows: list[str], extra: str = ""):
     (tmp_path / "w.yaml").write_text(BASE + extra)
     (tmp_path / "istio.yaml").write_text(
         "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: api, namespace: mesh}\n"
-        "spec:\n  selector: {matchLabels: {app: api}}\n  rules:\n" + textwrap.indent(textwrap.dedent(rules).strip("\n"), "  ") + "\n")
+        "spec:\n  selector: {matchLabels: {app: api}}\n  rules:\n"
+        + textwrap.indent(textwrap.dedent(rules).strip("\n"), "  ")
+        + "\n"
+    )
     (tmp_path / "kubematrix.yaml").write_text(
         "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\ntraffic:\n  zeroTrust: {namespaces: [mesh]}\n  flows:"
-        + ("\n" + "".join(f"    - {f}\n" for f in flows) if flows else " []\n"))
+        + ("\n" + "".join(f"    - {f}\n" for f in flows) if flows else " []\n")
+    )
     return [f for f in scan_path(tmp_path).active() if f.rule_id == "NET010"]
 
 
@@ -60,10 +64,17 @@ WEB_8080 = "{from: mesh/web, to: mesh/api, ports: [8080]}"
 
 
 def test_documented_identity_only_is_clean(tmp_path):
-    assert _tree(tmp_path, """
+    assert (
+        _tree(
+            tmp_path,
+            """
 - from: [{source: {principals: ["cluster.local/ns/mesh/sa/web"]}}]
   to: [{operation: {ports: ["8080"]}}]
-""", [WEB_8080]) == []
+""",
+            [WEB_8080],
+        )
+        == []
+    )
 
 
 def test_an_undocumented_port_is_an_excess(tmp_path):
@@ -74,21 +85,28 @@ def test_an_undocumented_port_is_an_excess(tmp_path):
 
 def test_shared_service_accounts_are_named(tmp_path):
     # batch and api both run as "default": a rule admitting web's... no, admitting default admits batch.
-    (f,) = _tree(tmp_path, """
+    (f,) = _tree(
+        tmp_path,
+        """
 - from: [{source: {principals: ["cluster.local/ns/mesh/sa/default"]}}]
   to: [{operation: {ports: ["8080"]}}]
-""", ["{from: mesh/batch, to: mesh/api, ports: [8080]}"], extra="""---
+""",
+        ["{from: mesh/batch, to: mesh/api, ports: [8080]}"],
+        extra="""---
 apiVersion: v1
 kind: Pod
 metadata: {name: cron, namespace: mesh, labels: {app: cron}}
 spec: {containers: [{name: c, image: x}]}
-""")
+""",
+    )
     assert "in these manifests: mesh/cron" in f.message
     assert "e.g." not in f.message  # no other identity: the excess is the shared one
 
 
 def test_namespace_wide_rule_has_an_identity_witness(tmp_path):
-    (f,) = _tree(tmp_path, '- from: [{source: {namespaces: ["mesh"]}}]\n  to: [{operation: {ports: ["8080"]}}]', [WEB_8080])
+    (f,) = _tree(
+        tmp_path, '- from: [{source: {namespaces: ["mesh"]}}]\n  to: [{operation: {ports: ["8080"]}}]', [WEB_8080]
+    )
     m = re.search(r"identity (cluster\.local/ns/(\S+)/sa/(\S+))\)", f.message)
     assert m and m.group(2) == "mesh" and m.group(3) != "web"
     assert principal_matches("cluster.local/ns/mesh/*", "spiffe://" + m.group(1), _settings())
@@ -114,8 +132,12 @@ spec: {mtls: {mode: STRICT}}
 
 def test_a_matching_deny_rule_takes_peers_out(tmp_path):
     (tmp_path / "a").mkdir()
-    assert _tree(tmp_path / "a", '- from: [{source: {principals: ["cluster.local/ns/mesh/sa/web", "cluster.local/ns/mesh/sa/default"]}}]\n'
-                                 '  to: [{operation: {ports: ["8080"]}}]', [WEB_8080])
+    assert _tree(
+        tmp_path / "a",
+        '- from: [{source: {principals: ["cluster.local/ns/mesh/sa/web", "cluster.local/ns/mesh/sa/default"]}}]\n'
+        '  to: [{operation: {ports: ["8080"]}}]',
+        [WEB_8080],
+    )
     deny = """---
 apiVersion: security.istio.io/v1
 kind: AuthorizationPolicy
@@ -126,8 +148,16 @@ spec:
   rules: [{from: [{source: {principals: ["cluster.local/ns/mesh/sa/default"]}}]}]
 """
     (tmp_path / "b").mkdir()
-    assert _tree(tmp_path / "b", '- from: [{source: {principals: ["cluster.local/ns/mesh/sa/web", "cluster.local/ns/mesh/sa/default"]}}]\n'
-                                 '  to: [{operation: {ports: ["8080"]}}]', [WEB_8080], extra=deny) == []
+    assert (
+        _tree(
+            tmp_path / "b",
+            '- from: [{source: {principals: ["cluster.local/ns/mesh/sa/web", "cluster.local/ns/mesh/sa/default"]}}]\n'
+            '  to: [{operation: {ports: ["8080"]}}]',
+            [WEB_8080],
+            extra=deny,
+        )
+        == []
+    )
 
 
 def _settings():
@@ -136,15 +166,20 @@ def _settings():
     return IstioSettings()
 
 
-SOURCES = st.lists(st.sampled_from(["mesh/web", "mesh/batch", "mesh/legacy", "entity:world", "entity:cluster"]),
-                   max_size=3, unique=True)
-RULES = st.sampled_from([
-    '- from: [{source: {namespaces: ["mesh"]}}]',
-    '- from: [{source: {principals: ["cluster.local/ns/mesh/sa/web"]}}]',
-    '- from: [{source: {notPrincipals: ["cluster.local/ns/mesh/sa/web"]}}]',
-    '- from: [{source: {principals: ["*"]}}]\n  to: [{operation: {ports: ["8080"]}}]',
-    '- from: [{source: {ipBlocks: ["203.0.113.0/24"]}}]',
-])
+SOURCES = st.lists(
+    st.sampled_from(["mesh/web", "mesh/batch", "mesh/legacy", "entity:world", "entity:cluster"]),
+    max_size=3,
+    unique=True,
+)
+RULES = st.sampled_from(
+    [
+        '- from: [{source: {namespaces: ["mesh"]}}]',
+        '- from: [{source: {principals: ["cluster.local/ns/mesh/sa/web"]}}]',
+        '- from: [{source: {notPrincipals: ["cluster.local/ns/mesh/sa/web"]}}]',
+        '- from: [{source: {principals: ["*"]}}]\n  to: [{operation: {ports: ["8080"]}}]',
+        '- from: [{source: {ipBlocks: ["203.0.113.0/24"]}}]',
+    ]
+)
 
 
 @settings(max_examples=25, deadline=None)
@@ -152,11 +187,15 @@ RULES = st.sampled_from([
 def test_documenting_a_flow_never_adds_a_finding(tmp_path_factory, rule, sources, extra_source):
     flows = [f"{{from: {s}, to: mesh/api, ports: [8080]}}" for s in sources]
     before = _tree(tmp_path_factory.mktemp("a"), rule, flows)
-    after = _tree(tmp_path_factory.mktemp("b"), rule, [*flows, f"{{from: {extra_source}, to: mesh/api, ports: [8080]}}"])
+    after = _tree(
+        tmp_path_factory.mktemp("b"), rule, [*flows, f"{{from: {extra_source}, to: mesh/api, ports: [8080]}}"]
+    )
     assert len(after) <= len(before)
 
 
-@pytest.mark.parametrize("witness_rule", ['- from: [{source: {namespaces: ["m*"]}}]\n  to: [{operation: {ports: ["8080"]}}]'])
+@pytest.mark.parametrize(
+    "witness_rule", ['- from: [{source: {namespaces: ["m*"]}}]\n  to: [{operation: {ports: ["8080"]}}]']
+)
 def test_identity_witnesses_are_admitted_and_undocumented(tmp_path, witness_rule):
     (f,) = _tree(tmp_path, witness_rule, [WEB_8080])
     ident = re.search(r"identity (\S+)\)", f.message).group(1)

@@ -28,28 +28,52 @@ NCA_MODEL = {"meshedPods": "all", "rootNamespace": "istio-config", "podCidrs": [
 def _pod(name: str, namespace: str, labels: dict, sa: str | None = None, ports=(9080,)) -> str:
     spec = f"serviceAccountName: {sa}, " if sa else ""
     port_list = ", ".join(f"{{containerPort: {p}}}" for p in ports)
-    return (f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}, labels: {labels}}}\n"
-            f"spec: {{{spec}containers: [{{name: c, image: x, ports: [{port_list}]}}]}}\n")
+    return (
+        f"---\napiVersion: v1\nkind: Pod\nmetadata: {{name: {name}, namespace: {namespace}, labels: {labels}}}\n"
+        f"spec: {{{spec}containers: [{{name: c, image: x, ports: [{port_list}]}}]}}\n"
+    )
 
 
 # Shape of fw_rules_tests/podlist/pods_list_orig.json: skydive agents and analyzers in
 # default (one "special_skydive"), keepalived pods in vendor-system, system pods in kube-system.
-SKYDIVE = (ns("default") + ns("vendor-system") + ns("kube-system") + ns("istio-config")
-           + _pod("agent", "default", {"app": "skydive", "tier": "agent"})
-           + _pod("analyzer", "default", {"app": "skydive", "tier": "analyzer"})
-           + _pod("special", "default", {"app": "special_skydive", "tier": "agent"})
-           + _pod("keepalived", "vendor-system", {"weird-lb-app-name": "keepalived"})
-           + _pod("calico", "kube-system", {"k8s-app": "calico-node"}))
-SKY_SOURCES = ("entity:world", "cidr:1.2.3.0/24", "cidr:2.2.2.2/32", "default/agent", "default/special",
-               "vendor-system/keepalived", "kube-system/calico")
+SKYDIVE = (
+    ns("default")
+    + ns("vendor-system")
+    + ns("kube-system")
+    + ns("istio-config")
+    + _pod("agent", "default", {"app": "skydive", "tier": "agent"})
+    + _pod("analyzer", "default", {"app": "skydive", "tier": "analyzer"})
+    + _pod("special", "default", {"app": "special_skydive", "tier": "agent"})
+    + _pod("keepalived", "vendor-system", {"weird-lb-app-name": "keepalived"})
+    + _pod("calico", "kube-system", {"k8s-app": "calico-node"})
+)
+SKY_SOURCES = (
+    "entity:world",
+    "cidr:1.2.3.0/24",
+    "cidr:2.2.2.2/32",
+    "default/agent",
+    "default/special",
+    "vendor-system/keepalived",
+    "kube-system/calico",
+)
 SKY_TARGETS = ("default/analyzer", "default/special", "vendor-system/keepalived", "kube-system/calico")
 SKY_PORTS = (26257, 30, 50, 40, 80)
 
 # Shape of fw_rules_tests/podlist/bookinfo_pods_list.json: bookinfo in default, one service account each.
-BOOKINFO = (ns("default") + ns("istio-config")
-            + "".join(_pod(n, "default", {"app": a}, f"bookinfo-{a}") for n, a in
-                      (("productpage", "productpage"), ("details", "details"), ("ratings", "ratings"),
-                       ("reviews-v1", "reviews"), ("reviews-v2", "reviews"))))
+BOOKINFO = (
+    ns("default")
+    + ns("istio-config")
+    + "".join(
+        _pod(n, "default", {"app": a}, f"bookinfo-{a}")
+        for n, a in (
+            ("productpage", "productpage"),
+            ("details", "details"),
+            ("ratings", "ratings"),
+            ("reviews-v1", "reviews"),
+            ("reviews-v2", "reviews"),
+        )
+    )
+)
 BOOK_PODS = ("default/productpage", "default/details", "default/ratings", "default/reviews-v1", "default/reviews-v2")
 ALLOW_NOTHING = authz("allow-nothing", "default", "action: ALLOW")
 
@@ -112,7 +136,12 @@ def exp_methods_paths(s, d, port, method, path, host):  # ..._test_methods_paths
     good = path in ("/good_path1", "/good_path2", "/some/path2")
     if port in (80, 90) and method in ("GET", "PUT") and good and host != "disallowed-host.com":
         return True
-    if port != 90 and host == "allowed-host.com" and method != "PUT" and path not in ("/bad/path1", "/bad/path3", "/some/path2"):
+    if (
+        port != 90
+        and host == "allowed-host.com"
+        and method != "PUT"
+        and path not in ("/bad/path1", "/bad/path3", "/some/path2")
+    ):
         return True
     return port == 100 and path == "/some/path3"
 
@@ -131,86 +160,193 @@ CASES = {
     "allow-all": (SKYDIVE, authz("allow-all", "default", "action: ALLOW\nrules: [{}]"), exp_allow_all, "sky"),
     "allow-nothing": (SKYDIVE, ALLOW_NOTHING, exp_allow_nothing_default, "sky"),
     "allow-nothing-2": (SKYDIVE, authz("allow-nothing", "default", "{}"), exp_allow_nothing_default, "sky"),
-    "allow-nothing-3": (SKYDIVE, authz("allow-nothing", "istio-config", "action: ALLOW"), exp_allow_nothing_root, "sky"),
+    "allow-nothing-3": (
+        SKYDIVE,
+        authz("allow-nothing", "istio-config", "action: ALLOW"),
+        exp_allow_nothing_root,
+        "sky",
+    ),
     "deny-all": (SKYDIVE, authz("deny-all", "default", "action: DENY\nrules: [{}]"), exp_allow_nothing_default, "sky"),
-    "test1-policy1": (SKYDIVE, authz("test-allow", "default", """
+    "test1-policy1": (
+        SKYDIVE,
+        authz(
+            "test-allow",
+            "default",
+            """
 selector: {matchLabels: {app: skydive}}
 rules:
 - from: [{source: {namespaces: ["vendor-system", "default"]}}, {source: {ipBlocks: ["1.2.3.0/24", "2.2.2.2"]}}]
   to: [{operation: {ports: ["26257", "30"]}}]
   when: [{key: destination.port, values: ["26257"]}]
-""") + authz("test-deny", "default", """
+""",
+        )
+        + authz(
+            "test-deny",
+            "default",
+            """
 selector: {matchLabels: {app: skydive}}
 action: DENY
 rules: [{from: [{source: {ipBlocks: ["2.2.2.2"]}}]}]
-"""), exp_test1_policy1, "sky"),
-    "test1-policy2": (SKYDIVE, authz("test-allow", "default", """
+""",
+        ),
+        exp_test1_policy1,
+        "sky",
+    ),
+    "test1-policy2": (
+        SKYDIVE,
+        authz(
+            "test-allow",
+            "default",
+            """
 selector: {matchLabels: {app: skydive}}
 rules:
 - from: [{source: {notNamespaces: ["vendor-system"]}}, {source: {ipBlocks: ["1.2.3.0/24", "2.2.2.2", "3.3.3.3"], notIpBlocks: ["3.3.3.3"]}}]
   to: [{operation: {ports: ["26257", "30", "40", "50"], notPorts: ["40"]}}]
   when: [{key: destination.port, notValues: ["26257"]}]
-""") + ALLOW_NOTHING + authz("allow-nothing", "kube-system", "action: ALLOW")
-        + authz("allow-nothing", "vendor-system", "action: ALLOW"), exp_test1_policy2, "sky"),
-    "methods-1": (BOOKINFO, authz("details-viewer", "default", """
+""",
+        )
+        + ALLOW_NOTHING
+        + authz("allow-nothing", "kube-system", "action: ALLOW")
+        + authz("allow-nothing", "vendor-system", "action: ALLOW"),
+        exp_test1_policy2,
+        "sky",
+    ),
+    "methods-1": (
+        BOOKINFO,
+        authz(
+            "details-viewer",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]
   to: [{operation: {methods: ["GET"], ports: ["80"]}}]
-""") + authz("reviews-viewer", "default", """
+""",
+        )
+        + authz(
+            "reviews-viewer",
+            "default",
+            """
 selector: {matchLabels: {app: reviews}}
 rules: [{from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]}]
-""") + ALLOW_NOTHING, exp_methods_1, "book"),
-    "methods-2": (BOOKINFO, authz("details-viewer", "default", """
+""",
+        )
+        + ALLOW_NOTHING,
+        exp_methods_1,
+        "book",
+    ),
+    "methods-2": (
+        BOOKINFO,
+        authz(
+            "details-viewer",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]
   to: [{operation: {notMethods: ["GET"]}}]
-""") + authz("reviews-viewer", "default", """
+""",
+        )
+        + authz(
+            "reviews-viewer",
+            "default",
+            """
 selector: {matchLabels: {app: reviews}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]
   to: [{operation: {methods: ["GET", "PUT"], notMethods: ["GET"]}}]
-""") + authz("ratings-viewer", "default", """
+""",
+        )
+        + authz(
+            "ratings-viewer",
+            "default",
+            """
 selector: {matchLabels: {app: ratings}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-reviews"]}}]
   to: [{operation: {methods: ["GET"], notMethods: ["GET"]}}]
-""") + ALLOW_NOTHING, exp_methods_2, "book"),
-    "methods-paths": (BOOKINFO, authz("ports-80-90", "default", """
+""",
+        )
+        + ALLOW_NOTHING,
+        exp_methods_2,
+        "book",
+    ),
+    "methods-paths": (
+        BOOKINFO,
+        authz(
+            "ports-80-90",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]
   to: [{operation: {notHosts: ["disallowed-host.com"], methods: ["GET", "PUT"], ports: ["80", "90"],
                     paths: ["/good_path1", "/good_path2", "/some/path1", "/some/path2"], notPaths: ["/bad/path1", "/some/path1"]}}]
-""") + authz("not-port-90", "default", """
+""",
+        )
+        + authz(
+            "not-port-90",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]
   to: [{operation: {hosts: ["allowed-host.com"], notMethods: ["PUT"], notPorts: ["90"],
                     notPaths: ["/bad/path1", "/bad/path3", "/some/path2"]}}]
-""") + authz("port-100", "default", """
+""",
+        )
+        + authz(
+            "port-100",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}]
   to: [{operation: {ports: ["100"], paths: ["/some/path3"]}}]
-""") + ALLOW_NOTHING, exp_methods_paths, "book"),
-    "operation-allow-1": (BOOKINFO, authz("allow-example-1", "default", """
+""",
+        )
+        + ALLOW_NOTHING,
+        exp_methods_paths,
+        "book",
+    ),
+    "operation-allow-1": (
+        BOOKINFO,
+        authz(
+            "allow-example-1",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 rules:
 - from: [{source: {principals: ["cluster.local/ns/default/sa/bookinfo-productpage"]}}, {source: {namespaces: ["test"]}}]
   to: [{operation: {methods: ["GET"], paths: ["/info*"]}}, {operation: {methods: ["POST"], paths: ["/data"]}}]
-""") + ALLOW_NOTHING, exp_operation_allow, "book"),
-    "operation-deny": (BOOKINFO, authz("deny-method-get", "default", """
+""",
+        )
+        + ALLOW_NOTHING,
+        exp_operation_allow,
+        "book",
+    ),
+    "operation-deny": (
+        BOOKINFO,
+        authz(
+            "deny-method-get",
+            "default",
+            """
 selector: {matchLabels: {app: details}}
 action: DENY
 rules: [{to: [{operation: {methods: ["GET"]}}]}]
-"""), exp_operation_deny, "book"),
+""",
+        ),
+        exp_operation_deny,
+        "book",
+    ),
 }
 
-BOOK_REQUESTS = [(m, p, h) for m in ("GET", "PUT", "POST", "DELETE")
-                 for p in ("/good_path1", "/some/path2", "/some/path3", "/bad/path1", "/info/x", "/data", "/x")
-                 for h in ("allowed-host.com", "other.com", "disallowed-host.com")]
+BOOK_REQUESTS = [
+    (m, p, h)
+    for m in ("GET", "PUT", "POST", "DELETE")
+    for p in ("/good_path1", "/some/path2", "/some/path3", "/bad/path1", "/info/x", "/data", "/x")
+    for h in ("allowed-host.com", "other.com", "disallowed-host.com")
+]
 BOOK_PORTS = (80, 90, 100, 9080)
 
 # Where Istio decides differently from NCA's model (docs/istio.md):

@@ -30,8 +30,14 @@ def objects_from(text: str, path: str = "test.yaml"):
     return out
 
 
-def pod(name: str, namespace: str = "default", labels: dict | None = None, sa: str | None = None,
-        ports: list[tuple[str, int, str]] = (), host_network: bool = False) -> str:
+def pod(
+    name: str,
+    namespace: str = "default",
+    labels: dict | None = None,
+    sa: str | None = None,
+    ports: list[tuple[str, int, str]] = (),
+    host_network: bool = False,
+) -> str:
     """A Pod manifest (one document, starting with ``---``)."""
     labels = labels if labels is not None else {"app": name}
     lines = [
@@ -55,8 +61,15 @@ def pod(name: str, namespace: str = "default", labels: dict | None = None, sa: s
     return "\n".join(lines) + "\n"
 
 
-def traffic(text: str, *, settings: dict | NetworkSettings | None = None, actors: list[Actor] | None = None,
-            extra=(), namespace: str = "default", with_kube_dns: bool = False):
+def traffic(
+    text: str,
+    *,
+    settings: dict | NetworkSettings | None = None,
+    actors: list[Actor] | None = None,
+    extra=(),
+    namespace: str = "default",
+    with_kube_dns: bool = False,
+):
     objs = objects_from(text)
     model = build_model(objs, namespace)
     acts = list(actors or [])

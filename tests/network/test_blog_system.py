@@ -30,7 +30,9 @@ def blog():
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "scanner", *args], check=False, capture_output=True, text=True, cwd=REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "scanner", *args], check=False, capture_output=True, text=True, cwd=REPO, timeout=300
+    )
 
 
 def test_no_policy_is_rejected():
@@ -54,12 +56,18 @@ def test_graph_has_the_seed_flows():
     # "web only": nothing else reaches was on 8080, and nothing reaches mysql but its three clients
     assert {u for u, _ in g.in_edges("blog-system/was")} == {"blog-system/web", "actor:prometheus"}
     assert {u for u, _ in g.in_edges("blog-system/mysql")} == {
-        "blog-system/was", "blog-system/mysql-backup", "blog-system/mysql-exporter"}
+        "blog-system/was",
+        "blog-system/mysql-backup",
+        "blog-system/mysql-exporter",
+    }
     # the backup job accepts nothing (ingress: [{}]) and reaches only mysql, DNS and S3
     assert not list(g.in_edges("blog-system/mysql-backup"))
     assert {v for _, v in g.out_edges("blog-system/mysql-backup")} == {
-        "blog-system/mysql", "actor:kube-dns", "fqdn:s3.ap-northeast-2.amazonaws.com",
-        "fqdn:*.s3.ap-northeast-2.amazonaws.com"}
+        "blog-system/mysql",
+        "actor:kube-dns",
+        "fqdn:s3.ap-northeast-2.amazonaws.com",
+        "fqdn:*.s3.ap-northeast-2.amazonaws.com",
+    }
 
 
 def test_mermaid_draws_the_picture():
@@ -84,17 +92,27 @@ def test_mermaid_draws_the_picture():
 
 
 def test_explain_web_to_was_names_both_sides():
-    result = run("explain", "fixtures/blog-system", "--from", "blog-system/web", "--to", "blog-system/was", "--port", "8080")
+    result = run(
+        "explain", "fixtures/blog-system", "--from", "blog-system/web", "--to", "blog-system/was", "--port", "8080"
+    )
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert "egress of blog-system/web" in out and "ingress of blog-system/was" in out
-    assert "CiliumNetworkPolicy blog-system/web-isolation spec.egress[0].toPorts[0] (fixtures/blog-system/blog-system/cilium-netpol.yaml:" in out
-    assert "CiliumNetworkPolicy blog-system/was-isolation spec.ingress[0].toPorts[0] (fixtures/blog-system/blog-system/cilium-netpol.yaml:" in out
+    assert (
+        "CiliumNetworkPolicy blog-system/web-isolation spec.egress[0].toPorts[0] (fixtures/blog-system/blog-system/cilium-netpol.yaml:"
+        in out
+    )
+    assert (
+        "CiliumNetworkPolicy blog-system/was-isolation spec.ingress[0].toPorts[0] (fixtures/blog-system/blog-system/cilium-netpol.yaml:"
+        in out
+    )
     assert "L7 HTTP on TCP 8080" in out
 
 
 def test_explain_denied_flow_says_default_deny():
-    result = run("explain", "fixtures/blog-system", "--from", "blog-system/was", "--to", "blog-system/web", "--port", "80")
+    result = run(
+        "explain", "fixtures/blog-system", "--from", "blog-system/was", "--to", "blog-system/web", "--port", "80"
+    )
     assert result.returncode == 1
     assert "default deny" in result.stdout and "web-isolation" in result.stdout
 
@@ -155,10 +173,17 @@ def test_graph_json_is_deterministic_and_follows_the_contract():
     web_was = next(e for e in data["edges"] if e["from"] == "blog-system/web" and e["to"] == "blog-system/was")
     assert web_was["ports"] == [{"protocol": "TCP", "port": 8080, "endPort": 8080}]
     assert {(h["method"], h["path"]) for h in web_was["http"]} == {
-        ("GET", "/api/.*"), ("POST", "/api/.*"), ("PUT", "/api/.*"), ("DELETE", "/api/.*"), ("GET", "/actuator/.*")}
+        ("GET", "/api/.*"),
+        ("POST", "/api/.*"),
+        ("PUT", "/api/.*"),
+        ("DELETE", "/api/.*"),
+        ("GET", "/actuator/.*"),
+    }
     assert web_was["allowedBy"]["ingress"][0]["policy"] == "CiliumNetworkPolicy blog-system/was-isolation"
     world_web = next(e for e in data["edges"] if e["from"] == "entity:world" and e["to"] == "blog-system/web")
-    assert world_web["allowedBy"]["egress"] == [{"reason": "not enforced: entity:world is not a Cilium endpoint (or enforcement is off)"}]
+    assert world_web["allowedBy"]["egress"] == [
+        {"reason": "not enforced: entity:world is not a Cilium endpoint (or enforcement is off)"}
+    ]
     assert graph_to_json(blog()[0].graph)["edges"] == data["edges"]
 
 
@@ -171,20 +196,47 @@ def test_dot_output():
 
 def test_cli_usage_errors():
     assert run("explain", "fixtures/blog-system", "--from", "x", "--to", "blog-system/web").returncode == 2
-    assert run("explain", "fixtures/blog-system", "--from", "blog-system/web", "--to", "blog-system/was",
-               "--protocol", "GRE").returncode == 2
+    assert (
+        run(
+            "explain",
+            "fixtures/blog-system",
+            "--from",
+            "blog-system/web",
+            "--to",
+            "blog-system/was",
+            "--protocol",
+            "GRE",
+        ).returncode
+        == 2
+    )
     assert run("graph", "no/such/dir").returncode == 2
     assert run("graph", "fixtures/blog-system", "--format", "svg").returncode == 2
 
 
 def test_explain_through_a_service_uses_the_target_port():
     """Policies see the backend pod and its target port (ref §0, pitfall 9)."""
-    result = run("explain", "fixtures/blog-system", "--from", "blog-system/was", "--to", "service:blog-system/mysql",
-                 "--port", "3306", "--format", "json")
+    result = run(
+        "explain",
+        "fixtures/blog-system",
+        "--from",
+        "blog-system/was",
+        "--to",
+        "service:blog-system/mysql",
+        "--port",
+        "3306",
+        "--format",
+        "json",
+    )
     assert result.returncode == 0, result.stderr
     data = json.loads(result.stdout)
     (verdict,) = data["verdicts"]
     layers = verdict.pop("layers")  # the example has Istio objects: each layer's own verdict too
-    assert verdict == {"from": "blog-system/was", "to": "blog-system/mysql", "protocol": "TCP", "port": 3306,
-                       "status": "allowed", "allowedPorts": [{"protocol": "TCP", "port": 3306, "endPort": 3306}]}
+    assert verdict == {
+        "from": "blog-system/was",
+        "to": "blog-system/mysql",
+        "protocol": "TCP",
+        "port": 3306,
+        "status": "allowed",
+        "allowedPorts": [{"protocol": "TCP", "port": 3306, "endPort": 3306}],
+    }
     assert (layers["cilium"], layers["istio"]) == ("allowed", "allow")

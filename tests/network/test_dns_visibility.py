@@ -57,11 +57,15 @@ def test_dns_rule_denied_by_an_egress_deny_does_not_count():
 
 
 def test_dns_rule_refused_by_kube_dns_ingress_does_not_count():
-    closed = cnp("dns-closed", "kube-system", """
+    closed = cnp(
+        "dns-closed",
+        "kube-system",
+        """
 endpointSelector: {matchLabels: {k8s-app: kube-dns}}
 ingress:
 - fromEndpoints: [{matchLabels: {app: nobody}}]
-""")
+""",
+    )
     assert not fqdn_allowed(dns_rule(KUBE_DNS_PEER), closed)
 
 
@@ -75,8 +79,9 @@ def test_ports_only_dns_rule_reaches_kube_dns():
 
 
 def test_explain_names_the_dns_rule_that_misses_kube_dns():
-    t = traffic(BASE + cnp("p", "a", FQDN + dns_rule("toEndpoints: [{matchLabels: {k8s-app: kube-dns}}]")),
-                with_kube_dns=True)
+    t = traffic(
+        BASE + cnp("p", "a", FQDN + dns_rule("toEndpoints: [{matchLabels: {k8s-app: kube-dns}}]")), with_kube_dns=True
+    )
     side = t.verdict("a/web", "fqdn:api.example.com", "TCP", 443).egress
     assert side.fqdn_without_dns
     assert [e.origin.path for e in side.dns_not_reaching] == ["spec.egress[1].toPorts[0]"]

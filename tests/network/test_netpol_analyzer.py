@@ -15,7 +15,7 @@ import importlib.util
 import json
 import subprocess
 import sys
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -50,7 +50,7 @@ def cases() -> list[str]:
     return sorted(p.name for p in (CORPUS / "cases").iterdir() if (p / "expected.json").is_file())
 
 
-@lru_cache(maxsize=None)
+@cache
 def loaded(case: str):
     mdir = CORPUS / "cases" / case / "manifests"
     inputs = load([mdir], mdir)
@@ -117,7 +117,9 @@ def test_without_sctp_only_sctp_ports_differ(case):
     want = s.expected_pairs(exp)
     assert set(act) <= set(want)
     for pair, ports in want.items():
-        assert {k: v for k, v in ports.items() if k != "SCTP"} == {k: v for k, v in act.get(pair, {}).items() if k != "SCTP"}, pair
+        assert {k: v for k, v in ports.items() if k != "SCTP"} == {
+            k: v for k, v in act.get(pair, {}).items() if k != "SCTP"
+        }, pair
         assert "SCTP" not in act.get(pair, {}), pair
 
 
@@ -126,8 +128,20 @@ def test_scorer_runs_the_cli():
     policy = REPO / "tests" / "network" / "data" / "sctp.kubematrix.yaml"
     cmd = f"{sys.executable} -m scanner graph {{dir}} --policy {policy} --format json"
     out = subprocess.run(
-        [sys.executable, str(CORPUS / "score.py"), "--cmd", cmd, "--case", "onlineboutique", "--case", "with_end_port_example"],
-        capture_output=True, text=True, cwd=REPO, timeout=600,
+        [
+            sys.executable,
+            str(CORPUS / "score.py"),
+            "--cmd",
+            cmd,
+            "--case",
+            "onlineboutique",
+            "--case",
+            "with_end_port_example",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
     assert "netpol-analyzer: 2/2 cases agree" in out.stdout

@@ -64,7 +64,11 @@ def requirements(draw):
         return Requirement(RESERVED, "world", op, ("",) if op in ("In", "NotIn") else ())
     key = {"label": draw(st.sampled_from(KEYS)), "ns": POD_NAMESPACE, "team": TEAM, "meta": META}[kind]
     pool = NAMESPACES if kind in ("ns", "meta") else VALUES
-    values = tuple(sorted(set(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2))))) if op in ("In", "NotIn") else ()
+    values = (
+        tuple(sorted(set(draw(st.lists(st.sampled_from(pool), min_size=1, max_size=2)))))
+        if op in ("In", "NotIn")
+        else ()
+    )
     source = draw(st.sampled_from([K8S, ANY])) if kind == "label" else K8S
     return Requirement(source, key, op, values)
 
@@ -80,13 +84,17 @@ def every_pod():
         teams = [None] if ns == "x" else [None, "a", "b", "c"]
         for labels in itertools.product(*[(None, "a", "b", "c")] * len(KEYS)):
             for team in teams:
-                ident = {Label(K8S, POD_NAMESPACE, ns), Label(K8S, META, ns), Label(K8S, SERVICE_ACCOUNT, "default"),
-                         Label(K8S, CLUSTER, "default")}
+                ident = {
+                    Label(K8S, POD_NAMESPACE, ns),
+                    Label(K8S, META, ns),
+                    Label(K8S, SERVICE_ACCOUNT, "default"),
+                    Label(K8S, CLUSTER, "default"),
+                }
                 if ns == "x":
                     ident.add(Label(K8S, TEAM, "a"))
                 elif team is not None:
                     ident.add(Label(K8S, TEAM, team))
-                ident |= {Label(K8S, k, v) for k, v in zip(KEYS, labels) if v is not None}
+                ident |= {Label(K8S, k, v) for k, v in zip(KEYS, labels, strict=True) if v is not None}
                 yield frozenset(ident)
 
 
@@ -126,8 +134,13 @@ PREFIXES = ("10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/24", "192.168.0.0/16", "0.0.0
 @st.composite
 def cidr_selectors(draw):
     base = draw(st.sampled_from(PREFIXES))
-    inner = [p for p in PREFIXES if p != base and ipaddress.ip_network(p).version == ipaddress.ip_network(base).version
-             and ipaddress.ip_network(p).subnet_of(ipaddress.ip_network(base))]
+    inner = [
+        p
+        for p in PREFIXES
+        if p != base
+        and ipaddress.ip_network(p).version == ipaddress.ip_network(base).version
+        and ipaddress.ip_network(p).subnet_of(ipaddress.ip_network(base))
+    ]
     excepts = draw(st.lists(st.sampled_from(inner), max_size=2, unique=True)) if inner else []
     return Selector.of([Requirement(CIDR, base, "Exists")] + [Requirement(CIDR, e, "DoesNotExist") for e in excepts])
 
@@ -141,9 +154,12 @@ def test_address_witness_is_admitted_and_not_covered(admitting, documented):
         covered = covered.union(PeerSet(addresses=prefix_addresses(p)))
     w = witness(admitted, covered, UNIVERSE)
     probes = ["10.0.0.1", "10.1.0.1", "10.1.2.1", "192.168.0.1", "8.8.8.8", "fd00::1", "2001:db8::1"]
-    uncovered = [a for a in probes
-                 if any(s.matches(address_identity(a, PREFIXES)) for s in admitting)
-                 and not any(ipaddress.ip_address(a) in ipaddress.ip_network(p) for p in documented)]
+    uncovered = [
+        a
+        for a in probes
+        if any(s.matches(address_identity(a, PREFIXES)) for s in admitting)
+        and not any(ipaddress.ip_address(a) in ipaddress.ip_network(p) for p in documented)
+    ]
     if w is None:
         assert uncovered == []
     else:
@@ -156,17 +172,31 @@ NAME_PATTERNS = ("*.example.com", "api.example.com", "**.example.com", "*", "*.s
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(NAME_PATTERNS), min_size=1, max_size=2),
-       st.lists(st.sampled_from(NAME_PATTERNS), max_size=3))
+@given(
+    st.lists(st.sampled_from(NAME_PATTERNS), min_size=1, max_size=2),
+    st.lists(st.sampled_from(NAME_PATTERNS), max_size=3),
+)
 def test_name_witness_matches_the_rule_and_no_documented_name(rule, documented):
-    sel = lambda p: fqdnlib.FqdnSelector(p, "*" not in p)
+    def sel(p):
+        return fqdnlib.FqdnSelector(p, "*" not in p)
+
     admitted = PeerSet(names=(NameSet((tuple(sel(p) for p in rule),)),))
     covered = PeerSet(names=tuple(NameSet(((sel(p),),)) for p in documented))
     w = witness(admitted, covered, UNIVERSE)
-    probes = ["api.example.com", "x.example.com", "a.b.example.com", "example.com", "ab.example.com",
-              "b.s3.amazonaws.com", "other.org"]
-    uncovered = [n for n in probes if any(sel(p).covers(n, True) for p in rule)
-                 and not any(sel(p).covers(n, True) for p in documented)]
+    probes = [
+        "api.example.com",
+        "x.example.com",
+        "a.b.example.com",
+        "example.com",
+        "ab.example.com",
+        "b.s3.amazonaws.com",
+        "other.org",
+    ]
+    uncovered = [
+        n
+        for n in probes
+        if any(sel(p).covers(n, True) for p in rule) and not any(sel(p).covers(n, True) for p in documented)
+    ]
     if w is None:
         assert uncovered == []
     else:
@@ -191,16 +221,27 @@ def _scan(root: Path, manifests: str, flows: list[tuple[str, str, list[str]]]):
 
     from conftest import scan_path
 
-    lines = ["apiVersion: kubematrix.dev/v1alpha1", "kind: Policy", "traffic:", "  zeroTrust: {namespaces: [zt]}",
-             "  flows:" if flows else "  flows: []"]
+    lines = [
+        "apiVersion: kubematrix.dev/v1alpha1",
+        "kind: Policy",
+        "traffic:",
+        "  zeroTrust: {namespaces: [zt]}",
+        "  flows:" if flows else "  flows: []",
+    ]
     lines += [f"    - {{from: {json.dumps(s)}, to: {json.dumps(d)}, ports: {json.dumps(p)}}}" for s, d, p in flows]
     (root / "manifests.yaml").write_text(manifests, encoding="utf-8")
     (root / "kubematrix.yaml").write_text("\n".join(lines) + "\n", encoding="utf-8")
     return scan_path(root)
 
 
-FLOW_CHOICES = [("zt/a", "zt/b", ["80"]), ("zt/b", "zt/a", ["8080"]), ("zt/a", "entity:world", ["443"]),
-                ("entity:all", "zt/c", ["80"]), ("zt/c", "actor:kube-dns", ["53/UDP"]), ("zt/a", "zt/c", ["1-65535/ANY"])]
+FLOW_CHOICES = [
+    ("zt/a", "zt/b", ["80"]),
+    ("zt/b", "zt/a", ["8080"]),
+    ("zt/a", "entity:world", ["443"]),
+    ("entity:all", "zt/c", ["80"]),
+    ("zt/c", "actor:kube-dns", ["53/UDP"]),
+    ("zt/a", "zt/c", ["1-65535/ANY"]),
+]
 
 
 def _findings(result):
@@ -243,8 +284,12 @@ def _known_witnesses_are_admitted_by_the_graph(root: Path, result) -> int:
     from scanner.policy import load_policy
 
     inputs = load([root], root)
-    ctx = CheckContext(model=build_model(inputs.objects), inputs=inputs, policy=load_policy(root / "kubematrix.yaml", root),
-                       today=FIXED_TODAY)
+    ctx = CheckContext(
+        model=build_model(inputs.objects),
+        inputs=inputs,
+        policy=load_policy(root / "kubematrix.yaml", root),
+        today=FIXED_TODAY,
+    )
     traffic = ctx.traffic()
     checked = 0
     for f in result.active():
@@ -253,7 +298,9 @@ def _known_witnesses_are_admitted_by_the_graph(root: Path, result) -> int:
         known = f.message.split("(in these manifests: ", 1)[1].rstrip(")").split(" and ")[0].split(", ")
         direction = f.detail.split(":", 1)[0]
         for peer in known:
-            egress, ingress = (traffic.sides(f.subject, peer) if direction == "egress" else traffic.sides(peer, f.subject))
+            egress, ingress = (
+                traffic.sides(f.subject, peer) if direction == "egress" else traffic.sides(peer, f.subject)
+            )
             side = egress if direction == "egress" else ingress
             assert any(c.entry.origin.loc.line == f.loc.line for c in side.allows), (f.message, peer)
             checked += 1
@@ -279,8 +326,12 @@ def test_every_rule_the_graph_shows_admitting_a_known_peer_is_reported_when_noth
         root = Path(tmp)
         result = _scan(root, manifests, [])
         inputs = load([root], root)
-        ctx = CheckContext(model=build_model(inputs.objects), inputs=inputs,
-                           policy=load_policy(root / "kubematrix.yaml", root), today=FIXED_TODAY)
+        ctx = CheckContext(
+            model=build_model(inputs.objects),
+            inputs=inputs,
+            policy=load_policy(root / "kubematrix.yaml", root),
+            today=FIXED_TODAY,
+        )
         graph = ctx.traffic().graph
         expected = set()
         for src, dst, edge in graph.edges(data=True):

@@ -37,11 +37,16 @@ def pods(draw):
         if draw(st.booleans()):
             labels["tier"] = draw(st.sampled_from(("1", "2")))
         port = draw(st.sampled_from((80, 8080, 9090)))
-        out.append({
-            "apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": f"p{i}", "namespace": ns, "labels": labels},
-            "spec": {"containers": [{"name": "c", "image": "x", "ports": [{"name": "http", "containerPort": port}]}]},
-        })
+        out.append(
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": f"p{i}", "namespace": ns, "labels": labels},
+                "spec": {
+                    "containers": [{"name": "c", "image": "x", "ports": [{"name": "http", "containerPort": port}]}]
+                },
+            }
+        )
     return out
 
 
@@ -81,7 +86,12 @@ def cnp(draw, name: str, *, deny: bool = False, non_isolating: bool = False):
     }
     if non_isolating:
         spec["enableDefaultDeny"] = {"ingress": False, "egress": False}
-    return {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 @st.composite
@@ -92,8 +102,12 @@ def knp(draw, name: str):
         rule["from"] = [{"podSelector": {"matchLabels": {"app": draw(st.sampled_from(APPS))}}}]
     if draw(st.booleans()):
         rule["ports"] = [{"port": int(draw(st.sampled_from(("80", "443"))))}]
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": name, "namespace": ns},
-            "spec": {"podSelector": {"matchLabels": {"app": draw(st.sampled_from(APPS))}}, "ingress": [rule]}}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"podSelector": {"matchLabels": {"app": draw(st.sampled_from(APPS))}}, "ingress": [rule]},
+    }
 
 
 @st.composite
@@ -155,9 +169,14 @@ def test_document_order_and_duplicates_never_change_the_graph(docs, rnd, data):
     rnd.shuffle(shuffled)
     dupes = data.draw(st.lists(st.sampled_from(docs), max_size=3)) if docs else []
     got = build(shuffled + dupes)
+
     # provenance names file lines, which move with the order: compare without them
-    strip = lambda g: [(e["from"], e["to"], json.dumps(e["ports"], sort_keys=True), json.dumps(e["http"], sort_keys=True))  # noqa: E731
-                       for e in g["edges"]]
+    def strip(g):
+        return [
+            (e["from"], e["to"], json.dumps(e["ports"], sort_keys=True), json.dumps(e["http"], sort_keys=True))
+            for e in g["edges"]
+        ]
+
     exp = json.loads(expected)
     assert strip(graph_to_json(got.graph)) == strip(exp)
     assert [n["id"] for n in graph_to_json(got.graph)["nodes"]] == [n["id"] for n in exp["nodes"]]
@@ -182,8 +201,12 @@ def test_cnp_empty_ingress_rule_removes_all_inbound_flows(docs, data):
     pod_docs = [d for d in docs if d["kind"] == "Pod"]
     target = data.draw(st.sampled_from(pod_docs))
     ns, labels = target["metadata"]["namespace"], target["metadata"]["labels"]
-    wall = {"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy", "metadata": {"name": "wall", "namespace": ns},
-            "spec": {"endpointSelector": {"matchLabels": dict(labels)}, "ingress": [{}]}}
+    wall = {
+        "apiVersion": "cilium.io/v2",
+        "kind": "CiliumNetworkPolicy",
+        "metadata": {"name": "wall", "namespace": ns},
+        "spec": {"endpointSelector": {"matchLabels": dict(labels)}, "ingress": [{}]},
+    }
     dst = f"{ns}/{target['metadata']['name']}"
     alone = build(pod_docs + [wall])
     assert [u for u, _ in alone.graph.in_edges(dst)] in ([], ["entity:host"])

@@ -26,7 +26,7 @@ def test_interval_set_algebra(a, b):
     assert members(x.subtract(y)) == members(x) - members(y)
     assert x.union(y) == y.union(x)
     # canonical: merged and sorted, no adjacent spans
-    for (l1, h1), (l2, h2) in zip(x.spans, x.spans[1:]):
+    for (_lo1, h1), (l2, _hi2) in zip(x.spans, x.spans[1:], strict=False):
         assert h1 + 1 < l2
 
 

@@ -24,9 +24,14 @@ CNP_CASES = {
         "toServices and toPorts",
     ),
     "icmps with toPorts": (
-        "ingress:\n- toPorts: [{ports: [{port: '80', protocol: TCP}]}]\n  icmps: [{fields: [{type: 8}]}]\n", "icmps"),
+        "ingress:\n- toPorts: [{ports: [{port: '80', protocol: TCP}]}]\n  icmps: [{fields: [{type: 8}]}]\n",
+        "icmps",
+    ),
     "except outside cidr": ("egress:\n- toCIDRSet: [{cidr: 10.0.0.0/8, except: [11.0.0.0/16]}]\n", "does not contain"),
-    "except wider than cidr": ("egress:\n- toCIDRSet: [{cidr: 10.1.0.0/16, except: [10.0.0.0/8]}]\n", "does not contain"),
+    "except wider than cidr": (
+        "egress:\n- toCIDRSet: [{cidr: 10.1.0.0/16, except: [10.0.0.0/8]}]\n",
+        "does not contain",
+    ),
     "except other family": ("egress:\n- toCIDRSet: [{cidr: 10.0.0.0/8, except: ['::/64']}]\n", "does not contain"),
     "cidrset without prefix length": ("egress:\n- toCIDRSet: [{cidr: 10.0.0.1}]\n", "prefix"),
     "unknown entity": ("egress:\n- toEntities: [internet]\n", "unsupported entity"),
@@ -36,25 +41,59 @@ CNP_CASES = {
     "bad port text": ("ingress:\n- toPorts: [{ports: [{port: 'http--x', protocol: TCP}]}]\n", "unable to parse port"),
     "bad protocol": ("ingress:\n- toPorts: [{ports: [{port: '80', protocol: ICMP}]}]\n", "invalid protocol"),
     "lower-case protocol": ("ingress:\n- toPorts: [{ports: [{port: '80', protocol: tcp}]}]\n", "invalid protocol"),
-    "L7 on UDP": ("ingress:\n- toPorts: [{ports: [{port: '80', protocol: UDP}], rules: {http: [{method: GET}]}}]\n", "only apply to TCP"),
-    "L7 on ANY": ("ingress:\n- toPorts: [{ports: [{port: '80'}], rules: {http: [{method: GET}]}}]\n", "only apply to TCP"),
-    "L7 on port 0": ("ingress:\n- toPorts: [{ports: [{port: '0', protocol: TCP}], rules: {http: [{method: GET}]}}]\n", "port is 0"),
-    "DNS rule without ports": ("egress:\n- toEndpoints: [{}]\n  toPorts: [{rules: {dns: [{matchPattern: '*'}]}}]\n", "must be specified for DNS"),
+    "L7 on UDP": (
+        "ingress:\n- toPorts: [{ports: [{port: '80', protocol: UDP}], rules: {http: [{method: GET}]}}]\n",
+        "only apply to TCP",
+    ),
+    "L7 on ANY": (
+        "ingress:\n- toPorts: [{ports: [{port: '80'}], rules: {http: [{method: GET}]}}]\n",
+        "only apply to TCP",
+    ),
+    "L7 on port 0": (
+        "ingress:\n- toPorts: [{ports: [{port: '0', protocol: TCP}], rules: {http: [{method: GET}]}}]\n",
+        "port is 0",
+    ),
+    "DNS rule without ports": (
+        "egress:\n- toEndpoints: [{}]\n  toPorts: [{rules: {dns: [{matchPattern: '*'}]}}]\n",
+        "must be specified for DNS",
+    ),
     "DNS rule with a port range": (
         "egress:\n- toPorts: [{ports: [{port: '53', endPort: 60, protocol: UDP}], rules: {dns: [{matchPattern: '*'}]}}]\n",
-        "port ranges"),
-    "DNS rule on ingress": ("ingress:\n- toPorts: [{ports: [{port: '53', protocol: UDP}], rules: {dns: [{matchPattern: '*'}]}}]\n", "not allowed on ingress"),
+        "port ranges",
+    ),
+    "DNS rule on ingress": (
+        "ingress:\n- toPorts: [{ports: [{port: '53', protocol: UDP}], rules: {dns: [{matchPattern: '*'}]}}]\n",
+        "not allowed on ingress",
+    ),
     "two L7 types": (
         "egress:\n- toPorts: [{ports: [{port: '53', protocol: TCP}], rules: {dns: [{matchPattern: '*'}], http: [{}]}}]\n",
-        "multiple L7"),
-    "too many ports": ("ingress:\n- toPorts: [{ports: [" + ", ".join(f"{{port: '{p}', protocol: TCP}}" for p in range(1, 42)) + "]}]\n", "too many ports"),
+        "multiple L7",
+    ),
+    "too many ports": (
+        "ingress:\n- toPorts: [{ports: ["
+        + ", ".join(f"{{port: '{p}', protocol: TCP}}" for p in range(1, 42))
+        + "]}]\n",
+        "too many ports",
+    ),
     "bad FQDN characters": ("egress:\n- toFQDNs: [{matchName: 'bad name!'}]\n", "invalid characters"),
-    "matchName and matchPattern": ("egress:\n- toFQDNs: [{matchName: a.com, matchPattern: '*.a.com'}]\n", "only one of"),
+    "matchName and matchPattern": (
+        "egress:\n- toFQDNs: [{matchName: a.com, matchPattern: '*.a.com'}]\n",
+        "only one of",
+    ),
     "bad ICMP family": ("ingress:\n- icmps: [{fields: [{type: 8, family: IPv5}]}]\n", "family"),
     "unknown ICMP type name": ("ingress:\n- icmps: [{fields: [{type: Ping}]}]\n", "not found"),
-    "bad HTTP regex": ("ingress:\n- toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{path: '(['}]}}]\n", "regular expression"),
-    "bad operator": ("ingress:\n- fromEndpoints: [{matchExpressions: [{key: a, operator: Equals, values: [b]}]}]\n", "operator"),
-    "In without values": ("ingress:\n- fromEndpoints: [{matchExpressions: [{key: a, operator: In}]}]\n", "needs at least one value"),
+    "bad HTTP regex": (
+        "ingress:\n- toPorts: [{ports: [{port: '80', protocol: TCP}], rules: {http: [{path: '(['}]}}]\n",
+        "regular expression",
+    ),
+    "bad operator": (
+        "ingress:\n- fromEndpoints: [{matchExpressions: [{key: a, operator: Equals, values: [b]}]}]\n",
+        "operator",
+    ),
+    "In without values": (
+        "ingress:\n- fromEndpoints: [{matchExpressions: [{key: a, operator: In}]}]\n",
+        "needs at least one value",
+    ),
     "fromNodes without node labels": ("ingress:\n- fromNodes: [{}]\n", "enable-node-selector-labels"),
     "rule without any direction": ("", "at least one of"),
 }
@@ -72,7 +111,9 @@ def test_cnp_rejected_and_not_applied(name):
 
 def test_whole_object_rejected_when_one_of_specs_is_invalid():
     """Parse() returns an error for the whole object if any rule is invalid."""
-    t = traffic(BASE + """
+    t = traffic(
+        BASE
+        + """
 ---
 apiVersion: cilium.io/v2
 kind: CiliumNetworkPolicy
@@ -84,7 +125,8 @@ specs:
 - endpointSelector: {matchLabels: {app: api}}
   egress:
   - toEntities: [internet]
-""")
+"""
+    )
     assert t.rejections and not t.rules
     assert allowed(t, "a/api", "a/web")
 
@@ -127,7 +169,16 @@ def test_l7_needs_the_proxy_and_icmp_needs_icmp_rules():
 def test_pruned_fields_are_noted_not_rejected():
     """Fields unknown to a rule type are pruned by the API server: toFQDNs in an egressDeny rule
     disappears, leaving the ports-only deny that matches every peer."""
-    t = traffic(BASE + cnp("p", "a", rule("egressDeny:\n- toFQDNs: [{matchName: a.com}]\n  toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n")))
+    t = traffic(
+        BASE
+        + cnp(
+            "p",
+            "a",
+            rule(
+                "egressDeny:\n- toFQDNs: [{matchName: a.com}]\n  toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n"
+            ),
+        )
+    )
     assert not t.rejections
     assert [(f.path, f.suggestion) for f in t.parsed.pruned] == [("spec.egressDeny[0].toFQDNs", None)]
     assert "every peer" in t.parsed.pruned[0].effect
@@ -163,7 +214,13 @@ def test_rejection_points_at_the_offending_line():
 
 
 def test_valid_policy_has_no_rejection():
-    t = traffic(BASE + pod("x", "a") + cnp("p", "a", rule("""
+    t = traffic(
+        BASE
+        + pod("x", "a")
+        + cnp(
+            "p",
+            "a",
+            rule("""
 ingress:
 - fromEndpoints: [{matchLabels: {app: api}}]
   toPorts:
@@ -175,5 +232,7 @@ egress:
 - toFQDNs: [{matchPattern: "**.example.com"}]
 - toCIDRSet: [{cidr: 10.0.0.0/8, except: [10.1.0.0/16]}]
   toPorts: [{ports: [{port: "0", protocol: ANY}]}]
-""")))
+"""),
+        )
+    )
     assert not t.rejections, t.rejections

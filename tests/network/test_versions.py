@@ -15,7 +15,9 @@ from test_semantics import BASE, ccnp, cnp
 
 from scanner.network.rules import API_SERVER, CILIUM_AGENT
 
-VRRP_HOST_POLICY = ccnp("vrrp", """
+VRRP_HOST_POLICY = ccnp(
+    "vrrp",
+    """
 description: egress of worker nodes, VRRP included
 nodeSelector: {matchLabels: {type: egress-worker}}
 egress:
@@ -24,7 +26,8 @@ egress:
     - {port: "6443", protocol: TCP}
     - {port: "8472", protocol: UDP}
     - protocol: VRRP
-""")
+""",
+)
 
 
 def test_extended_ip_protocol_is_rejected_without_the_flag():
@@ -42,7 +45,7 @@ def test_extended_ip_protocol_is_accepted_with_the_flag():
 
 
 def test_extended_protocol_with_a_port_is_rejected():
-    body = VRRP_HOST_POLICY.replace("- protocol: VRRP", "- {port: \"112\", protocol: VRRP}")
+    body = VRRP_HOST_POLICY.replace("- protocol: VRRP", '- {port: "112", protocol: VRRP}')
     t = traffic(BASE + body, settings={"extendedIPProtocols": True})
     assert [r.message for r in t.rejections] == ["port must be empty or 0 for protocol VRRP"]
 
@@ -55,13 +58,17 @@ def test_tunnel_protocols_need_release_1_20():
     assert new.rejections == []
 
 
-WIDE_EXCEPT = cnp("wide-except", "a", """
+WIDE_EXCEPT = cnp(
+    "wide-except",
+    "a",
+    """
 endpointSelector: {matchLabels: {app: web}}
 egress:
 - toCIDRSet:
   - cidr: 10.0.0.0/8
     except: [10.0.0.0/7]
-""")
+""",
+)
 
 
 def test_except_wider_than_cidr_is_accepted_before_1_20():
@@ -91,38 +98,63 @@ def test_except_with_host_bits_inside_cidr_is_accepted():
 
 
 def test_lower_case_operator_is_rejected_by_the_api_server():
-    t = traffic(BASE + cnp("p", "a", """
+    t = traffic(
+        BASE
+        + cnp(
+            "p",
+            "a",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - fromEndpoints: [{matchExpressions: [{key: app, operator: in, values: [api]}]}]
-"""))
+""",
+        )
+    )
     assert [r.by for r in t.rejections] == [API_SERVER]
 
 
 def test_combining_peer_types_is_rejected_by_the_agent():
-    t = traffic(BASE + cnp("p", "a", """
+    t = traffic(
+        BASE
+        + cnp(
+            "p",
+            "a",
+            """
 endpointSelector: {matchLabels: {app: web}}
 egress:
 - toEndpoints: [{}]
   toEntities: [world]
-"""))
+""",
+        )
+    )
     assert [r.by for r in t.rejections] == [CILIUM_AGENT]
 
 
 def test_lower_case_protocol_is_rejected_by_the_api_server():
-    t = traffic(BASE + cnp("p", "a", """
+    t = traffic(
+        BASE
+        + cnp(
+            "p",
+            "a",
+            """
 endpointSelector: {matchLabels: {app: web}}
 ingress:
 - toPorts: [{ports: [{port: "80", protocol: tcp}]}]
-"""))
+""",
+        )
+    )
     assert [r.by for r in t.rejections] == [API_SERVER]
 
 
-REQUIRES = cnp("requires", "a", """
+REQUIRES = cnp(
+    "requires",
+    "a",
+    """
 endpointSelector: {matchLabels: {app: api}}
 ingress:
 - fromRequires: [{matchLabels: {team: red}}]
-""")
+""",
+)
 
 
 def test_from_requires_is_applied_up_to_1_18():

@@ -7,8 +7,19 @@ import yaml
 from hypothesis import strategies as st
 
 APPS = ("a", "b", "c")
-PEERS = ("app:a", "app:b", "app:c", "all-in-ns", "other", "entity:world", "entity:cluster", "entity:host", "cidr",
-         "ports-only", "any-ns-app-a")
+PEERS = (
+    "app:a",
+    "app:b",
+    "app:c",
+    "all-in-ns",
+    "other",
+    "entity:world",
+    "entity:cluster",
+    "entity:host",
+    "cidr",
+    "ports-only",
+    "any-ns-app-a",
+)
 PORTS = (None, "80", "8080", "http", "53/UDP", "9000-9010")
 
 
@@ -24,9 +35,12 @@ def rule_items(draw, direction: str):
         elif peer == "all-in-ns":
             item[f"{prefix}Endpoints"] = [{}]
         elif peer == "any-ns-app-a":
-            item[f"{prefix}Endpoints"] = [{"matchLabels": {"app": "a"},
-                                           "matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace",
-                                                                 "operator": "Exists"}]}]
+            item[f"{prefix}Endpoints"] = [
+                {
+                    "matchLabels": {"app": "a"},
+                    "matchExpressions": [{"key": "k8s:io.kubernetes.pod.namespace", "operator": "Exists"}],
+                }
+            ]
         elif peer == "other":
             item[f"{prefix}Endpoints"] = [{"matchLabels": {"k8s:io.kubernetes.pod.namespace": "other"}}]
         elif peer.startswith("entity:"):
@@ -51,17 +65,36 @@ def cluster_manifests(draw) -> str:
     docs = []
     for app in APPS + ("o",):
         ns = "other" if app == "o" else "zt"
-        docs.append({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": app, "namespace": ns},
-                     "spec": {"selector": {"matchLabels": {"app": app}},
-                              "template": {"metadata": {"labels": {"app": app}},
-                                           "spec": {"containers": [{"name": "c", "image": "x",
-                                                                    "ports": [{"name": "http", "containerPort": 8080}]}]}}}})
+        docs.append(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "metadata": {"name": app, "namespace": ns},
+                "spec": {
+                    "selector": {"matchLabels": {"app": app}},
+                    "template": {
+                        "metadata": {"labels": {"app": app}},
+                        "spec": {
+                            "containers": [
+                                {"name": "c", "image": "x", "ports": [{"name": "http", "containerPort": 8080}]}
+                            ]
+                        },
+                    },
+                },
+            }
+        )
     for app in APPS:
         spec: dict = {"endpointSelector": {"matchLabels": {"app": app}}}
         for direction in ("ingress", "egress"):
             if draw(st.booleans()):
                 spec[direction] = draw(rule_items(direction)) or [{}]
         if len(spec) > 1:
-            docs.append({"apiVersion": "cilium.io/v2", "kind": "CiliumNetworkPolicy",
-                         "metadata": {"name": f"{app}-policy", "namespace": "zt"}, "spec": spec})
+            docs.append(
+                {
+                    "apiVersion": "cilium.io/v2",
+                    "kind": "CiliumNetworkPolicy",
+                    "metadata": {"name": f"{app}-policy", "namespace": "zt"},
+                    "spec": spec,
+                }
+            )
     return "".join("---\n" + yaml.safe_dump(d, sort_keys=False) for d in docs)

@@ -9,7 +9,8 @@ cidrGroupSelector — a CRD oneOf), ``rule_validation.go`` (``CIDRRule.Validate`
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ...loader.documents import KubeObject
 from ..cidrs import cidr_selector, cilium_except_allowed, parse_prefix
@@ -78,7 +79,9 @@ def _cidr_with_excepts(entry: Mapping, excepts: list, at: At, env: ParseEnv, ctx
             ctx.schema(f"except {text!r}: {exc}", here.item(excepts, m))
             continue
         if not cilium_except_allowed(net, str(text), excluded, env.settings):
-            ctx.err(f"allow CIDR prefix {entry['cidr']} does not contain exclude CIDR prefix {text}", here.item(excepts, m))
+            ctx.err(
+                f"allow CIDR prefix {entry['cidr']} does not contain exclude CIDR prefix {text}", here.item(excepts, m)
+            )
             continue
         kept.append(str(excluded))
     if len(kept) < len(excepts):
@@ -97,8 +100,10 @@ def _group_cidrs(entry: Mapping, key: str, excepts: list, at: At, env: ParseEnv,
     if groups is None:
         return []
     if not groups:
-        ctx.note(f"{key} {entry[key]} matches no CiliumCIDRGroup in the manifests; this peer selects nothing",
-                 at.field(entry, key))
+        ctx.note(
+            f"{key} {entry[key]} matches no CiliumCIDRGroup in the manifests; this peer selects nothing",
+            at.field(entry, key),
+        )
     return [cidr_selector(prefix, tuple(kept)) for g in groups for prefix in g.cidrs]
 
 

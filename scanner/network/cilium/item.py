@@ -8,7 +8,7 @@ field selects every peer (``pkg/policy/rule.go``), one with neither selects none
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from ..parsing import At
 from ..rules import Entry
@@ -20,8 +20,14 @@ from .scope import Peers, RuleScope, Side
 
 # Read in this order; the last one present names the peer in explain.
 _PEER_READERS = (
-    ("Endpoints", read_endpoints), ("Entities", read_entities), ("CIDR", read_cidrs), ("CIDRSet", read_cidrs),
-    ("Nodes", read_nodes), ("Groups", read_groups), ("Services", read_services), ("FQDNs", read_fqdns),
+    ("Endpoints", read_endpoints),
+    ("Entities", read_entities),
+    ("CIDR", read_cidrs),
+    ("CIDRSet", read_cidrs),
+    ("Nodes", read_nodes),
+    ("Groups", read_groups),
+    ("Services", read_services),
+    ("FQDNs", read_fqdns),
 )
 
 
@@ -49,8 +55,10 @@ def _well_formed(item: Mapping, side: Side, at: At, scope: RuleScope) -> bool:
     ctx = scope.ctx
     present = [k for k in side.l3_keys if isinstance(item.get(k), list) and item.get(k)]
     if len(present) > 1:
-        ctx.err(f"combining {present[0]} and {present[1]} is not supported yet (one L3 peer type per rule)",
-                at.field(item, present[1]))
+        ctx.err(
+            f"combining {present[0]} and {present[1]} is not supported yet (one L3 peer type per rule)",
+            at.field(item, present[1]),
+        )
         return False
     for key in side.l3_keys + ("toPorts", "icmps"):
         if item.get(key) is not None and not isinstance(item[key], list):
@@ -79,8 +87,14 @@ def _combination_problem(item: Mapping, present: list[str], scope: RuleScope) ->
 
 
 def _entries(item: Mapping, side: Side, at: At, scope: RuleScope, peers: Peers) -> list[Entry]:
-    common = dict(direction=side.direction, deny=side.deny, endpoints=tuple(peers.endpoints),
-                  others=tuple(peers.others), fqdns=tuple(peers.fqdns), peer_text=peers.text)
+    common = dict(
+        direction=side.direction,
+        deny=side.deny,
+        endpoints=tuple(peers.endpoints),
+        others=tuple(peers.others),
+        fqdns=tuple(peers.fqdns),
+        peer_text=peers.text,
+    )
     to_ports, icmps = item.get("toPorts"), item.get("icmps")
     if to_ports:
         out = []
@@ -88,8 +102,16 @@ def _entries(item: Mapping, side: Side, at: At, scope: RuleScope, peers: Peers) 
         for k, raw in enumerate(to_ports):
             got = port_rule(raw, here.item(to_ports, k), side, scope)
             if got is not None:
-                out.append(Entry(origin=scope.ctx.origin(here.item(to_ports, k)), l3_only=False, static=got.static,
-                                 named=got.named, l7=got.l7, **common))
+                out.append(
+                    Entry(
+                        origin=scope.ctx.origin(here.item(to_ports, k)),
+                        l3_only=False,
+                        static=got.static,
+                        named=got.named,
+                        l7=got.l7,
+                        **common,
+                    )
+                )
         return out
     if icmps:
         static = icmp_ports(icmps, at.field(item, "icmps"), scope.ctx)

@@ -10,8 +10,9 @@ at most 40 fields)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from ..parsing import At, PolicyContext
 from ..ports import ICMP_MAX, IntervalSet, PortSet, is_port_name, port_range_set
@@ -36,21 +37,49 @@ _CRD_PORT_PATTERN = re.compile(
     r"|([a-zA-Z0-9]-?)*[a-zA-Z](-?[a-zA-Z0-9])*$"
 )
 ICMP_V4_NAMES = {
-    "EchoReply": 0, "DestinationUnreachable": 3, "Redirect": 5, "Echo": 8, "EchoRequest": 8,
-    "RouterAdvertisement": 9, "RouterSelection": 10, "TimeExceeded": 11, "ParameterProblem": 12,
-    "Timestamp": 13, "TimestampReply": 14, "Photuris": 40, "ExtendedEchoRequest": 42, "ExtendedEchoReply": 43,
+    "EchoReply": 0,
+    "DestinationUnreachable": 3,
+    "Redirect": 5,
+    "Echo": 8,
+    "EchoRequest": 8,
+    "RouterAdvertisement": 9,
+    "RouterSelection": 10,
+    "TimeExceeded": 11,
+    "ParameterProblem": 12,
+    "Timestamp": 13,
+    "TimestampReply": 14,
+    "Photuris": 40,
+    "ExtendedEchoRequest": 42,
+    "ExtendedEchoReply": 43,
 }
 ICMP_V6_NAMES = {
-    "DestinationUnreachable": 1, "PacketTooBig": 2, "TimeExceeded": 3, "ParameterProblem": 4,
-    "EchoRequest": 128, "EchoReply": 129, "MulticastListenerQuery": 130, "MulticastListenerReport": 131,
-    "MulticastListenerDone": 132, "RouterSolicitation": 133, "RouterAdvertisement": 134,
-    "NeighborSolicitation": 135, "NeighborAdvertisement": 136, "RedirectMessage": 137, "RouterRenumbering": 138,
-    "ICMPNodeInformationQuery": 139, "ICMPNodeInformationResponse": 140,
-    "InverseNeighborDiscoverySolicitation": 141, "InverseNeighborDiscoveryAdvertisement": 142,
-    "HomeAgentAddressDiscoveryRequest": 144, "HomeAgentAddressDiscoveryReply": 145,
-    "MobilePrefixSolicitation": 146, "MobilePrefixAdvertisement": 147,
-    "DuplicateAddressRequestCodeSuffix": 157, "DuplicateAddressConfirmationCodeSuffix": 158,
-    "ExtendedEchoRequest": 160, "ExtendedEchoReply": 161,
+    "DestinationUnreachable": 1,
+    "PacketTooBig": 2,
+    "TimeExceeded": 3,
+    "ParameterProblem": 4,
+    "EchoRequest": 128,
+    "EchoReply": 129,
+    "MulticastListenerQuery": 130,
+    "MulticastListenerReport": 131,
+    "MulticastListenerDone": 132,
+    "RouterSolicitation": 133,
+    "RouterAdvertisement": 134,
+    "NeighborSolicitation": 135,
+    "NeighborAdvertisement": 136,
+    "RedirectMessage": 137,
+    "RouterRenumbering": 138,
+    "ICMPNodeInformationQuery": 139,
+    "ICMPNodeInformationResponse": 140,
+    "InverseNeighborDiscoverySolicitation": 141,
+    "InverseNeighborDiscoveryAdvertisement": 142,
+    "HomeAgentAddressDiscoveryRequest": 144,
+    "HomeAgentAddressDiscoveryReply": 145,
+    "MobilePrefixSolicitation": 146,
+    "MobilePrefixAdvertisement": 147,
+    "DuplicateAddressRequestCodeSuffix": 157,
+    "DuplicateAddressConfirmationCodeSuffix": 158,
+    "ExtendedEchoRequest": 160,
+    "ExtendedEchoReply": 161,
 }
 
 
@@ -82,8 +111,9 @@ def port_rule(raw: Any, at: At, side: Side, scope: RuleScope) -> PortRule | None
     static = PortSet()
     for it in items:
         if it.name is None:
-            static = static.union(port_range_set(it.protocol, it.port, it.end_port or it.port,
-                                                 scope.env.settings.any_protocols))
+            static = static.union(
+                port_range_set(it.protocol, it.port, it.end_port or it.port, scope.env.settings.any_protocols)
+            )
     return PortRule(static, tuple(it for it in items if it.name is not None), l7)
 
 
@@ -106,8 +136,10 @@ def _port_items(raw: Mapping, at: At, kinds: list[str], dns: bool, scope: RuleSc
         if item is None:
             return None
         if kinds and not dns and item.protocol != "TCP":
-            scope.ctx.err(f"L7 rules can only apply to TCP (not {item.protocol}) except for DNS rules",
-                          here.item(ports, m).field(p, "protocol"))
+            scope.ctx.err(
+                f"L7 rules can only apply to TCP (not {item.protocol}) except for DNS rules",
+                here.item(ports, m).field(p, "protocol"),
+            )
             return None
         items.append(item)
     return items
@@ -152,8 +184,10 @@ def _protocol(p: Mapping, at: At, ctx: PolicyContext, settings: NetworkSettings)
         protocol = "ANY"
     known = PROTOCOLS + extended_protocols(settings)
     if not isinstance(protocol, str) or protocol not in known:
-        ctx.schema(f"invalid protocol {protocol!r}: the CRD enum is {', '.join(known)} (case-sensitive)",
-                   at.field(p, "protocol"))
+        ctx.schema(
+            f"invalid protocol {protocol!r}: the CRD enum is {', '.join(known)} (case-sensitive)",
+            at.field(p, "protocol"),
+        )
         return None
     return protocol
 
@@ -162,10 +196,14 @@ def _port_text(p: Mapping, at: At, ctx: PolicyContext, settings: NetworkSettings
     port = p.get("port")
     if port is None or port == "":
         # The CRD required ports[].port until it made room for extended IP protocols.
-        ctx.err("port must be specified", at.field(p, "port"), CILIUM_AGENT if settings.at_least("1.19") else API_SERVER)
+        ctx.err(
+            "port must be specified", at.field(p, "port"), CILIUM_AGENT if settings.at_least("1.19") else API_SERVER
+        )
         return None
     if not isinstance(port, str):
-        ctx.schema(f"port must be a string (write port: \"{port}\"); the CRD schema rejects a number", at.field(p, "port"))
+        ctx.schema(
+            f'port must be a string (write port: "{port}"); the CRD schema rejects a number', at.field(p, "port")
+        )
         return None
     return port
 
@@ -198,18 +236,26 @@ def _port_number(port: str, at: At, ctx: PolicyContext) -> int | None:
     return number
 
 
-def _extended_port_item(p: Mapping, protocol: str, at: At, ctx: PolicyContext, settings: NetworkSettings) -> PortItem | None:
+def _extended_port_item(
+    p: Mapping, protocol: str, at: At, ctx: PolicyContext, settings: NetworkSettings
+) -> PortItem | None:
     """A protocol without transport ports (VRRP, IGMP, GRE ...): only with
     --enable-extended-ip-protocols, and only with no port or port "0"."""
     if not settings.extended_ip_protocols:
-        ctx.err(f"protocol {protocol} needs enable-extended-ip-protocols (settings.cilium.extendedIPProtocols); "
-                "without it Cilium rejects the policy", at.field(p, "protocol"))
+        ctx.err(
+            f"protocol {protocol} needs enable-extended-ip-protocols (settings.cilium.extendedIPProtocols); "
+            "without it Cilium rejects the policy",
+            at.field(p, "protocol"),
+        )
         return None
     if p.get("port") not in (None, "", "0"):
         ctx.err(f"port must be empty or 0 for protocol {protocol}", at.field(p, "port"))
         return None
-    ctx.note(f"protocol {protocol} is accepted, but the traffic graph models only TCP, UDP, SCTP and ICMP: "
-             f"what this entry allows for {protocol} is not shown", at.field(p, "protocol"))
+    ctx.note(
+        f"protocol {protocol} is accepted, but the traffic graph models only TCP, UDP, SCTP and ICMP: "
+        f"what this entry allows for {protocol} is not shown",
+        at.field(p, "protocol"),
+    )
     return PortItem(protocol, 0, 0, None)
 
 

@@ -10,7 +10,8 @@ method, path, host are extended POSIX regexes; ``headers``; ``headerMatches``)."
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..parsing import At, PolicyContext
 from ..rules import L7, HttpRule, PortItem
@@ -43,7 +44,9 @@ def l7_rules(port_rule: Mapping, at: At, side: Side, scope: RuleScope) -> Mappin
     return rules
 
 
-def _placement_problem(port_rule: Mapping, rules: Mapping, at: At, side: Side, scope: RuleScope) -> tuple[At, str] | None:
+def _placement_problem(
+    port_rule: Mapping, rules: Mapping, at: At, side: Side, scope: RuleScope
+) -> tuple[At, str] | None:
     here = at.field(port_rule, "rules")
     if side.ingress and has_dns(rules):
         return here.field(rules, "dns"), "DNS rules are not allowed on ingress"
@@ -68,8 +71,9 @@ def _tls_problem(port_rule: Mapping, rules: Mapping, at: At, side: Side) -> tupl
     return None
 
 
-def parse_l7(port_rule: Mapping, rules: Mapping, kinds: list[str], items: list[PortItem], at: At,
-             ctx: PolicyContext) -> L7 | None:
+def parse_l7(
+    port_rule: Mapping, rules: Mapping, kinds: list[str], items: list[PortItem], at: At, ctx: PolicyContext
+) -> L7 | None:
     """The entry's one kind of L7 rules; None when refused."""
     here = at.field(port_rule, "rules")
     problem = _l7_problem(rules, kinds, items, here)

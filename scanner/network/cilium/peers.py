@@ -8,10 +8,11 @@ translation (``pkg/policy/k8s``); ``pkg/policy/api/fqdn.go`` (``FQDNSelector``).
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
-from .. import fqdn as fqdnlib
 from ...model.types import Service
+from .. import fqdn as fqdnlib
 from ..parsing import At, PolicyContext
 from ..selectors import (
     ANY,
@@ -32,8 +33,19 @@ from .scope import Peers, RuleScope, Side
 
 # The CRD's enum of entities (pkg/policy/api/entity.go, +kubebuilder:validation:Enum).
 ENTITIES = (
-    "all", "world", "world-ipv4", "world-ipv6", "cluster", "host", "init", "ingress",
-    "unmanaged", "remote-node", "health", "none", "kube-apiserver",
+    "all",
+    "world",
+    "world-ipv4",
+    "world-ipv6",
+    "cluster",
+    "host",
+    "init",
+    "ingress",
+    "unmanaged",
+    "remote-node",
+    "health",
+    "none",
+    "kube-apiserver",
 )
 
 
@@ -98,8 +110,11 @@ def selector_list(item: Mapping, key: str, at: At, scope: RuleScope, *, reserved
         except SelectorError as exc:
             scope.ctx.err(f"{key}[{j}]: {exc}", here.item(raw, j), exc.by)
             continue
-        out.append(scope_peer_selector(sel, scope.namespace, scope.matches_init, scope.env.settings,
-                                       reserved_exempt=reserved_exempt))
+        out.append(
+            scope_peer_selector(
+                sel, scope.namespace, scope.matches_init, scope.env.settings, reserved_exempt=reserved_exempt
+            )
+        )
     return out
 
 
@@ -111,7 +126,8 @@ def entity_selectors(name: str, settings: NetworkSettings) -> list[Selector]:
         return [entity_selector("world"), entity_selector("world-ipv4"), entity_selector("world-ipv6")]
     if name == "cluster":
         return [
-            entity_selector(n) for n in ("host", "remote-node", "init", "ingress", "health", "unmanaged", "kube-apiserver")
+            entity_selector(n)
+            for n in ("host", "remote-node", "init", "ingress", "health", "unmanaged", "kube-apiserver")
         ] + [Selector((Requirement(K8S, "io.cilium.k8s.policy.cluster", "In", (settings.cluster_name,)),))]
     return [entity_selector(name)]
 
@@ -127,8 +143,9 @@ def read_entities(item: Mapping, key: str, at: At, scope: RuleScope, peers: Peer
     here = at.field(item, key)
     for j, name in enumerate(item[key]):
         if name not in ENTITIES:
-            scope.ctx.schema(f"unsupported entity: {name} (the CRD enum lists {', '.join(ENTITIES)})",
-                             here.item(item[key], j))
+            scope.ctx.schema(
+                f"unsupported entity: {name} (the CRD enum lists {', '.join(ENTITIES)})", here.item(item[key], j)
+            )
             continue
         names.append(name)
         scope.ctx.entities.add(name)
@@ -149,15 +166,20 @@ def read_nodes(item: Mapping, key: str, at: At, scope: RuleScope, peers: Peers) 
         if sel.is_wildcard:
             peers.others.extend([entity_selector("host"), entity_selector("remote-node")])
         else:
-            scope.ctx.note(f"{key}[{j}] selects nodes by label; node labels are not in the manifests, "
-                           "so this peer matches nothing here", here.item(item[key], j))
+            scope.ctx.note(
+                f"{key}[{j}] selects nodes by label; node labels are not in the manifests, "
+                "so this peer matches nothing here",
+                here.item(item[key], j),
+            )
     peers.text = key
 
 
 def read_groups(item: Mapping, key: str, at: At, scope: RuleScope, peers: Peers) -> None:
     if item[key]:
-        scope.ctx.note(f"{key} (cloud provider groups) cannot be resolved offline; this peer matches nothing here",
-                       at.field(item, key))
+        scope.ctx.note(
+            f"{key} (cloud provider groups) cannot be resolved offline; this peer matches nothing here",
+            at.field(item, key),
+        )
         peers.text = key
 
 
@@ -175,8 +197,11 @@ def read_services(item: Mapping, key: str, at: At, scope: RuleScope, peers: Peer
             scope.ctx.note(f"toServices[{j}] matches no Service in the manifests; it selects nothing here", entry)
         for service in matched:
             if not service.selector:
-                scope.ctx.note(f"Service {service.namespace}/{service.name} has no selector: Cilium allows its "
-                               "EndpointSlice addresses, which are not in the manifests", entry)
+                scope.ctx.note(
+                    f"Service {service.namespace}/{service.name} has no selector: Cilium allows its "
+                    "EndpointSlice addresses, which are not in the manifests",
+                    entry,
+                )
                 continue
             reqs = [Requirement(K8S, k, "In", (v,)) for k, v in service.selector.items()]
             peers.endpoints.append(Selector.of(reqs + [Requirement(K8S, POD_NAMESPACE, "In", (service.namespace,))]))
@@ -203,9 +228,12 @@ def _services_named(ref: Any, at: At, scope: RuleScope) -> list[Service] | None:
         except SelectorError as exc:
             ctx.err(f"k8sServiceSelector: {exc}", at, exc.by)
             return None
-        return [s for s in env.services
-                if (ns is None or s.namespace == ns)
-                and sel.matches(frozenset(Label(K8S, k, v) for k, v in s.labels.items()))]
+        return [
+            s
+            for s in env.services
+            if (ns is None or s.namespace == ns)
+            and sel.matches(frozenset(Label(K8S, k, v) for k, v in s.labels.items()))
+        ]
     ctx.err("a toServices entry needs k8sService or k8sServiceSelector", at)
     return None
 

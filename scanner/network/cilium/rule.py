@@ -8,7 +8,8 @@ when the rule has items of that direction, unless ``enableDefaultDeny`` says fal
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..parsing import At, ParseEnv, PolicyContext
 from ..rules import Entry, PolicyRule
@@ -31,8 +32,13 @@ def parse_rule(raw: Any, at: At, namespace: str | None, env: ParseEnv, ctx: Poli
     if lists is None or subject is None or flags is None:
         return None
     endpoints, nodes = subject
-    scope = RuleScope(env, ctx, namespace, matches_init=endpoints is not None and endpoints.has_key(RESERVED, "init"),
-                      host_policy=nodes is not None)
+    scope = RuleScope(
+        env,
+        ctx,
+        namespace,
+        matches_init=endpoints is not None and endpoints.has_key(RESERVED, "init"),
+        host_policy=nodes is not None,
+    )
     before = len(ctx.errors)
     entries = _entries(raw, lists, at, scope)
     if len(ctx.errors) > before:
@@ -64,14 +70,18 @@ def _lists(raw: Mapping, at: At, env: ParseEnv, ctx: PolicyContext) -> Lists | N
     return lists
 
 
-def _subject(raw: Mapping, at: At, namespace: str | None,
-             ctx: PolicyContext) -> tuple[Selector | None, Selector | None] | None:
+def _subject(
+    raw: Mapping, at: At, namespace: str | None, ctx: PolicyContext
+) -> tuple[Selector | None, Selector | None] | None:
     """(endpoint selector, node selector): exactly one is set."""
     has_endpoints = raw.get("endpointSelector") is not None
     has_nodes = raw.get("nodeSelector") is not None
     if has_endpoints == has_nodes:
-        message = ("rule cannot have both endpointSelector and nodeSelector (CRD oneOf)" if has_endpoints
-                   else "rule must have one of endpointSelector or nodeSelector (CRD oneOf)")
+        message = (
+            "rule cannot have both endpointSelector and nodeSelector (CRD oneOf)"
+            if has_endpoints
+            else "rule must have one of endpointSelector or nodeSelector (CRD oneOf)"
+        )
         ctx.schema(message, at.field(raw, "nodeSelector") if has_nodes else at)
         return None
     key = "endpointSelector" if has_endpoints else "nodeSelector"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .. import fqdn as fqdnlib
 from ..parsing import ParseEnv, PolicyContext
 from ..selectors import Requirement, Selector
-from .. import fqdn as fqdnlib
 
 # The L3 peer fields of an item (pkg/policy/api/ingress.go, egress.go).
 INGRESS_L3 = ("fromEndpoints", "fromCIDR", "fromCIDRSet", "fromEntities", "fromNodes", "fromGroups")

@@ -160,8 +160,13 @@ def rule_result(p: AuthorizationPolicy, rule: Rule, ctx: Context, chain: str, mo
             names = ", ".join(sorted({f.attribute for f in dropped}))
             how = "ignored" if mode != AMBIENT else "stripped (ztunnel enforces only L4)"
             match, why = match_rule(rule, ctx, keep, empty_never)
-            return RuleResult(p, rule, match, why, f"{names} {how} on this {'port' if mode != AMBIENT else 'pod'}, "
-                              "which widens a DENY rule")
+            return RuleResult(
+                p,
+                rule,
+                match,
+                why,
+                f"{names} {how} on this {'port' if mode != AMBIENT else 'pod'}, which widens a DENY rule",
+            )
     match, why = match_rule(rule, ctx)
     return RuleResult(p, rule, match, why)
 
@@ -187,7 +192,9 @@ def _peer_for(source: Peer, mtls: MtlsMode, dp: Dataplane) -> Peer:
     """The peer as the destination sees it: with DISABLE on a sidecar every peer is
     anonymous (plaintext); ztunnel ignores DISABLE (l4-policy page, "Peer authentication")."""
     if mtls.mode == "DISABLE" and dp.mode == SIDECAR and source.principal is not None:
-        return Peer(None, True, "PeerAuthentication DISABLE: plaintext, no identity", source.addresses, source.address_why)
+        return Peer(
+            None, True, "PeerAuthentication DISABLE: plaintext, no identity", source.addresses, source.address_why
+        )
     if mtls.mode == "UNKNOWN" and source.principal is not None:
         return Peer(None, False, mtls.note, source.addresses, source.address_why)
     return source
@@ -197,27 +204,63 @@ def _not_enforced(dp: Dataplane, reason: str) -> Decision:
     return Decision("not-enforced", "not-enforced", reason, dp)
 
 
-def decide(policies: list[AuthorizationPolicy], dp: Dataplane, mtls: MtlsMode, source: Peer, port: int,
-           request: Request, chain: str, settings: IstioSettings) -> Decision:
+def decide(
+    policies: list[AuthorizationPolicy],
+    dp: Dataplane,
+    mtls: MtlsMode,
+    source: Peer,
+    port: int,
+    request: Request,
+    chain: str,
+    settings: IstioSettings,
+) -> Decision:
     """The decision for one request (``chain``: http or tcp) on ``port`` of a destination."""
     if dp.mode == NONE:
         return _not_enforced(dp, f"Istio does not enforce here: {dp.reason}")
     if not dp.intercepts(port):
-        return _not_enforced(dp, f"port {port} bypasses the sidecar (not intercepted inbound: 15090, 15021, the status "
-                                 "port and traffic.sidecar.istio.io/excludeInboundPorts are excluded)")
+        return _not_enforced(
+            dp,
+            f"port {port} bypasses the sidecar (not intercepted inbound: 15090, 15021, the status "
+            "port and traffic.sidecar.istio.io/excludeInboundPorts are excluded)",
+        )
     if dp.mode == UNKNOWN:
         u = T.unknown("dataplane", "offline", dp.reason)
-        return Decision("unknown", "unknown", f"whether Istio enforces here is unknown: {dp.reason}", dp, chain, mtls,
-                        source, (), u.unknown)
+        return Decision(
+            "unknown",
+            "unknown",
+            f"whether Istio enforces here is unknown: {dp.reason}",
+            dp,
+            chain,
+            mtls,
+            source,
+            (),
+            u.unknown,
+        )
     if dp.mode == AMBIENT and dp.waypoint:
         u = T.unknown("waypoint", "offline", f"L7 policies of waypoint {dp.waypoint} (targetRefs) are not modelled")
-        return Decision("unknown", "unknown", f"the pod uses waypoint {dp.waypoint} (istio.io/use-waypoint); "
-                        "waypoint authorization is not modelled", dp, chain, mtls, source, (), u.unknown)
+        return Decision(
+            "unknown",
+            "unknown",
+            f"the pod uses waypoint {dp.waypoint} (istio.io/use-waypoint); waypoint authorization is not modelled",
+            dp,
+            chain,
+            mtls,
+            source,
+            (),
+            u.unknown,
+        )
     peer = _peer_for(source, mtls, dp)
     strict = mtls.mode == "STRICT"
     if strict and peer.identity_known and peer.principal is None:
-        return Decision("deny", "mtls", f"refused before authorization: mTLS is {mtls.text()} and the peer sends "
-                                        f"plaintext ({peer.identity_why})", dp, chain, mtls, peer)
+        return Decision(
+            "deny",
+            "mtls",
+            f"refused before authorization: mTLS is {mtls.text()} and the peer sends plaintext ({peer.identity_why})",
+            dp,
+            chain,
+            mtls,
+            peer,
+        )
     results = []
     for p in policies:
         # serviceAccounts without a namespace mean the policy's own (serviceAccountRegex).
@@ -226,14 +269,18 @@ def decide(policies: list[AuthorizationPolicy], dp: Dataplane, mtls: MtlsMode, s
     return _combine(results, dp, chain, mtls, peer, strict)
 
 
-def _combine(results: list[RuleResult], dp: Dataplane, chain: str, mtls: MtlsMode, peer: Peer, strict: bool) -> Decision:
+def _combine(
+    results: list[RuleResult], dp: Dataplane, chain: str, mtls: MtlsMode, peer: Peer, strict: bool
+) -> Decision:
     custom = [r for r in results if r.policy.action == "CUSTOM"]
     deny = [r for r in results if r.policy.action == "DENY"]
     allow_results = [r for r in results if r.policy.action == "ALLOW"]
     custom_hit = T.or_(r.match for r in custom)
     if not custom_hit.is_false:
         providers = ", ".join(sorted({r.policy.provider or "?" for r in custom if not r.match.is_false}))
-        custom_hit = Tri(None, custom_hit.unknown | {Unknown("CUSTOM", "offline", f"the external authorizer {providers} decides")})
+        custom_hit = Tri(
+            None, custom_hit.unknown | {Unknown("CUSTOM", "offline", f"the external authorizer {providers} decides")}
+        )
     deny_hit = T.or_(r.match for r in deny)
     allow_hit = T.or_(r.match for r in allow_results) if allow_results else T.TRUE
     strict_gate = T.unknown("mTLS", "offline", peer.identity_why) if strict and not peer.identity_known else T.TRUE
@@ -243,13 +290,19 @@ def _combine(results: list[RuleResult], dp: Dataplane, chain: str, mtls: MtlsMod
         if allow_results:
             hits = [r for r in allow_results if r.match.is_true]
             return Decision("allow", "allow", f"allowed by {hits[0].where}", **common)
-        return Decision("allow", "no-allow-policy", "allowed: no ALLOW policy selects the workload (Istio's default)", **common)
+        return Decision(
+            "allow", "no-allow-policy", "allowed: no ALLOW policy selects the workload (Istio's default)", **common
+        )
     if allowed.is_false:
         if deny_hit.is_true:
             hits = [r for r in deny if r.match.is_true]
             return Decision("deny", "deny", f"denied by {hits[0].where}", **common)
-        return Decision("deny", "no-rule-matched", "denied: ALLOW policies select the workload and no ALLOW rule "
-                                                   "matches (Istio denies what no rule allows)", **common)
+        return Decision(
+            "deny",
+            "no-rule-matched",
+            "denied: ALLOW policies select the workload and no ALLOW rule matches (Istio denies what no rule allows)",
+            **common,
+        )
     attrs = ", ".join(u.text() for u in sorted(allowed.unknown))
     return Decision("unknown", "unknown", f"depends on {attrs}", unknown=allowed.unknown, **common)
 

@@ -50,8 +50,12 @@ def request_of(http: Mapping[str, Any] | None) -> Request | None:
     if not http:
         return None
     headers = http.get("headers")
-    return Request(http.get("method"), http.get("path"), http.get("host"),
-                   dict(headers) if isinstance(headers, Mapping) and headers else None)
+    return Request(
+        http.get("method"),
+        http.get("path"),
+        http.get("host"),
+        dict(headers) if isinstance(headers, Mapping) and headers else None,
+    )
 
 
 def _istio_status(v: IstioVerdict) -> str | None:
@@ -71,8 +75,14 @@ def _best(pieces: list[tuple[Any, IstioVerdict]]) -> IstioVerdict:
     return min((v for _, v in pieces), key=lambda v: order[v.status])
 
 
-def compose(traffic: Traffic, src: str, dst: str, protocol: str = "TCP", port: int | None = None,
-            http: Mapping[str, Any] | None = None) -> ComposedVerdict:
+def compose(
+    traffic: Traffic,
+    src: str,
+    dst: str,
+    protocol: str = "TCP",
+    port: int | None = None,
+    http: Mapping[str, Any] | None = None,
+) -> ComposedVerdict:
     v = traffic.verdict(src, dst, protocol, port, http)
     layer = traffic.istio
     if port is None:

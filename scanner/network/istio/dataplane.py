@@ -90,14 +90,20 @@ def _ports(text: str | None) -> frozenset[int]:
     return frozenset(out)
 
 
-def _interception(annotations: Mapping[str, str], settings: IstioSettings) -> tuple[frozenset[int], frozenset[int] | None]:
-    excluded = frozenset({15090, 15021, settings.status_port}) | _ports(annotations.get("traffic.sidecar.istio.io/excludeInboundPorts"))
+def _interception(
+    annotations: Mapping[str, str], settings: IstioSettings
+) -> tuple[frozenset[int], frozenset[int] | None]:
+    excluded = frozenset({15090, 15021, settings.status_port}) | _ports(
+        annotations.get("traffic.sidecar.istio.io/excludeInboundPorts")
+    )
     include = annotations.get("traffic.sidecar.istio.io/includeInboundPorts")
     included = None if include is None or include.strip() == "*" else _ports(include)
     return excluded, included
 
 
-def _webhook_fires(pod_labels: Mapping[str, str], ns_labels: Mapping[str, str], settings: IstioSettings) -> tuple[bool, str]:
+def _webhook_fires(
+    pod_labels: Mapping[str, str], ns_labels: Mapping[str, str], settings: IstioSettings
+) -> tuple[bool, str]:
     """Does an injection webhook see the pod at all (mutatingwebhook.yaml selectors)?"""
     ns_inj = ns_labels.get("istio-injection")
     ns_rev = ns_labels.get("istio.io/rev")
@@ -108,8 +114,10 @@ def _webhook_fires(pod_labels: Mapping[str, str], ns_labels: Mapping[str, str], 
     if ns_rev is not None:
         if ns_rev in settings.revisions:
             return True, f"its namespace is labelled istio.io/rev={ns_rev}"
-        return False, (f"its namespace is labelled istio.io/rev={ns_rev}, a revision not installed "
-                       f"(settings.istio.revisions: {', '.join(settings.revisions) or 'none'})")
+        return False, (
+            f"its namespace is labelled istio.io/rev={ns_rev}, a revision not installed "
+            f"(settings.istio.revisions: {', '.join(settings.revisions) or 'none'})"
+        )
     pod_rev = pod_labels.get("istio.io/rev")
     if _flag(pod_labels.get("sidecar.istio.io/inject")) is True:
         return True, "the pod is labelled sidecar.istio.io/inject=true"
@@ -117,12 +125,20 @@ def _webhook_fires(pod_labels: Mapping[str, str], ns_labels: Mapping[str, str], 
         return True, f"the pod is labelled istio.io/rev={pod_rev}"
     if settings.enable_namespaces_by_default:
         return True, "settings.istio.enableNamespacesByDefault injects every namespace"
-    return False, ("its namespace has no istio-injection or istio.io/rev label (a sidecar.istio.io/inject "
-                   "annotation cannot enable injection there)")
+    return False, (
+        "its namespace has no istio-injection or istio.io/rev label (a sidecar.istio.io/inject "
+        "annotation cannot enable injection there)"
+    )
 
 
-def sidecar_of(pod_labels: Mapping[str, str], annotations: Mapping[str, str], namespace: str,
-               ns_labels: Mapping[str, str] | None, host_network: bool, settings: IstioSettings) -> tuple[bool | None, str]:
+def sidecar_of(
+    pod_labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    namespace: str,
+    ns_labels: Mapping[str, str] | None,
+    host_network: bool,
+    settings: IstioSettings,
+) -> tuple[bool | None, str]:
     """(has a sidecar, why); None when the namespace's labels are not in the manifests."""
     if host_network:
         return False, "hostNetwork pods are never injected"
@@ -137,12 +153,13 @@ def sidecar_of(pod_labels: Mapping[str, str], annotations: Mapping[str, str], na
     decided = _flag(label) if _flag(label) is not None else _flag(annotation)
     if decided is False:
         source = "label" if _flag(label) is False else "annotation"
-        return False, f"{why}, but the pod's {source} sidecar.istio.io/inject=\"false\" opts out"
+        return False, f'{why}, but the pod\'s {source} sidecar.istio.io/inject="false" opts out'
     return True, why
 
 
-def ambient_of(pod_labels: Mapping[str, str], ns_labels: Mapping[str, str] | None, settings: IstioSettings,
-               namespace: str = "") -> tuple[bool | None, str]:
+def ambient_of(
+    pod_labels: Mapping[str, str], ns_labels: Mapping[str, str] | None, settings: IstioSettings, namespace: str = ""
+) -> tuple[bool | None, str]:
     if not settings.ambient:
         return False, "ambient mode is off (settings.istio.ambient: false)"
     if namespace in NEVER_AMBIENT_NAMESPACES:
@@ -159,13 +176,24 @@ def ambient_of(pod_labels: Mapping[str, str], ns_labels: Mapping[str, str] | Non
     return False, "not enrolled in ambient mode"
 
 
-def pod_dataplane(pod_labels: Mapping[str, str], annotations: Mapping[str, str], namespace: str,
-                  ns_labels: Mapping[str, str] | None, host_network: bool, settings: IstioSettings,
-                  loc: Loc | None = None) -> Dataplane:
+def pod_dataplane(
+    pod_labels: Mapping[str, str],
+    annotations: Mapping[str, str],
+    namespace: str,
+    ns_labels: Mapping[str, str] | None,
+    host_network: bool,
+    settings: IstioSettings,
+    loc: Loc | None = None,
+) -> Dataplane:
     excluded, included = _interception(annotations, settings)
     if settings.meshed_pods == "all" and not host_network:
-        return Dataplane(SIDECAR, "every pod is treated as having a sidecar (settings.istio.meshedPods: all)", loc,
-                         excluded, included)
+        return Dataplane(
+            SIDECAR,
+            "every pod is treated as having a sidecar (settings.istio.meshedPods: all)",
+            loc,
+            excluded,
+            included,
+        )
     sidecar, why = sidecar_of(pod_labels, annotations, namespace, ns_labels, host_network, settings)
     waypoint = pod_labels.get("istio.io/use-waypoint") or (ns_labels or {}).get("istio.io/use-waypoint")
     if sidecar is True:
@@ -181,8 +209,15 @@ def pod_dataplane(pod_labels: Mapping[str, str], annotations: Mapping[str, str],
 
 
 def workload_dataplane(w: Workload, ns_labels: Mapping[str, str] | None, settings: IstioSettings) -> Dataplane:
-    return pod_dataplane(w.pod_labels, w.annotations, w.namespace, ns_labels, bool(w.host_network.value), settings,
-                         w.annotation_locs.get("sidecar.istio.io/inject", w.loc))
+    return pod_dataplane(
+        w.pod_labels,
+        w.annotations,
+        w.namespace,
+        ns_labels,
+        bool(w.host_network.value),
+        settings,
+        w.annotation_locs.get("sidecar.istio.io/inject", w.loc),
+    )
 
 
 # -- port protocols ------------------------------------------------------------------------
@@ -226,7 +261,11 @@ def service_ports(objects: Iterable[KubeObject], default_namespace: str) -> tupl
         if o.kind != "Service" or o.api_version != "v1":
             continue
         spec = o.body.get("spec")
-        if not isinstance(spec, LMap) or not isinstance(spec.get("selector"), LMap) or not isinstance(spec.get("ports"), list):
+        if (
+            not isinstance(spec, LMap)
+            or not isinstance(spec.get("selector"), LMap)
+            or not isinstance(spec.get("ports"), list)
+        ):
             continue
         selector = {str(k): str(v) for k, v in spec["selector"].items()}
         ns = o.namespace or default_namespace
@@ -236,11 +275,17 @@ def service_ports(objects: Iterable[KubeObject], default_namespace: str) -> tupl
             target = p.get("targetPort", p["port"])
             name = p.get("name")
             app = p.get("appProtocol")
-            out.append(ServicePortInfo(
-                f"{ns}/{o.name}", selector, int(p["port"]), target if isinstance(target, int) else str(target),
-                str(p.get("protocol", "TCP")), service_port_protocol(int(p["port"]), str(name) if name else None,
-                                                                      str(app) if app else None),
-                spec["ports"].loc_of(i)))
+            out.append(
+                ServicePortInfo(
+                    f"{ns}/{o.name}",
+                    selector,
+                    int(p["port"]),
+                    target if isinstance(target, int) else str(target),
+                    str(p.get("protocol", "TCP")),
+                    service_port_protocol(int(p["port"]), str(name) if name else None, str(app) if app else None),
+                    spec["ports"].loc_of(i),
+                )
+            )
     return tuple(sorted(out, key=lambda s: (s.service, s.port)))
 
 
@@ -275,15 +320,23 @@ def _oldest(policies: list[PeerAuthentication]) -> tuple[PeerAuthentication | No
     if len({(p.mode, tuple(p.port_modes.items())) for p in policies}) == 1:
         return policies[0], ""
     names = ", ".join(p.ref for p in policies)
-    return None, f"{names} apply at the same level with different modes; the oldest wins and the manifests carry no creationTimestamp"
+    return (
+        None,
+        f"{names} apply at the same level with different modes; the oldest wins and the manifests carry no creationTimestamp",
+    )
 
 
 def _origin(p: PeerAuthentication, what: str) -> str:
     return f"{p.ref} {what} ({p.loc.path}:{p.loc.line})"
 
 
-def mtls_mode(peer_auths: Iterable[PeerAuthentication], namespace: str, pod_labels: Mapping[str, str], port: int,
-              settings: IstioSettings) -> MtlsMode:
+def mtls_mode(
+    peer_auths: Iterable[PeerAuthentication],
+    namespace: str,
+    pod_labels: Mapping[str, str],
+    port: int,
+    settings: IstioSettings,
+) -> MtlsMode:
     """Compose mesh, namespace, workload and port level (``ComposePeerAuthentication``):
     start PERMISSIVE, each narrower level overrides unless UNSET; selector policies in
     the root namespace are ignored; port-level settings come from the workload level."""
@@ -294,8 +347,11 @@ def mtls_mode(peer_auths: Iterable[PeerAuthentication], namespace: str, pod_labe
                 mesh.append(p)
             elif p.namespace == namespace:
                 ns_level.append(p)
-        elif (p.namespace == namespace and p.namespace != settings.root_namespace
-              and all(pod_labels.get(k) == v for k, v in p.selector.items())):
+        elif (
+            p.namespace == namespace
+            and p.namespace != settings.root_namespace
+            and all(pod_labels.get(k) == v for k, v in p.selector.items())
+        ):
             workload.append(p)
     mode, origins = "PERMISSIVE", []
     for level, items in (("mesh-wide", mesh), ("namespace-wide", ns_level), ("workload", workload)):

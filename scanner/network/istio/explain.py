@@ -37,12 +37,19 @@ def _request_text(cv: ComposedVerdict, http: dict | None) -> str:
 
 def _cilium_cell(cv: ComposedVerdict) -> tuple[str, str]:
     v = cv.cilium
-    verdict = {"allowed": "ALLOWED", "denied": "DENIED", "l7-restricted": "RESTRICTED (L7)", "l7-denied": "DENIED (L7)"}[v.status]
+    verdict = {
+        "allowed": "ALLOWED",
+        "denied": "DENIED",
+        "l7-restricted": "RESTRICTED (L7)",
+        "l7-denied": "DENIED (L7)",
+    }[v.status]
     port = v.port
-    ok = [c for side in (v.egress, v.ingress) for c in side.allows
-          if port is None or c.ports.contains(v.protocol, port)]
-    bad = [c for side in (v.egress, v.ingress) for c in side.denies
-           if port is None or c.ports.contains(v.protocol, port)]
+    ok = [
+        c for side in (v.egress, v.ingress) for c in side.allows if port is None or c.ports.contains(v.protocol, port)
+    ]
+    bad = [
+        c for side in (v.egress, v.ingress) for c in side.denies if port is None or c.ports.contains(v.protocol, port)
+    ]
     if bad:
         return verdict, f"deny {bad[0].entry.origin.text()}"
     if v.status == "denied":
@@ -79,7 +86,9 @@ def summary(cv: ComposedVerdict, http: dict | None = None) -> list[str]:
     lines = [head, ""] + [f"  {a:<7} {b:<{width}}  {c}" for a, b, c in rows]
     if cv.status == "undecidable":
         lines.append("")
-        lines.append("  undecidable offline: " + "; ".join(u.text() for u in sorted(cv.istio.unknown) if u.kind == "offline"))
+        lines.append(
+            "  undecidable offline: " + "; ".join(u.text() for u in sorted(cv.istio.unknown) if u.kind == "offline")
+        )
     return lines
 
 
@@ -124,7 +133,9 @@ def istio_lines(traffic: Traffic, cv: ComposedVerdict) -> list[str]:
     out.append(f"  {v.dst}: {dp.mode} — {dp.reason}")
     if v.port is not None and v.protocol == "TCP" and dp.mode != "none" and dp.intercepts(v.port):
         proto_text = {"http": "HTTP", "tcp": "TCP (HTTP fields of rules do not apply)", "auto": "sniffed (HTTP or TCP)"}
-        out.append(f"  port {v.port}: {proto_text.get(iv.protocol, iv.protocol)}" + (f" — {iv.note}" if iv.note else ""))
+        out.append(
+            f"  port {v.port}: {proto_text.get(iv.protocol, iv.protocol)}" + (f" — {iv.note}" if iv.note else "")
+        )
         out.append(f"  mTLS: {layer.mtls(v.dst, v.port).text()}")
     for d in iv.decisions:
         out += decision_lines(d, v.dst)

@@ -32,8 +32,12 @@ VERSION = 1
 
 def _rule_json(r: RuleResult) -> dict:
     loc = r.rule.loc if r.rule is not None else r.policy.loc
-    out = {"policy": r.policy.ref, "rule": f"rules[{r.rule.index}]" if r.rule is not None else None,
-           "file": loc.path, "line": loc.line}
+    out = {
+        "policy": r.policy.ref,
+        "rule": f"rules[{r.rule.index}]" if r.rule is not None else None,
+        "file": loc.path,
+        "line": loc.line,
+    }
     if r.rule is not None and r.rule.operations:
         ops = []
         for clause in r.rule.operations:
@@ -58,8 +62,7 @@ def status_of(v: IstioVerdict) -> str:
 
 
 def _piece_json(ports: PortSet, v: IstioVerdict) -> dict:
-    allowing = [r for d in v.decisions for r in d.results
-                if r.policy.action == "ALLOW" and not r.match.is_false]
+    allowing = [r for d in v.decisions for r in d.results if r.policy.action == "ALLOW" and not r.match.is_false]
     return {
         "ports": ports.to_json(),
         "status": status_of(v),
@@ -95,8 +98,10 @@ def graph_extension(layer: IstioLayer, nodes: Iterable[str]) -> dict:
         "version": VERSION,
         "rootNamespace": layer.settings.root_namespace,
         "dataplanes": dataplanes,
-        "rejectedPolicies": [{"policy": r.policy, "message": r.message, "file": r.loc.path, "line": r.loc.line}
-                             for r in layer.parsed.rejections],
+        "rejectedPolicies": [
+            {"policy": r.policy, "message": r.message, "file": r.loc.path, "line": r.loc.line}
+            for r in layer.parsed.rejections
+        ],
     }
 
 

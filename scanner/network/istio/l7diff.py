@@ -50,8 +50,10 @@ class Comparison:
 def doc_text(doc: Sequence[DocRule] | None) -> str:
     if doc is None:
         return "every request (plain L4)"
-    parts = [" ".join(x for x in (m or "<any method>", p or "<any path>") if x) + (f" host {h}" if h else "")
-             for m, p, h in doc]
+    parts = [
+        " ".join(x for x in (m or "<any method>", p or "<any path>") if x) + (f" host {h}" if h else "")
+        for m, p, h in doc
+    ]
     return ", ".join(parts) if parts else "no request"
 
 
@@ -59,16 +61,28 @@ def _doc_allows(doc: Sequence[DocRule] | None, r: Request) -> bool:
     """Regexes matched against the whole value, as Cilium matches its HTTP rules."""
     if doc is None:
         return True
-    return any(all(re.fullmatch(pat, val or "") is not None for pat, val in ((m, r.method), (p, r.path), (h, r.host))
-                   if pat is not None) for m, p, h in doc)
+    return any(
+        all(
+            re.fullmatch(pat, val or "") is not None
+            for pat, val in ((m, r.method), (p, r.path), (h, r.host))
+            if pat is not None
+        )
+        for m, p, h in doc
+    )
 
 
 _UNIVERSE = {"method": lang.UPPER, "path": lang.PATH_CHARS, "host": lang.HOST_CHARS}
-_SHAPES = {"method": lambda: lang.tokens(lang.UPPER), "path": lang.normalized_paths, "host": lambda: lang.tokens(lang.HOST_CHARS)}
+_SHAPES = {
+    "method": lambda: lang.tokens(lang.UPPER),
+    "path": lang.normalized_paths,
+    "host": lambda: lang.tokens(lang.HOST_CHARS),
+}
 _ISTIO_ATTR = {"request.method": "method", "request.path": "path", "request.host": "host"}
 
 
-def _atoms(doc: Sequence[DocRule] | None, restrictions: Sequence[L7Restriction], decisions_policies) -> tuple[dict, set]:
+def _atoms(
+    doc: Sequence[DocRule] | None, restrictions: Sequence[L7Restriction], decisions_policies
+) -> tuple[dict, set]:
     """Per attribute, the automata of every string test; and the header names tested."""
     atoms: dict[str, list[lang.NFA]] = {"method": [], "path": [], "host": []}
     headers: set[str] = set()
@@ -93,7 +107,7 @@ def _istio_atoms(f, atoms: dict[str, list[lang.NFA]], headers: set[str]) -> None
         for v in f.values + f.not_values:
             atoms[attr].append(lang.istio_value(v, _UNIVERSE[attr], ignore_case=attr == "host", path=attr == "path"))
     elif f.attribute.startswith("request.headers["):
-        headers.add(f.attribute[len("request.headers["):-1].lower())
+        headers.add(f.attribute[len("request.headers[") : -1].lower())
 
 
 def _witnesses(atoms: dict[str, list[lang.NFA]]) -> dict[str, list[str | None]]:
@@ -107,8 +121,9 @@ def _witnesses(atoms: dict[str, list[lang.NFA]]) -> dict[str, list[str | None]]:
 
 
 def _cilium_allows(restrictions: Sequence[L7Restriction], port: int, r: Request) -> tuple[bool, str]:
-    ok, hits = l7_allows_request(restrictions, "TCP", port, {"method": r.method, "path": r.path, "host": r.host,
-                                                               "headers": {}})
+    ok, hits = l7_allows_request(
+        restrictions, "TCP", port, {"method": r.method, "path": r.path, "host": r.host, "headers": {}}
+    )
     where = sorted({e.origin.text() for h in hits for e in h.entries})
     return ok is not False, ", ".join(where)
 
@@ -144,15 +159,24 @@ def _difference(r: Request, documented: bool, cilium: tuple[bool, str], iv: Isti
         return Difference(r, documented, None, f"cannot be decided offline: Istio's decision depends on {reasons}")
     if allowed:
         by = [f"{_istio_text(iv)}"] + ([f"Cilium's HTTP rule in {c_where}"] if c_where else [])
-        return Difference(r, documented, True, f"is allowed by {' and '.join(by)}; the document allows only {doc_text(doc)}")
+        return Difference(
+            r, documented, True, f"is allowed by {' and '.join(by)}; the document allows only {doc_text(doc)}"
+        )
     who = [f"Cilium's HTTP rules ({c_where})"] if not c_ok else []
     if i_ok is False:
         who.append(f"Istio ({_istio_text(iv)})")
     return Difference(r, documented, False, f"is documented but denied by {' and '.join(who)}")
 
 
-def compare(layer: IstioLayer, src: str, dst: str, port: int, restrictions: Sequence[L7Restriction],
-            doc: Sequence[DocRule] | None, limit: int = 20) -> Comparison:
+def compare(
+    layer: IstioLayer,
+    src: str,
+    dst: str,
+    port: int,
+    restrictions: Sequence[L7Restriction],
+    doc: Sequence[DocRule] | None,
+    limit: int = 20,
+) -> Comparison:
     """Every difference between the document and the composed L7 decision on ``port``.
     ``restrictions``: the Cilium HTTP restrictions of the sides that count for the flow."""
     hits = [r for r in restrictions if r.kind == "http" and r.ports.contains("TCP", port)]
@@ -167,14 +191,17 @@ def compare(layer: IstioLayer, src: str, dst: str, port: int, restrictions: Sequ
     for method, path, host in product(witnesses["method"], witnesses["path"], witnesses["host"]):
         seen += 1
         r = Request(method, path, host, {})
-        diff = _difference(r, _doc_allows(doc, r), _cilium_allows(hits, port, r),
-                           layer.decide(src, dst, "TCP", port, r), doc)
+        diff = _difference(
+            r, _doc_allows(doc, r), _cilium_allows(hits, port, r), layer.decide(src, dst, "TCP", port, r), doc
+        )
         if diff is not None:
             out.append(diff)
     undecided = ""
     if headers and not out:
-        undecided = (f"the policies test request headers ({', '.join(sorted(headers))}), which the document does not "
-                     "mention and the witness requests do not carry")
+        undecided = (
+            f"the policies test request headers ({', '.join(sorted(headers))}), which the document does not "
+            "mention and the witness requests do not carry"
+        )
     return Comparison(tuple(out[:limit]), undecided, seen)
 
 

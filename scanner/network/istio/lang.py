@@ -142,8 +142,11 @@ _CATEGORIES = {
     C.CATEGORY_WORD: frozenset(ord(c) for c in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_"),
     C.CATEGORY_SPACE: frozenset(ord(c) for c in " \t\n\r\f\v"),
 }
-_NEGATED = {C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT, C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
-            C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE}
+_NEGATED = {
+    C.CATEGORY_NOT_DIGIT: C.CATEGORY_DIGIT,
+    C.CATEGORY_NOT_WORD: C.CATEGORY_WORD,
+    C.CATEGORY_NOT_SPACE: C.CATEGORY_SPACE,
+}
 
 
 def _class(items, universe: frozenset[int]) -> frozenset[int]:
@@ -247,8 +250,10 @@ def istio_value(value: str, universe: frozenset[int], *, ignore_case: bool = Fal
     elif path and re.search(r"\{\*\*?\}", value):
         return _template(value, universe)
     elif value.startswith("*"):
-        body = [_star(nfa, _chars(nfa, universe - {ord("?")})) if path else anything,
-                _literal(nfa, value[1:], universe, ignore_case)]
+        body = [
+            _star(nfa, _chars(nfa, universe - {ord("?")})) if path else anything,
+            _literal(nfa, value[1:], universe, ignore_case),
+        ]
         frag = _concat(nfa, body + ([_query(nfa, universe)] if path else []))
     elif value.endswith("*"):
         frag = _concat(nfa, [_literal(nfa, value[:-1], universe, ignore_case), anything])
@@ -268,7 +273,7 @@ def _template(value: str, universe: frozenset[int]) -> NFA:
     segment = universe - {ord("/"), ord("?")}
     parts, pos = [], 0
     for m in re.finditer(r"\{\*\*?\}", value):
-        parts.append(_literal(nfa, value[pos:m.start()], universe, False))
+        parts.append(_literal(nfa, value[pos : m.start()], universe, False))
         if m.group(0) == "{*}":
             parts.append(_concat(nfa, [_chars(nfa, segment), _star(nfa, _chars(nfa, segment))]))
         else:
@@ -342,14 +347,14 @@ def cells(atoms: Sequence[NFA], shape: NFA, universe: frozenset[int], limit: int
     found: dict[tuple[bool, ...], str] = {}
     for state in queue:
         if shape.accepts(state[0]):
-            answers = tuple(m.accepts(s) for m, s in zip(atoms, state[1:]))
+            answers = tuple(m.accepts(s) for m, s in zip(atoms, state[1:], strict=True))
             if answers not in found:
                 found[answers] = _spell(state, parents)
         for ch in alphabet:
             nxt_shape = shape.step(state[0], ch)
             if not nxt_shape:
                 continue
-            nxt = (nxt_shape,) + tuple(m.step(s, ch) for m, s in zip(atoms, state[1:]))
+            nxt = (nxt_shape,) + tuple(m.step(s, ch) for m, s in zip(atoms, state[1:], strict=True))
             if nxt not in parents:
                 if len(parents) >= limit:
                     raise Undecided(f"more than {limit} automaton states")
@@ -367,6 +372,16 @@ def _spell(state: tuple, parents: dict) -> str:
 
 
 __all__ = [
-    "HOST_CHARS", "NFA", "PATH_CHARS", "UPPER", "Cell", "Undecided", "Unsupported", "cells", "istio_value",
-    "normalized_paths", "regex", "tokens",
+    "HOST_CHARS",
+    "NFA",
+    "PATH_CHARS",
+    "UPPER",
+    "Cell",
+    "Undecided",
+    "Unsupported",
+    "cells",
+    "istio_value",
+    "normalized_paths",
+    "regex",
+    "tokens",
 ]

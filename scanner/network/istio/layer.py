@@ -99,19 +99,36 @@ class IstioLayer:
     # -- construction -----------------------------------------------------------------
 
     @staticmethod
-    def build(model: Model, objects: Iterable[KubeObject], endpoints: Mapping[str, Any], actors: Iterable[Any],
-              settings: IstioSettings | Mapping[str, Any] | None = None, actor_mesh: Mapping[str, str] | None = None,
-              default_namespace: str = "default") -> IstioLayer:
+    def build(
+        model: Model,
+        objects: Iterable[KubeObject],
+        endpoints: Mapping[str, Any],
+        actors: Iterable[Any],
+        settings: IstioSettings | Mapping[str, Any] | None = None,
+        actor_mesh: Mapping[str, str] | None = None,
+        default_namespace: str = "default",
+    ) -> IstioLayer:
         if not isinstance(settings, IstioSettings):
             settings = IstioSettings.from_mapping(settings)
         objects = list(objects)
         by_key = {(w.namespace, w.name, w.kind): w for w in model.network_workloads}
-        workloads = {eid: by_key[(ep.namespace, ep.name, ep.workload_kind)] for eid, ep in endpoints.items()
-                     if ep.kind == "workload" and (ep.namespace, ep.name, ep.workload_kind) in by_key}
+        workloads = {
+            eid: by_key[(ep.namespace, ep.name, ep.workload_kind)]
+            for eid, ep in endpoints.items()
+            if ep.kind == "workload" and (ep.namespace, ep.name, ep.workload_kind) in by_key
+        }
         namespaces = {n.name: dict(n.labels) for n in model.namespaces.values() if n.declared}
         actor_by_id = {f"actor:{a.name}": a for a in actors}
-        return IstioLayer(parse_istio(objects, default_namespace), settings, endpoints, workloads, namespaces,
-                          actor_by_id, dict(actor_mesh or {}), service_ports(objects, default_namespace))
+        return IstioLayer(
+            parse_istio(objects, default_namespace),
+            settings,
+            endpoints,
+            workloads,
+            namespaces,
+            actor_by_id,
+            dict(actor_mesh or {}),
+            service_ports(objects, default_namespace),
+        )
 
     @property
     def policies(self) -> list[AuthorizationPolicy]:
@@ -201,9 +218,13 @@ class IstioLayer:
         dp = self.dataplane(eid)
         addresses, address_why = self._addresses(eid)
         if dp.proxied is None:
-            return Peer(None, False, f"whether {eid} has an Istio proxy is unknown: {dp.reason}", addresses, address_why)
+            return Peer(
+                None, False, f"whether {eid} has an Istio proxy is unknown: {dp.reason}", addresses, address_why
+            )
         if not dp.proxied:
-            return Peer(None, True, f"{eid} has no Istio proxy, so it sends plaintext: {dp.reason}", addresses, address_why)
+            return Peer(
+                None, True, f"{eid} has no Istio proxy, so it sends plaintext: {dp.reason}", addresses, address_why
+            )
         return Peer(self.principal(eid), True, "", addresses, address_why)
 
     def policies_for(self, eid: str) -> list[AuthorizationPolicy]:
@@ -211,8 +232,9 @@ class IstioLayer:
         if ns is None or (eid not in self.workloads and eid not in self.actors):
             return []
         labels = self.labels(eid)
-        candidates = self._by_namespace().get(ns, []) + (self._by_namespace().get(self.settings.root_namespace, [])
-                                                          if ns != self.settings.root_namespace else [])
+        candidates = self._by_namespace().get(ns, []) + (
+            self._by_namespace().get(self.settings.root_namespace, []) if ns != self.settings.root_namespace else []
+        )
         return [p for p in candidates if applies(p, ns, labels, self.settings)]
 
     def _by_namespace(self) -> dict[str, list[AuthorizationPolicy]]:
@@ -247,31 +269,60 @@ class IstioLayer:
             if isinstance(sp.target, int):
                 hit = sp.target == port
             else:
-                hit = any(n == str(sp.target).lower() and proto == "TCP" and num == port for n, proto, num in ep.named_ports)
+                hit = any(
+                    n == str(sp.target).lower() and proto == "TCP" and num == port for n, proto, num in ep.named_ports
+                )
             if hit:
-                found.setdefault(sp.istio_protocol, f"Service {sp.service} port {sp.port} ({sp.loc.path}:{sp.loc.line})")
+                found.setdefault(
+                    sp.istio_protocol, f"Service {sp.service} port {sp.port} ({sp.loc.path}:{sp.loc.line})"
+                )
         if len(found) == 1:
-            (proto, why), = found.items()
+            ((proto, why),) = found.items()
             return proto, why
         if len(found) > 1:
-            return "auto", "Services disagree on the protocol: " + "; ".join(f"{k}: {v}" for k, v in sorted(found.items()))
+            return "auto", "Services disagree on the protocol: " + "; ".join(
+                f"{k}: {v}" for k, v in sorted(found.items())
+            )
         return "auto", "no Service declares the port: Istio sniffs the protocol"
 
     # -- decisions -------------------------------------------------------------------------
 
     def not_evaluated(self, dst: str, reason: str) -> IstioVerdict:
-        return IstioVerdict("not-enforced", (Decision("not-enforced", "not-enforced", reason, self.dataplane(dst)),), "-")
+        return IstioVerdict(
+            "not-enforced", (Decision("not-enforced", "not-enforced", reason, self.dataplane(dst)),), "-"
+        )
 
-    def decide(self, src: str, dst: str, protocol: str = "TCP", port: int | None = None,
-               request: Request | None = None) -> IstioVerdict:
+    def decide(
+        self, src: str, dst: str, protocol: str = "TCP", port: int | None = None, request: Request | None = None
+    ) -> IstioVerdict:
         """What Istio does with a connection (``request`` None) or an HTTP request."""
         dp = self.dataplane(dst)
         if not self.active:
-            return IstioVerdict("not-enforced", (Decision("not-enforced", "not-enforced",
-                                "no AuthorizationPolicy or PeerAuthentication in the manifests", dp),), "-")
+            return IstioVerdict(
+                "not-enforced",
+                (
+                    Decision(
+                        "not-enforced",
+                        "not-enforced",
+                        "no AuthorizationPolicy or PeerAuthentication in the manifests",
+                        dp,
+                    ),
+                ),
+                "-",
+            )
         if protocol != "TCP":
-            return IstioVerdict("not-enforced", (Decision("not-enforced", "not-enforced",
-                                f"Istio intercepts TCP only, not {protocol or 'this protocol'}", dp),), "-")
+            return IstioVerdict(
+                "not-enforced",
+                (
+                    Decision(
+                        "not-enforced",
+                        "not-enforced",
+                        f"Istio intercepts TCP only, not {protocol or 'this protocol'}",
+                        dp,
+                    ),
+                ),
+                "-",
+            )
         if port is None:
             raise ValueError("Istio decides per port: give one")
         if dp.mode == NONE or not dp.intercepts(port):
@@ -305,8 +356,9 @@ class IstioLayer:
                     out.add(sp.target)
         return frozenset(x for x in out if 0 < x < 65536)
 
-    def port_pieces(self, src: str, dst: str, allowed: PortSet, request: Request | None = None
-                    ) -> list[tuple[PortSet, IstioVerdict]]:
+    def port_pieces(
+        self, src: str, dst: str, allowed: PortSet, request: Request | None = None
+    ) -> list[tuple[PortSet, IstioVerdict]]:
         """Istio's verdict on each piece of ``allowed`` (TCP ports singled out by the
         policies, the rest of TCP as one piece, other protocols not enforced)."""
         tcp = allowed.get("TCP")
@@ -347,8 +399,11 @@ class IstioLayer:
         proxied = replace(dp, mode=SIDECAR)
         with_proxy = decide(args[0], proxied, *args[2:])
         if with_proxy.status == "allow":
-            return replace(with_proxy, reason=f"{with_proxy.reason} — and without a proxy Istio would not enforce "
-                                              f"({dp.reason})", dataplane=dp)
+            return replace(
+                with_proxy,
+                reason=f"{with_proxy.reason} — and without a proxy Istio would not enforce ({dp.reason})",
+                dataplane=dp,
+            )
         return decide(*args)
 
 

@@ -153,7 +153,7 @@ def path_template_regex(template: str) -> re.Pattern:
     ``paths``; Envoy uri_template)."""
     out, pos = [], 0
     for m in _TEMPLATE.finditer(template):
-        out.append(re.escape(template[pos:m.start()]))
+        out.append(re.escape(template[pos : m.start()]))
         out.append("[^/]+" if m.group(0) == "{*}" else ".*")
         pos = m.end()
     out.append(re.escape(template[pos:]))
@@ -210,7 +210,7 @@ def _request_value(ctx: Context, attribute: str) -> str | None:
 
 
 def _header(ctx: Context, attribute: str, value: str) -> Tri:
-    name = attribute[attribute.index("[") + 1:-1].lower()
+    name = attribute[attribute.index("[") + 1 : -1].lower()
     headers = ctx.request.headers
     if headers is None:
         return T.unknown(attribute, "request")
@@ -236,7 +236,9 @@ def value_matches(attribute: str, value: str, ctx: Context) -> Tri:
     if attribute == "source.namespace":
         return _identity(ctx, attribute, lambda p: namespace_regex(value).fullmatch(p) is not None)
     if attribute == "source.serviceAccount":
-        return _identity(ctx, attribute, lambda p: service_account_regex(ctx.policy_namespace, value).fullmatch(p) is not None)
+        return _identity(
+            ctx, attribute, lambda p: service_account_regex(ctx.policy_namespace, value).fullmatch(p) is not None
+        )
     if attribute == "source.trustDomain":
         return _identity(ctx, attribute, lambda p: string_match(value, (split_principal(p) or ("",))[0]))
     if attribute == "source.ip":

@@ -41,25 +41,51 @@ SOURCE_FIELDS = {
     "remoteIpBlocks": "remote.ip",
     "requestPrincipals": "request.auth.principal",
 }
-OPERATION_FIELDS = {"hosts": "request.host", "ports": "destination.port", "methods": "request.method", "paths": "request.path"}
+OPERATION_FIELDS = {
+    "hosts": "request.host",
+    "ports": "destination.port",
+    "methods": "request.method",
+    "paths": "request.path",
+}
 # `when` keys Istio accepts (pkg/config/security/security.go ValidateAttribute).
-EXACT_WHEN_KEYS = frozenset({
-    "source.ip", "remote.ip", "source.namespace", "source.principal", "source.serviceAccount",
-    "request.auth.principal", "request.auth.audiences", "request.auth.presenter",
-    "destination.ip", "destination.port", "connection.sni",
-})
-BRACKET_WHEN_PREFIXES = ("request.headers", "request.experimental.inline.headers", "request.auth.claims",
-                         "experimental.envoy.filters.")
+EXACT_WHEN_KEYS = frozenset(
+    {
+        "source.ip",
+        "remote.ip",
+        "source.namespace",
+        "source.principal",
+        "source.serviceAccount",
+        "request.auth.principal",
+        "request.auth.audiences",
+        "request.auth.presenter",
+        "destination.ip",
+        "destination.port",
+        "connection.sni",
+    }
+)
+BRACKET_WHEN_PREFIXES = (
+    "request.headers",
+    "request.experimental.inline.headers",
+    "request.auth.claims",
+    "experimental.envoy.filters.",
+)
 LEGACY_WHEN_KEYS = ("destination.namespace", "destination.name", "destination.user")
 # Attributes that exist only on HTTP (generator.go: "... is HTTP only" under forTCP).
 HTTP_ONLY_PREFIXES = ("request.",)
 # What ztunnel receives (pilot/pkg/serviceregistry/ambient/authorization.go): the rest is L7.
 ZTUNNEL_SOURCE_KEYS = frozenset({"source.principal", "source.namespace", "source.serviceAccount", "source.ip"})
-ZTUNNEL_WHEN_KEYS = frozenset({"source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"})
-TARGET_KINDS = {("", "Service"), ("networking.istio.io", "ServiceEntry"), ("gateway.networking.k8s.io", "Gateway"),
-                ("gateway.networking.k8s.io", "GatewayClass")}
-CUSTOM_FORBIDDEN = frozenset({"source.principal", "source.namespace", "source.serviceAccount", "source.trustDomain",
-                              "request.auth.principal"})
+ZTUNNEL_WHEN_KEYS = frozenset(
+    {"source.ip", "source.namespace", "source.principal", "destination.ip", "destination.port"}
+)
+TARGET_KINDS = {
+    ("", "Service"),
+    ("networking.istio.io", "ServiceEntry"),
+    ("gateway.networking.k8s.io", "Gateway"),
+    ("gateway.networking.k8s.io", "GatewayClass"),
+}
+CUSTOM_FORBIDDEN = frozenset(
+    {"source.principal", "source.namespace", "source.serviceAccount", "source.trustDomain", "request.auth.principal"}
+)
 MAX_ITEMS = 512  # CRD maxItems of rules and from (authorization_policy.proto)
 
 
@@ -221,8 +247,11 @@ def _strings(holder: LMap, key: str, path: str, fallback: Loc) -> tuple[str, ...
     for i, v in enumerate(raw):
         item_loc = _loc(raw, i, where)
         if not isinstance(v, str):
-            raise Invalid(f"{key}[{i}] must be a string (the CRD types it string), got {type(v).__name__}",
-                          f"{path}.{key}[{i}]", item_loc)
+            raise Invalid(
+                f"{key}[{i}] must be a string (the CRD types it string), got {type(v).__name__}",
+                f"{path}.{key}[{i}]",
+                item_loc,
+            )
         if v == "":
             raise Invalid(f"{key}[{i}] is an empty string", f"{path}.{key}[{i}]", item_loc)
         out.append(v)
@@ -278,14 +307,24 @@ def _clause(entry: Any, key: str, fields: Mapping[str, str], path: str, fallback
         raise Invalid(f"{path} must be a mapping with '{key}'", path, fallback)
     body = entry.get(key)
     if not isinstance(body, LMap) or not body:
-        raise Invalid(f"{path}.{key} is missing or sets no field (Istio rejects an empty {key})", f"{path}.{key}",
-                      _loc(entry, key, entry.loc))
+        raise Invalid(
+            f"{path}.{key} is missing or sets no field (Istio rejects an empty {key})",
+            f"{path}.{key}",
+            _loc(entry, key, entry.loc),
+        )
     unknown = sorted(k for k in body if not any(k in (f, "not" + f[0].upper() + f[1:]) for f in fields))
     if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r} in {key} (known: {', '.join(sorted(fields))} and their not* forms)",
-                      f"{path}.{key}.{unknown[0]}", body.key_loc(unknown[0]))
-    out = [f for name, attribute in fields.items()
-           for f in (_field(body, name, attribute, f"{path}.{key}", body.loc),) if f is not None]
+        raise Invalid(
+            f"unknown field {unknown[0]!r} in {key} (known: {', '.join(sorted(fields))} and their not* forms)",
+            f"{path}.{key}.{unknown[0]}",
+            body.key_loc(unknown[0]),
+        )
+    out = [
+        f
+        for name, attribute in fields.items()
+        for f in (_field(body, name, attribute, f"{path}.{key}", body.loc),)
+        if f is not None
+    ]
     if not out:
         raise Invalid(f"{path}.{key} sets no field (Istio rejects an empty {key})", f"{path}.{key}", body.loc)
     sa = [f for f in out if f.attribute == "source.serviceAccount"]
@@ -301,9 +340,13 @@ def _when_key_problem(key: str) -> str | None:
         return f"when key {key!r} is no longer supported"
     for prefix in BRACKET_WHEN_PREFIXES:
         if key.startswith(prefix):
-            rest = key[len(prefix):]
+            rest = key[len(prefix) :]
             if prefix.endswith("."):
-                return None if "[" in rest and rest.endswith("]") else f"when key {key!r} must look like {prefix}<name>[<key>]"
+                return (
+                    None
+                    if "[" in rest and rest.endswith("]")
+                    else f"when key {key!r} must look like {prefix}<name>[<key>]"
+                )
             if re.fullmatch(r"(\[[^\[\]]+\])+", rest) and (prefix == "request.auth.claims" or rest.count("[") == 1):
                 return None
             return f"when key {key!r} must look like {prefix}[<name>]"
@@ -338,8 +381,11 @@ def _entries(rule: LMap, key: str, path: str) -> LList | None:
     if not isinstance(raw, list):
         raise Invalid(f"{path}.{key} must be a list", f"{path}.{key}", rule.loc_of(key))
     if not raw and key in ("from", "to"):
-        raise Invalid(f"{path}.{key} is an empty list (Istio rejects it; leave the field out to match anything)",
-                      f"{path}.{key}", rule.loc_of(key))
+        raise Invalid(
+            f"{path}.{key} is an empty list (Istio rejects it; leave the field out to match anything)",
+            f"{path}.{key}",
+            rule.loc_of(key),
+        )
     if key == "from" and len(raw) > MAX_ITEMS:
         raise Invalid(f"{path}.from has more than {MAX_ITEMS} entries", f"{path}.from", rule.loc_of(key))
     return raw
@@ -352,15 +398,20 @@ def _rule(index: int, raw: Any, rules_list: LList) -> Rule:
         raise Invalid(f"{path} is null or not a mapping", path, where)
     unknown = sorted(k for k in raw if k not in ("from", "to", "when"))
     if unknown:
-        raise Invalid(f"unknown field {unknown[0]!r} in a rule (known: from, to, when)", f"{path}.{unknown[0]}",
-                      raw.key_loc(unknown[0]))
+        raise Invalid(
+            f"unknown field {unknown[0]!r} in a rule (known: from, to, when)",
+            f"{path}.{unknown[0]}",
+            raw.key_loc(unknown[0]),
+        )
     froms = _entries(raw, "from", path)
     tos = _entries(raw, "to", path)
     whens = _entries(raw, "when", path)
-    sources = tuple(_clause(e, "source", SOURCE_FIELDS, f"{path}.from[{i}]", froms.loc_of(i))
-                    for i, e in enumerate(froms or ()))
-    operations = tuple(_clause(e, "operation", OPERATION_FIELDS, f"{path}.to[{i}]", tos.loc_of(i))
-                       for i, e in enumerate(tos or ()))
+    sources = tuple(
+        _clause(e, "source", SOURCE_FIELDS, f"{path}.from[{i}]", froms.loc_of(i)) for i, e in enumerate(froms or ())
+    )
+    operations = tuple(
+        _clause(e, "operation", OPERATION_FIELDS, f"{path}.to[{i}]", tos.loc_of(i)) for i, e in enumerate(tos or ())
+    )
     when = tuple(_condition(e, f"{path}.when[{i}]", whens.loc_of(i)) for i, e in enumerate(whens or ()))
     return Rule(index, sources, operations, when, where)
 
@@ -380,8 +431,9 @@ def _selector(spec: LMap, path: str = "spec.selector") -> Mapping[str, str] | No
     for k, v in labels.items():
         # validation.go validateWorkloadSelector: no empty key, no wildcard in keys or values.
         if not isinstance(k, str) or not k or "*" in k or (isinstance(v, str) and "*" in v):
-            raise Invalid(f"invalid selector label {k!r}: {v!r} (empty key or wildcard)", f"{path}.matchLabels",
-                          labels.key_loc(k))
+            raise Invalid(
+                f"invalid selector label {k!r}: {v!r} (empty key or wildcard)", f"{path}.matchLabels", labels.key_loc(k)
+            )
         out[k] = "" if v is None else str(v)
     return MappingProxyType(out)
 
@@ -405,8 +457,11 @@ def _target_refs(spec: LMap) -> tuple[str, ...]:
             raise Invalid(f"{path} must not set a namespace (cross-namespace references are not allowed)", path, where)
         kind = (str(ref.get("group") or ""), str(ref.get("kind") or ""))
         if kind not in TARGET_KINDS:
-            raise Invalid(f"{path} kind {kind[1]!r} (group {kind[0]!r}) is not Service, ServiceEntry, Gateway or GatewayClass",
-                          path, where)
+            raise Invalid(
+                f"{path} kind {kind[1]!r} (group {kind[0]!r}) is not Service, ServiceEntry, Gateway or GatewayClass",
+                path,
+                where,
+            )
         out.append(f"{kind[1]}/{ref.get('name')}")
     return tuple(out)
 
@@ -422,7 +477,9 @@ def _dry_run(obj: KubeObject, action: str) -> bool:
     if text not in ("true", "false"):
         raise Invalid(f"annotation istio.io/dry-run must be true or false, got {raw!r}", "metadata.annotations", where)
     if text == "true" and action not in ("ALLOW", "DENY"):
-        raise Invalid(f"istio.io/dry-run is only supported for ALLOW and DENY, not {action}", "metadata.annotations", where)
+        raise Invalid(
+            f"istio.io/dry-run is only supported for ALLOW and DENY, not {action}", "metadata.annotations", where
+        )
     return text == "true"
 
 
@@ -430,8 +487,11 @@ def _custom_problems(rules: tuple[Rule, ...]) -> None:
     for r in rules:
         for f in r.fields:
             if f.attribute in CUSTOM_FORBIDDEN or f.attribute.startswith("request.auth."):
-                raise Invalid(f"a CUSTOM policy cannot use {f.attribute} (it needs authentication, which runs after CUSTOM)",
-                              f.path, f.loc)
+                raise Invalid(
+                    f"a CUSTOM policy cannot use {f.attribute} (it needs authentication, which runs after CUSTOM)",
+                    f.path,
+                    f.loc,
+                )
 
 
 def parse_authorization_policy(obj: KubeObject, namespace: str) -> AuthorizationPolicy:
@@ -451,22 +511,34 @@ def parse_authorization_policy(obj: KubeObject, namespace: str) -> Authorization
     provider = spec.get("provider")
     provider_name = provider.get("name") if isinstance(provider, LMap) else None
     if provider is not None and action != "CUSTOM":
-        raise Invalid(f"provider is only allowed with action CUSTOM, not {action}", "spec.provider", spec.loc_of("provider"))
+        raise Invalid(
+            f"provider is only allowed with action CUSTOM, not {action}", "spec.provider", spec.loc_of("provider")
+        )
     raw_rules = spec.get("rules")
     if raw_rules is not None and not isinstance(raw_rules, list):
         raise Invalid("rules must be a list", "spec.rules", spec.loc_of("rules"))
     if raw_rules is not None and len(raw_rules) > MAX_ITEMS:
         raise Invalid(f"more than {MAX_ITEMS} rules", "spec.rules", spec.loc_of("rules"))
     if action == "DENY" and not raw_rules:  # an empty list is an absent repeated field (proto3)
-        raise Invalid("a DENY policy needs rules (without them it would never match)", "spec.action", spec.loc_of("action"))
+        raise Invalid(
+            "a DENY policy needs rules (without them it would never match)", "spec.action", spec.loc_of("action")
+        )
     if action == "CUSTOM" and (not raw_rules or not provider_name):
         raise Invalid("a CUSTOM policy needs rules and provider.name", "spec", spec.loc)
     rules = None if raw_rules is None else tuple(_rule(i, r, raw_rules) for i, r in enumerate(raw_rules))
     if action == "CUSTOM" and rules:
         _custom_problems(rules)
     return AuthorizationPolicy(
-        namespace, obj.name, action, rules, obj.loc, selector, targets,
-        str(provider_name) if provider_name else None, _dry_run(obj, action), obj.api_version,
+        namespace,
+        obj.name,
+        action,
+        rules,
+        obj.loc,
+        selector,
+        targets,
+        str(provider_name) if provider_name else None,
+        _dry_run(obj, action),
+        obj.api_version,
     )
 
 
@@ -503,11 +575,20 @@ def parse_peer_authentication(obj: KubeObject, namespace: str) -> PeerAuthentica
             raise Invalid("portLevelMtls must map ports to mtls settings and not be empty", "spec.portLevelMtls", where)
         for k, v in raw.items():
             if not str(k).isdigit() or not 1 <= int(str(k)) <= 65535:
-                raise Invalid(f"portLevelMtls port {k!r} is not between 1 and 65535", "spec.portLevelMtls", raw.key_loc(k))
+                raise Invalid(
+                    f"portLevelMtls port {k!r} is not between 1 and 65535", "spec.portLevelMtls", raw.key_loc(k)
+                )
             ports[int(str(k))] = _mode(v, f"spec.portLevelMtls.{k}", raw.loc_of(k))
     created = obj.metadata.get("creationTimestamp")
-    return PeerAuthentication(namespace, obj.name, mode, obj.loc, selector, MappingProxyType(dict(sorted(ports.items()))),
-                              str(created) if created is not None else None)
+    return PeerAuthentication(
+        namespace,
+        obj.name,
+        mode,
+        obj.loc,
+        selector,
+        MappingProxyType(dict(sorted(ports.items()))),
+        str(created) if created is not None else None,
+    )
 
 
 # -- all objects -----------------------------------------------------------------------
@@ -529,8 +610,13 @@ def parse_istio(objects: Iterable[KubeObject], default_namespace: str = "default
         group = sorted(chosen[key], key=lambda o: (o.loc.path, o.loc.line, o.loc.col))
         first = group[0]
         if len(group) > 1:
-            out.notes.append(Note(f"{key[0]} {key[1]}/{key[2]}",
-                                  f"defined {len(group)} times; only the first ({first.loc}) is used", group[1].loc))
+            out.notes.append(
+                Note(
+                    f"{key[0]} {key[1]}/{key[2]}",
+                    f"defined {len(group)} times; only the first ({first.loc}) is used",
+                    group[1].loc,
+                )
+            )
         try:
             if first.kind == AP:
                 out.policies.append(parse_authorization_policy(first, key[1]))
