@@ -73,7 +73,9 @@ def github_ingestion_problems(sarif: dict) -> list[str]:
     if len(results) > 25000:
         problems.append("more than 25,000 results")
     for n, result in enumerate(results):
-        problems += _result_problems(f"result {n} ({result.get('ruleId')})", result, ids, run.get("originalUriBaseIds", {}))
+        problems += _result_problems(
+            f"result {n} ({result.get('ruleId')})", result, ids, run.get("originalUriBaseIds", {})
+        )
     return problems
 
 
