@@ -19,6 +19,7 @@ from .loader.documents import (
     NO_REPLACEMENT,
     DocClass,
     LoadResult,
+    Progress,
     RenderedOutput,
     Replacement,
     Stream,
@@ -45,6 +46,7 @@ class ScanOptions:
     matrix_view: bool = False  # judge every edge of the traffic graph for a diagram (--format markdown)
     replacement: Replacement = NO_REPLACEMENT  # --render: raw files its output replaces (render.py)
     problems: tuple[Finding, ...] = ()  # found before loading: what --render refused to render
+    progress: Progress | None = None  # (stage, done, total) as files are read and scopes checked
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,14 +161,18 @@ def run_scan(options: ScanOptions) -> ScanResult:
 
 def _run_scan(options: ScanOptions) -> ScanResult:
     catalog = load_catalog()
-    inputs: LoadResult = load(list(options.paths), options.cwd, options.exclude, options.streams, options.replacement)
+    inputs: LoadResult = load(
+        list(options.paths), options.cwd, options.exclude, options.streams, options.replacement, options.progress
+    )
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
     pending: list[Finding] = list(inputs.problems) + list(options.problems) + unapplied
     findings: list[Finding] = []
     workloads = 0
     promises: list[PromiseResult] = []
     views: list[MatrixView] = []
-    for scope in scopes:
+    for n, scope in enumerate(scopes):
+        if options.progress is not None:
+            options.progress("checking", n, len(scopes))
         mine = [f for f in pending if f.loc.path in scope.files]
         done = _check_scope(scope, inputs, options, mine)
         findings.extend(done.findings)

@@ -241,22 +241,26 @@ def scan(
     streams = read_stdin(paths, source_root)
     scanned = [p for p in paths if p != STDIN]
     rendered = render_tree(scanned, cwd, tuple(exclude), loaded) if render_input else Rendered()
+    from .progress import scan_progress, wanted
+
     try:
-        result = run_scan(
-            ScanOptions(
-                paths=tuple(scanned),
-                policy=loaded,
-                namespace=namespace,
-                cwd=cwd,
-                exclude=tuple(exclude),
-                report_unused_exceptions=report_unused_exceptions,
-                baseline=known,
-                streams=streams + rendered.streams,
-                matrix_view=fmt is Format.markdown,
-                replacement=rendered.replacement,
-                problems=rendered.problems,
+        with scan_progress(wanted()) as progress:
+            result = run_scan(
+                ScanOptions(
+                    paths=tuple(scanned),
+                    policy=loaded,
+                    namespace=namespace,
+                    cwd=cwd,
+                    exclude=tuple(exclude),
+                    report_unused_exceptions=report_unused_exceptions,
+                    baseline=known,
+                    streams=streams + rendered.streams,
+                    matrix_view=fmt is Format.markdown,
+                    replacement=rendered.replacement,
+                    problems=rendered.problems,
+                    progress=progress,
+                )
             )
-        )
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
     if write_baseline is not None:

@@ -56,19 +56,46 @@ def field_loc(container: Any, key: Any, fallback: Loc) -> Loc:
     return fallback
 
 
-@dataclass(frozen=True, slots=True)
 class At:
     """A place in one policy object: its path (``spec.ingress[0].toPorts``) and where
-    it is written."""
+    it is written.  Readers make one for every field they descend into, but only
+    problems and rule origins ask where it is, so path and location are worked out
+    on first use."""
 
-    path: str
-    loc: Loc
+    __slots__ = ("_container", "_key", "_loc", "_parent", "_path")
+
+    def __init__(self, path: str, loc: Loc) -> None:
+        self._path: str | None = path
+        self._loc: Loc | None = loc
+        self._parent: At | None = None
+        self._container: Any = None
+        self._key: str | int = ""
+
+    @staticmethod
+    def _child(parent: At, container: Any, key: str | int) -> At:
+        at = At.__new__(At)
+        at._path = at._loc = None
+        at._parent, at._container, at._key = parent, container, key
+        return at
 
     def field(self, container: Any, key: str) -> At:
-        return At(f"{self.path}.{key}" if self.path else key, field_loc(container, key, self.loc))
+        return At._child(self, container, key)
 
     def item(self, container: Any, index: int) -> At:
-        return At(f"{self.path}[{index}]", field_loc(container, index, self.loc))
+        return At._child(self, container, index)
+
+    @property
+    def path(self) -> str:
+        if self._path is None:
+            above, key = self._parent.path, self._key
+            self._path = f"{above}[{key}]" if isinstance(key, int) else f"{above}.{key}" if above else key
+        return self._path
+
+    @property
+    def loc(self) -> Loc:
+        if self._loc is None:
+            self._loc = field_loc(self._container, self._key, self._parent.loc)
+        return self._loc
 
 
 @dataclass(slots=True)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from functools import lru_cache
 from typing import Any
 
 from .ports import FULL, PortSet
@@ -110,6 +111,7 @@ class NetworkSettings:
         return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
+@lru_cache(maxsize=64)
 def _release_key(text: str) -> tuple[int, ...]:
     try:
         return tuple(int(part) for part in str(text).split("."))

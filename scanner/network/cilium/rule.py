@@ -16,7 +16,7 @@ from ..rules import Entry, PolicyRule
 from ..selectors import RESERVED, Selector, SelectorError, parse_label_selector
 from .item import parse_item
 from .peers import subject_selector
-from .scope import DIRECTIONS, RuleScope, Side
+from .scope import DIRECTIONS, SIDES, RuleScope
 
 Lists = dict[str, Any]
 
@@ -128,5 +128,5 @@ def _entries(raw: Mapping, lists: Lists, at: At, scope: RuleScope) -> list[Entry
             if not isinstance(item, dict):
                 scope.ctx.schema(f"{name}[{i}] must be a mapping", here.item(items, i))
                 continue
-            entries.extend(parse_item(item, Side(name), here.item(items, i), scope))
+            entries.extend(parse_item(item, SIDES[name], here.item(items, i), scope))
     return entries
