@@ -37,6 +37,7 @@ class Rule:
     severity: str
     security_severity: str
     category: str
+    kind: str  # security | quality: how code scanning shows its findings
     tags: tuple[str, ...]
     description: str
     help_pass: str
@@ -102,6 +103,7 @@ def _rule_from(data: dict[str, Any]) -> Rule:
         severity=data["severity"],
         security_severity=data["security-severity"],
         category=data["category"],
+        kind=data["kind"],
         tags=tuple(data["tags"]),
         description=data["description"].strip(),
         help_pass=data["help"]["pass"],

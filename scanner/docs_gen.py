@@ -97,7 +97,7 @@ def _rule_section(rule: Rule) -> str:
         f"| Name | `{rule.name}` |",
         f"| Severity | {rule.severity} |",
         f"| Security severity | {rule.security_severity} |",
-        f"| Category | {rule.category} |",
+        f"| Category | {rule.category} ({rule.kind} rule) |",
         f"| Tags | {', '.join(f'`{t}`' for t in rule.tags)} |",
     ]
     if rule.pss_level:

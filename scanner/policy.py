@@ -131,6 +131,27 @@ def ports_text(ports: PortSet, named: tuple[tuple[str, str], ...]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class Exposure:
+    """One crown jewel (``traffic.exposure``): ``workload`` at least ``min_hops`` from
+    ``source``, reachable only via ``only_via`` (NET011)."""
+
+    workload: str
+    source: str
+    min_hops: int | None
+    only_via: tuple[str, ...]
+    loc: Loc
+
+    @property
+    def text(self) -> str:
+        parts = [f"{self.workload} from {self.source}"]
+        if self.min_hops is not None:
+            parts.append(f"at least {self.min_hops} hop{'s' if self.min_hops > 1 else ''}")
+        if self.only_via:
+            parts.append("only via " + ", ".join(self.only_via))
+        return ": ".join(parts[:1]) + (" — " + ", ".join(parts[1:]) if len(parts) > 1 else "")
+
+
+@dataclass(frozen=True, slots=True)
 class TrafficSection:
     """The documented traffic matrix (``traffic``).  ``present`` is False without the
     section: then no matrix promise is made."""
@@ -139,6 +160,13 @@ class TrafficSection:
     zero_trust: Mapping[str, Loc] = field(default_factory=lambda: MappingProxyType({}))  # namespace -> where written
     flows: tuple[Flow, ...] = ()
     loc: Loc | None = None
+    exposures: tuple[Exposure, ...] = ()
+
+    def endpoint_refs(self) -> list[str]:
+        """Every endpoint reference the section names (flow ends, crown jewels, their
+        sources and intermediaries), as written."""
+        refs = [r for f in self.flows for r in (f.src, f.dst)]
+        return refs + [r for e in self.exposures for r in (e.workload, e.source, *e.only_via)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -323,7 +351,27 @@ def _traffic(section: Any, settings: Settings) -> TrafficSection:
                 f.loc_of("to"),
             )
         )
-    return TrafficSection(True, MappingProxyType(dict(sorted(zero_trust.items()))), tuple(flows), section.loc)
+    return TrafficSection(
+        True, MappingProxyType(dict(sorted(zero_trust.items()))), tuple(flows), section.loc, _exposures(section)
+    )
+
+
+def _exposures(section: LMap) -> tuple[Exposure, ...]:
+    items = section.get("exposure")
+    out = []
+    for i, e in enumerate(items if isinstance(items, LList) else ()):
+        if isinstance(e, LMap):
+            only_via = tuple(str(v) for v in e.get("onlyVia") or ())
+            out.append(
+                Exposure(
+                    str(e.get("workload")),
+                    str(e.get("from", "entity:world")),
+                    e.get("minHops"),
+                    only_via,
+                    items.loc_of(i),
+                )
+            )
+    return tuple(out)
 
 
 def _settings(section: Any) -> Settings:

@@ -200,9 +200,9 @@ def _zero_trust(ctx: CheckContext) -> list[Promise]:
 
 
 def _exposure(ctx: CheckContext) -> list[Promise]:
-    from .checks.exposure import exposure_key, exposures
+    from .checks.exposure import exposure_key
 
-    return [Promise("exposure", e.text, e.loc, exposure_key(e)) for e in exposures(ctx.policy.section("traffic"))]
+    return [Promise("exposure", e.text, e.loc, exposure_key(e)) for e in ctx.policy.traffic.exposures]
 
 
 def evaluate(promises: list[Promise], findings: Iterable[Finding], policy: str | None) -> list[PromiseResult]:

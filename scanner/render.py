@@ -435,7 +435,7 @@ def _stream(job: Job, outcome: Outcome) -> Stream:
 def _first_lines(stderr: str, limit: int = 600) -> str:
     """The tool's message, one line, bounded; values of secret-looking keys masked (an
     error may quote a line of a values file), as the text report masks quoted lines."""
-    from .report.text import mask_secrets
+    from .quote import mask_secrets
 
     text = " ".join(mask_secrets(line.strip()) for line in stderr.strip().splitlines() if line.strip())
     return (text[:limit] + "…") if len(text) > limit else (text or "no message")

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import gc
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from .matrixview import MatrixView, build_view
 from .model.build import Model, build_model
 from .policy import Policy, RuleSetting
 from .promises import PromiseResult, documented, evaluate
+from .quote import quote_lines
 from .scopes import Scope, plan
 
 
@@ -78,6 +80,7 @@ class ScanResult:
     matrix: tuple[MatrixView, ...] = ()  # per policy with a traffic matrix, when ScanOptions.matrix_view
     replaced: tuple[str, ...] = ()  # raw files --render read from rendered output instead
     outputs: tuple[RenderedOutput, ...] = ()  # what --render ran, and how many documents each gave
+    quotes: Mapping[Finding, str] = field(default_factory=dict)  # each finding's source line, masked (quote.py)
 
     def active(self) -> list[Finding]:
         return [f for f in self.findings if f.suppression is None]
@@ -213,4 +216,5 @@ def _run_scan(options: ScanOptions) -> ScanResult:
         matrix=tuple(views),
         replaced=tuple(inputs.replaced),
         outputs=tuple(inputs.outputs),
+        quotes=quote_lines(findings, catalog, frozenset(inputs.rendered), inputs.sources, options.cwd),
     )

@@ -157,6 +157,7 @@ def _only(severity: str) -> ScanResult:
         severity=severity,
         security_severity="5.0",
         category="backup",
+        kind="quality",
         tags=("backup",),
         description="x" * 20,
         help_pass="a: 1",

@@ -7,6 +7,7 @@ import datetime as _dt
 import json
 import re
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import jsonschema
@@ -19,9 +20,9 @@ from scanner.catalog import Rule, load_catalog
 from scanner.findings import Finding, Suppression
 from scanner.located import Loc
 from scanner.promises import Promise, PromiseResult
+from scanner.quote import MASK, mask_secrets, quote_lines
 from scanner.report import render
 from scanner.report.sarif import fingerprints, sarif_log
-from scanner.report.text import MASK, mask_secrets
 from scanner.scan import AppliedScope, ScanResult
 
 SARIF_SCHEMA = json.loads((Path(__file__).parent / "sarif-schema-2.1.0.json").read_text(encoding="utf-8"))
@@ -29,6 +30,12 @@ REPORT_SCHEMA = json.loads((REPO / "rules" / "schema" / "report.schema.json").re
 BLOG = REPO / "fixtures" / "blog-system"
 ANSI = re.compile(r"\x1b\[")
 FAIL_CASES = sorted(p.parent.name for p in RULE_FIXTURES.glob("*/fail")) if RULE_FIXTURES.is_dir() else []
+
+
+def quoted(result: ScanResult) -> ScanResult:
+    """A hand-made result with the quotes a scan would give it (read from the working
+    directory, as the scan does for paths it did not read itself)."""
+    return replace(result, quotes=quote_lines(result.findings, result.rules, frozenset(), {}, Path.cwd()))
 
 
 # --------------------------------------------------------------------------- GitHub's rules
@@ -164,6 +171,9 @@ def _rule(rule_id: str, severity: str, category: str, **extra) -> Rule:
         severity=severity,
         security_severity=extra.pop("security_severity", "7.5"),
         category=category,
+        kind=extra.pop(
+            "kind", "security" if category in ("security-context", "pod-security", "network", "secrets") else "quality"
+        ),
         tags=extra.pop("tags", ("kubernetes",)),
         description="What the rule checks and why it matters, long enough.",
         help_pass="securityContext:\n  runAsNonRoot: true\n",
@@ -261,41 +271,46 @@ def synthetic_result(shift: int = 0) -> ScanResult:
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 2 + shift, 1), detail="parse"),
         Finding("INPUT001", "cannot parse YAML", Loc("k8s/broken.yaml", 9 + shift, 1), detail="parse"),
     )
-    return ScanResult(
-        findings=tuple(sorted(findings, key=lambda f: f.sort_key)),
-        rules=SYNTH_RULES,
-        files=("k8s/broken.yaml", web, "kubematrix.yaml"),
-        document_counts={"kubernetes": 1, "kubematrix-policy": 1},
-        workload_count=1,
-        policy_path="kubematrix.yaml",
-        scopes=(AppliedScope("kubematrix.yaml", "./", 3),),
-        promises=(
-            PromiseResult(
-                Promise(
-                    "flows",
-                    "shop/web -> shop/api on TCP 8080",
-                    Loc("kubematrix.yaml", 8 + shift, 7),
-                    "flow:shop/web -> shop/api on TCP 8080",
+    return quoted(
+        ScanResult(
+            findings=tuple(sorted(findings, key=lambda f: f.sort_key)),
+            rules=SYNTH_RULES,
+            files=("k8s/broken.yaml", web, "kubematrix.yaml"),
+            document_counts={"kubernetes": 1, "kubematrix-policy": 1},
+            workload_count=1,
+            policy_path="kubematrix.yaml",
+            scopes=(AppliedScope("kubematrix.yaml", "./", 3),),
+            promises=(
+                PromiseResult(
+                    Promise(
+                        "flows",
+                        "shop/web -> shop/api on TCP 8080",
+                        Loc("kubematrix.yaml", 8 + shift, 7),
+                        "flow:shop/web -> shop/api on TCP 8080",
+                    ),
+                    "kept",
+                    0,
+                    "kubematrix.yaml",
                 ),
-                "kept",
-                0,
-                "kubematrix.yaml",
-            ),
-            PromiseResult(
-                Promise(
-                    "security-context", "shop/web", Loc("kubematrix.yaml", 12 + shift, 5), "security-context:shop/web"
+                PromiseResult(
+                    Promise(
+                        "security-context",
+                        "shop/web",
+                        Loc("kubematrix.yaml", 12 + shift, 5),
+                        "security-context:shop/web",
+                    ),
+                    "broken",
+                    2,
+                    "kubematrix.yaml",
                 ),
-                "broken",
-                2,
-                "kubematrix.yaml",
+                PromiseResult(
+                    Promise("backups", "db (shop/backup)", Loc("kubematrix.yaml", 30 + shift, 7), "backup:db"),
+                    "broken",
+                    1,
+                    "kubematrix.yaml",
+                ),
             ),
-            PromiseResult(
-                Promise("backups", "db (shop/backup)", Loc("kubematrix.yaml", 30 + shift, 7), "backup:db"),
-                "broken",
-                1,
-                "kubematrix.yaml",
-            ),
-        ),
+        )
     )
 
 
@@ -754,7 +769,7 @@ def test_text_escapes_control_characters_from_scanned_content(tmp_path, monkeypa
         "SEC001", "name x\x1b[2J\x1b]0;pwned\x07 is odd\nsecond line", Loc("evil.yaml", 2, 9), suppression=None
     )
     sup = Finding("BAK001", "m", Loc("evil.yaml", 1, 1), suppression=Suppression("why\x1b[31m", Loc("evil.yaml", 1, 1)))
-    result = ScanResult((sup, finding), SYNTH_RULES, ("evil.yaml",), {"kubernetes": 1}, 0, None)
+    result = quoted(ScanResult((sup, finding), SYNTH_RULES, ("evil.yaml",), {"kubernetes": 1}, 0, None))
     for color in (False, True):
         out = render(result, "text", color=color)
         assert "\x1b[2J" not in out and "\x07" not in out and "\x1b]0" not in out and "why\x1b[31m" not in out
@@ -787,3 +802,26 @@ def test_code_frame_masks_input_findings_inside_a_secret(tmp_path, monkeypatch):
     out = render(scan_path(tmp_path), "text")
     assert "hunter2-second" not in out and "first-value" not in out
     assert f"6 |   dbpass: {MASK}" in out
+
+
+def test_reporters_quote_what_the_scan_masked_and_never_read_scanned_files(tmp_path, monkeypatch):
+    """Masking happens once, in the scan (scanner/quote.py): a reporter only formats, so a
+    new one cannot leak a secret from a quoted line (issue 10)."""
+    monkeypatch.chdir(tmp_path)
+    secret = tmp_path / "secret.yaml"
+    secret.write_text(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: shop}\nstringData:\n"
+        "  dbpass: first-value\n  dbpass: hunter2-second\n",
+        encoding="utf-8",
+    )
+    result = scan_path(tmp_path)
+    assert f"  dbpass: {MASK}" in result.quotes.values()
+    secret.write_text("apiVersion: v1\nkind: Secret\n# rewritten after the scan\n" * 3, encoding="utf-8")
+    for fmt in ("text", "markdown"):
+        out = render(result, fmt)
+        assert "hunter2" not in out and "rewritten" not in out and MASK in out
+    reporters = Path(__file__).parent.parent / "scanner" / "report"
+    sources = {p.name: p.read_text(encoding="utf-8") for p in reporters.glob("*.py")}
+    assert len(sources) >= 5
+    for name, text in sources.items():
+        assert "loader.files" not in text and "source_lines" not in text and "open(" not in text, name

@@ -16,57 +16,18 @@ Each witness names every hop's ports and the rules that open it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 
 import networkx as nx
 
 from ..findings import Finding
-from ..located import LList, LMap, Loc
 from ..network.paths import Path, reachability_graph, shortest_avoiding
 from ..network.traffic import EndpointError
+from ..policy import Exposure
 from .base import CheckContext
-
-
-@dataclass(frozen=True, slots=True)
-class Exposure:
-    workload: str
-    source: str
-    min_hops: int | None
-    only_via: tuple[str, ...]
-    loc: Loc
-
-    @property
-    def text(self) -> str:
-        parts = [f"{self.workload} from {self.source}"]
-        if self.min_hops is not None:
-            parts.append(f"at least {self.min_hops} hop{'s' if self.min_hops > 1 else ''}")
-        if self.only_via:
-            parts.append("only via " + ", ".join(self.only_via))
-        return ": ".join(parts[:1]) + (" — " + ", ".join(parts[1:]) if len(parts) > 1 else "")
 
 
 def exposure_key(e: Exposure) -> str:
     return f"exposure:{e.workload}:{e.source}"
-
-
-def exposures(section: object) -> list[Exposure]:
-    """The policy file's ``traffic.exposure`` entries (already schema-validated)."""
-    items = section.get("exposure") if isinstance(section, LMap) else None
-    if not isinstance(items, LList):
-        return []
-    out = []
-    for i, e in enumerate(items):
-        if isinstance(e, LMap):
-            out.append(
-                Exposure(
-                    str(e.get("workload")),
-                    str(e.get("from", "entity:world")),
-                    e.get("minHops"),
-                    tuple(str(v) for v in e.get("onlyVia") or ()),
-                    items.loc_of(i),
-                )
-            )
-    return out
 
 
 def _path_text(p: Path) -> str:
@@ -96,7 +57,7 @@ def _resolve(traffic, e: Exposure) -> tuple[str, str, list[str]] | str:
 
 def check_exposure(ctx: CheckContext) -> Iterator[Finding]:
     """NET011: a crown jewel is closer to, or reachable by more routes from, the source than documented."""
-    items = exposures(ctx.policy.section("traffic"))
+    items = ctx.policy.traffic.exposures
     if not items:
         return
     traffic = ctx.traffic()

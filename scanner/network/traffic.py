@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..loader.documents import KubeObject
 from ..model.build import Model
@@ -44,6 +44,9 @@ from .ports import PortSet, port_range_set
 from .rules import CCNP, CNP, KNP, Note, ParsedPolicies, PolicyRule, Rejection
 from .selectors import CIDR
 from .settings import NetworkSettings
+
+if TYPE_CHECKING:  # the policy module reads port syntax from this package
+    from ..policy import TrafficSection
 
 POLICY_KINDS = (CNP, CCNP, KNP)
 GROUP_ENTITIES = ("all", "cluster")
@@ -358,30 +361,19 @@ def _dns_servers(endpoints: Mapping[str, Endpoint], class_of: Mapping[str, int])
     return {class_of[ep.id]: served}
 
 
-def flow_endpoints(traffic_section: Any) -> list[str]:
-    """Endpoint references used by the policy file's documented flows."""
+def flow_endpoints(section: TrafficSection) -> list[str]:
+    """The endpoint references of the documented matrix that are graph nodes: flow ends,
+    crown jewels, their sources and intermediaries (groups and unreadable references
+    are left out; NET006 and NET011 report the latter)."""
     out = []
-    flows = traffic_section.get("flows") if isinstance(traffic_section, dict) else None
-    for f in flows or []:
-        if isinstance(f, dict):
-            for k in ("from", "to"):
-                v = f.get(k)
-                if isinstance(v, str) and not v.startswith(("entity:all", "entity:cluster")):
-                    try:
-                        normalize_ref(v)
-                    except EndpointError:
-                        continue  # not an endpoint at all; check NET006 reports it
-                    out.append(v)
-    # Crown-jewel exposure sources and intermediaries (traffic.exposure) are graph nodes too.
-    for e in (traffic_section.get("exposure") if isinstance(traffic_section, dict) else None) or []:
-        if isinstance(e, dict):
-            for r in (e.get("workload"), e.get("from", "entity:world"), *(e.get("onlyVia") or [])):
-                if isinstance(r, str) and not r.startswith(("entity:all", "entity:cluster")):
-                    try:
-                        normalize_ref(r)
-                    except EndpointError:
-                        continue  # NET011 reports it
-                    out.append(r)
+    for ref in section.endpoint_refs():
+        if ref.startswith(("entity:all", "entity:cluster")):
+            continue
+        try:
+            normalize_ref(ref)
+        except EndpointError:
+            continue
+        out.append(ref)
     return out
 
 
@@ -403,7 +395,7 @@ def build_traffic_for_policy(
         objects,
         NetworkSettings.from_mapping(policy.settings.cilium),
         actors_from_policy(section),
-        list(flow_endpoints(section)) + list(extra_endpoints),
+        flow_endpoints(policy.traffic) + list(extra_endpoints),
         default_namespace or policy.settings.default_namespace,
         parsed,
         istio_settings=policy.settings.istio,

@@ -9,8 +9,8 @@ matrix, the traffic graph as a Mermaid diagram (``scanner/matrixview.py`` judges
 edges; this module only draws them).
 
 Everything taken from scanned files is escaped, so a manifest cannot inject
-Markdown, HTML, links or mentions into a pull request; quoted source lines go
-through the text report's masking (``text.masked_line``), so no secret value is
+Markdown, HTML, links or mentions into a pull request; quoted source lines
+are the scan's masked quotes (``scanner/quote.py``), so no secret value is
 shown.  Output is a pure function of the scan result and the link base:
 byte-identical for the same input and environment.
 """
@@ -26,12 +26,10 @@ from ..findings import Finding
 from ..matrixview import STATUSES, MatrixView, ViewEdge, ViewNode
 from ..network.graph import mermaid_id, mermaid_subgraph_id, mermaid_text
 from ..promises import FAMILIES
+from ..quote import clean
 from ..scan import AppliedScope, ScanResult
 from .json_report import SEVERITIES
 from .text import (
-    Sources,
-    clean,
-    masked_line,
     one_line_fix,
     plural,
     rendered_lines,
@@ -163,14 +161,14 @@ def _where(finding: Finding, result: ScanResult, links: SourceLinks | None) -> s
     return f"[{shown}]({url})" if url else shown
 
 
-def _findings(result: ScanResult, links: SourceLinks | None, sources: Sources) -> list[str]:
+def _findings(result: ScanResult, links: SourceLinks | None) -> list[str]:
     active = [f for f in result.active() if not f.baseline]
     if not active:
         return []
     out = [f"## Findings ({len(active)})", "", "| severity | rule | where | finding |", "|---|---|---|---|"]
     for f in active[:MAX_ROWS]:
         cell = [md(f.message)]
-        line = masked_line(sources, result, f)
+        line = result.quotes.get(f)
         if line is not None:
             cell.append(code(line.strip()))
         cell.append(f"fix: {md(one_line_fix(result, f))}")
@@ -371,7 +369,7 @@ def render_markdown(result: ScanResult, links: SourceLinks | None = None) -> str
     out += _summary(result)
     out += _rendered(result)
     out += _policies(result)
-    out += _findings(result, links, Sources())
+    out += _findings(result, links)
     out += _exceptions(result, links)
     out += _baseline(result)
     out += _matrix(result)

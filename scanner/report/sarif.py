@@ -32,8 +32,6 @@ SRCROOT = "%SRCROOT%"
 # The kubematrix-specific fingerprint: the full hash of the identity, versioned
 # so a future change of identity can use a new key without clashing.
 FINGERPRINT_KEY = "kubematrixIdentityHash/v1"
-# Categories whose rules are security rules (GitHub shows them as security alerts).
-SECURITY_CATEGORIES = frozenset({"security-context", "pod-security", "network", "secrets"})
 
 
 def identity_hash(finding: Finding) -> str:
@@ -58,7 +56,9 @@ def fingerprints(findings: Iterable[Finding]) -> list[str]:
 
 
 def is_security_rule(rule: Rule) -> bool:
-    return rule.category in SECURITY_CATEGORIES or "security" in rule.tags
+    """The rule's ``kind`` (rules/*.yaml): GitHub shows security rules' findings as
+    security alerts."""
+    return rule.kind == "security"
 
 
 def rule_tags(rule: Rule) -> list[str]:

@@ -22,7 +22,6 @@ secret-looking keys are masked in snippets so a report never leaks them.
 from __future__ import annotations
 
 import io
-import re
 
 from rich.console import Console
 from rich.padding import Padding
@@ -31,70 +30,11 @@ from rich.text import Text
 
 from ..findings import Finding
 from ..promises import FAMILIES
+from ..quote import clean
 from ..scan import ScanResult
 from .json_report import SEVERITIES
 
 SEVERITY_STYLE = {"error": "bold red", "warning": "yellow", "note": "cyan"}
-MASK = "********"
-_MAX_SNIPPET_FILE_BYTES = 8 * 1024 * 1024
-_SECRET_WORDS = r"(?:password|passwd|pwd|token|secret|key|credential)"
-# `  password: hunter2`, `- "apiToken": "x",` ... : mask the value after the colon.
-_SECRET_KEY = re.compile(
-    rf"""^(?P<head>\s*(?:-\s+)?["']?[^\s:"']*{_SECRET_WORDS}[^\s:"']*["']?\s*:)(?P<sep>\s*)(?P<value>\S.*)$""",
-    re.IGNORECASE,
-)
-# `--password=hunter2`, `MYSQL_PWD=x` inside a command line.
-_SECRET_ASSIGN = re.compile(rf"(?P<head>[\w.-]*{_SECRET_WORDS}[\w.-]*\s*=\s*)(?P<value>[^\s\"',;]+)", re.IGNORECASE)
-# Nothing to hide after the colon: a block scalar indicator or just a comment.
-_NO_VALUE = re.compile(r"^([|>][-+0-9]*\s*)?(#.*)?$")
-
-
-def mask_secrets(line: str, *, always: bool = False) -> str:
-    """Hide values that may be secrets.  ``always``: mask whatever follows the
-    first colon (used for lines reported by secret rules)."""
-    match = _SECRET_KEY.match(line)
-    if match and not _NO_VALUE.match(match.group("value")):
-        line = match.group("head") + match.group("sep") + MASK
-    elif always and not match:
-        head, colon, value = line.partition(":")
-        if colon and value.strip() and not _NO_VALUE.match(value.strip()):
-            line = head + colon + " " + MASK
-        elif not colon:
-            stripped = line.lstrip()
-            line = line[: len(line) - len(stripped)] + (MASK if stripped else "")
-    return _SECRET_ASSIGN.sub(lambda m: m.group("head") + MASK, line)
-
-
-_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f-\x9f]")
-
-
-def clean(text: str) -> str:
-    """Control characters from scanned files (an ESC sequence in a manifest or a
-    name) are shown escaped, never sent to the terminal."""
-    text = " ".join(text.expandtabs(8).splitlines()) if "\n" in text or "\r" in text else text.expandtabs(8)
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
-
-
-class Sources:
-    """Lines of scanned files, read lazily relative to the working directory."""
-
-    def __init__(self) -> None:
-        self._cache: dict[str, list[str] | None] = {}
-
-    def line(self, path: str, number: int) -> str | None:
-        if path not in self._cache:
-            self._cache[path] = self._read(path)
-        lines = self._cache[path]
-        if lines is None or not 1 <= number <= len(lines):
-            return None
-        return lines[number - 1]
-
-    @staticmethod
-    def _read(path: str) -> list[str] | None:
-        # Never through a link, never a pipe or device, bounded: the loader's own reader.
-        from ..loader.files import source_lines
-
-        return source_lines(path, _MAX_SNIPPET_FILE_BYTES)
 
 
 def _console(color: bool, width: int) -> tuple[Console, io.StringIO]:
@@ -121,24 +61,8 @@ def _severity(result: ScanResult, finding: Finding) -> str:
     return result.level(finding)
 
 
-def masked_line(sources: Sources, result: ScanResult, finding: Finding) -> str | None:
-    """The finding's source line as a report may show it (every report that quotes a
-    line goes through here): secret values masked, control characters escaped; None
-    when there is nothing to show."""
-    if finding.loc.path in result.rendered:
-        return None  # its lines are those of rendered output, not of the file on disk
-    raw = sources.line(finding.loc.path, finding.loc.line)
-    if raw is None or not raw.strip():
-        return None
-    # Secret rules never show what follows the colon, nor do findings whose line may
-    # hold a secret (a duplicate key inside a Secret's data, an env entry ...); any
-    # other line shows its values, except those of secret-looking keys.
-    always = result.rules[finding.rule_id].category == "secrets" or finding.sensitive
-    return clean(mask_secrets(raw.rstrip(), always=always))
-
-
-def _snippet(sources: Sources, result: ScanResult, finding: Finding) -> Text | None:
-    shown = masked_line(sources, result, finding)
+def _snippet(result: ScanResult, finding: Finding) -> Text | None:
+    shown = result.quotes.get(finding)
     if shown is None:
         return None
     text = Text(f"{finding.loc.line} | ", style="dim")
@@ -155,7 +79,7 @@ def one_line_fix(result: ScanResult, finding: Finding) -> str:
     return text if end < 0 else text[: end + 1]
 
 
-def _findings_by_file(console: Console, result: ScanResult, sources: Sources) -> None:
+def _findings_by_file(console: Console, result: ScanResult) -> None:
     """Each finding as ``path:line:col  severity  RULE`` (clickable in terminals and
     editors), then its message, the offending line and the rule's one-line fix."""
     active = [f for f in result.active() if not f.baseline]
@@ -176,7 +100,7 @@ def _findings_by_file(console: Console, result: ScanResult, sources: Sources) ->
             body = Table.grid(pad_edge=False)
             body.add_column(overflow="fold")
             body.add_row(Text(clean(finding.message)))
-            snippet = _snippet(sources, result, finding)
+            snippet = _snippet(result, finding)
             if snippet is not None:
                 body.add_row(snippet)
             body.add_row(Text(clean(f"fix: {one_line_fix(result, finding)}"), style="dim"))
@@ -397,7 +321,7 @@ def verdict(result: ScanResult) -> Text:
 def render_text(result: ScanResult, *, color: bool = False, width: int = 100) -> str:
     console, buffer = _console(color, max(40, width))
     if result.findings:
-        _findings_by_file(console, result, Sources())
+        _findings_by_file(console, result)
         _exceptions(console, result)
     _baseline(console, result)
     _rendered(console, result)
