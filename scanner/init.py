@@ -32,7 +32,7 @@ from typing import Any
 
 from .checks.traffic_matrix import workload_id
 from .checks.zero_trust import workload_selector
-from .loader.documents import DocClass, LoadResult, load
+from .loader.documents import DocClass, LoadResult
 from .located import LMap
 from .model.build import Model, build_model, effective
 from .model.types import Workload
@@ -472,8 +472,10 @@ def _render(draft: Draft) -> str:
 
 def draft_policy(paths: list[Path], cwd: Path, output: Path) -> str:
     """The policy file text for the tree at ``paths``, verified to add no finding."""
-    inputs = load(paths, cwd)
-    model = build_model(inputs.objects)
+    from .scan import ScanOptions, load_inputs
+
+    inputs = load_inputs(ScanOptions(paths=tuple(paths), cwd=cwd))  # read as scan reads it
+    model = build_model(inputs.objects)  # no policy yet: the default namespace
     base = posixpath.dirname(_shown(output, cwd))
     actors = [KUBE_DNS]
     traffic = build_traffic(model, inputs.objects, None, actors)

@@ -118,20 +118,35 @@ class _ScopeResult:
     view: MatrixView | None = None
 
 
+def load_inputs(options: ScanOptions) -> LoadResult:
+    """Every file and stream of the scan, read once (``scan``, ``graph``, ``explain``
+    and ``paths`` all start here)."""
+    return load(
+        list(options.paths), options.cwd, options.exclude, options.streams, options.replacement, options.progress
+    )
+
+
+def check_context(inputs: LoadResult, policy: Policy, options: ScanOptions) -> CheckContext:
+    """The model of ``inputs`` under ``policy`` and what checks (and the graph commands)
+    read from it: objects without a namespace get ``--namespace``, else the policy's."""
+    default_ns = options.namespace or policy.settings.default_namespace
+    model: Model = build_model(inputs.objects, default_ns)
+    return CheckContext(model=model, inputs=inputs, policy=policy, today=options.today, default_namespace=default_ns)
+
+
 def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: list[Finding]) -> _ScopeResult:
     """Every enabled check, for the files one policy governs, with the problems already
     found in those files; the policy's rule settings and exceptions applied; and what
     the checks proved."""
     policy = scope.policy
     part = inputs.subset(set(scope.files))
-    default_ns = options.namespace or policy.settings.default_namespace
-    model: Model = build_model(part.objects, default_ns)
-    ctx = CheckContext(model=model, inputs=part, policy=policy, today=options.today, default_namespace=default_ns)
+    ctx = check_context(part, policy, options)
+    model = ctx.model
     findings: list[Finding] = found + list(model.problems)
     for rule_id, check in all_checks().items():
         if policy.enabled(rule_id):
             findings.extend(check(ctx))
-    annotated, problems = exceptions.from_annotations(exceptions.spans(part.objects, default_ns))
+    annotated, problems = exceptions.from_annotations(exceptions.spans(part.objects, ctx.default_namespace))
     findings = [_with_settings(f, policy) for f in findings + problems if policy.enabled(f.rule_id)]
     findings = exceptions.apply(
         findings, policy.all_exceptions + tuple(annotated), options.today, options.report_unused_exceptions
@@ -164,9 +179,7 @@ def run_scan(options: ScanOptions) -> ScanResult:
 
 def _run_scan(options: ScanOptions) -> ScanResult:
     catalog = load_catalog()
-    inputs: LoadResult = load(
-        list(options.paths), options.cwd, options.exclude, options.streams, options.replacement, options.progress
-    )
+    inputs = load_inputs(options)
     scopes, unapplied = plan(inputs, list(options.paths), options.policy, options.cwd)
     pending: list[Finding] = list(inputs.problems) + list(options.problems) + unapplied
     findings: list[Finding] = []

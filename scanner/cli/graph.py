@@ -41,28 +41,30 @@ class Scope(str, Enum):
 
 
 def _traffic(paths: list[Path], policy: Path | None, namespace: str | None, extra: list[str]):
-    from ..loader.documents import load
-    from ..model.build import build_model
+    """The traffic of a tree, read as ``scan`` reads it (``scan.load_inputs`` and
+    ``scan.check_context``), under its one governing policy."""
     from ..network import build_traffic_for_policy
     from ..network.traffic import EndpointError
     from ..policy import PolicyError
+    from ..scan import ScanOptions, check_context, load_inputs
     from ..scopes import single_policy
 
     check_paths(paths)
     cwd = Path.cwd()
-    explicit = load_policy_option(policy, cwd)
-    inputs = load(list(paths), cwd)
+    options = ScanOptions(paths=tuple(paths), namespace=namespace, cwd=cwd)
+    inputs = load_inputs(options)
     try:
-        loaded = single_policy(inputs, list(paths), explicit, cwd)
+        loaded = single_policy(inputs, list(paths), load_policy_option(policy, cwd), cwd)
     except PolicyError as exc:
         raise UsageError(str(exc)) from None
-    default_ns = namespace or loaded.settings.default_namespace
-    model = build_model(inputs.objects, default_ns)
+    ctx = check_context(inputs, loaded, options)
     # The parsed manifests live until the process exits: keep the cyclic garbage
     # collector from rescanning them (about a third of the engine's time on large inputs).
     gc.freeze()
     try:
-        return build_traffic_for_policy(model, inputs.objects, loaded, extra, default_ns)
+        return build_traffic_for_policy(
+            ctx.model, inputs.objects, loaded, extra, ctx.default_namespace, parsed=ctx.parsed_policies()
+        )
     except EndpointError as exc:
         raise UsageError(str(exc)) from None
 
