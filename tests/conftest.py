@@ -3,6 +3,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -52,3 +53,36 @@ def missing_tool(reason: str) -> None:
     if os.environ.get("KUBEMATRIX_REQUIRE_TOOLS"):
         pytest.fail(f"KUBEMATRIX_REQUIRE_TOOLS is set, but {reason}")
     pytest.skip(reason)
+
+
+@dataclass(frozen=True)
+class CliRun:
+    """What one command line gave: exit code, stdout and stderr (text)."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def in_process(args: list[str], cwd: Path, env: dict[str, str] | None = None) -> CliRun:
+    """Run ``kubematrix ARGS`` in this process (``app._run``, exactly what the console
+    script calls), from ``cwd``, with ``env`` added and NO_COLOR set: a fraction of a
+    second instead of an interpreter start per call.  Tests of the real process (console
+    scripts, hash seeds, signals) use subprocesses instead."""
+    import contextlib
+    import io
+
+    from scanner.cli.app import _run
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    os.environ.update({"NO_COLOR": "1", **(env or {})})
+    os.chdir(cwd)
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = _run([str(a) for a in args], "kubematrix")
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+    return CliRun(code, out.getvalue(), err.getvalue())

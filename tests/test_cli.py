@@ -13,9 +13,10 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
-from conftest import REPO
+from conftest import REPO, in_process
 
 from scanner.catalog import Rule
 from scanner.cli import app as cli
@@ -67,6 +68,12 @@ def run(args: list[str], *, cwd: Path = REPO, program: str = "kubematrix", env: 
     return subprocess.run(command, cwd=cwd, env=full_env, capture_output=True, timeout=120)
 
 
+def local(args: list[str], *, cwd: Path = REPO):
+    """The same command line in this process (conftest.in_process), bytes like ``run``."""
+    got = in_process([str(a) for a in args], cwd)
+    return SimpleNamespace(returncode=got.returncode, stdout=got.stdout.encode(), stderr=got.stderr.encode())
+
+
 def lines(data: bytes) -> list[str]:
     return data.decode("utf-8").splitlines()
 
@@ -99,7 +106,7 @@ def test_exit_1_on_a_failing_tree(failing_tree):
 
 
 def test_exit_2_on_a_missing_path_with_one_stderr_line():
-    proc = run(["scan", "/no/such/dir"])
+    proc = local(["scan", "/no/such/dir"])
     assert proc.returncode == 2
     assert proc.stdout == b""
     err = lines(proc.stderr)
@@ -110,7 +117,7 @@ def test_exit_2_on_a_missing_path_with_one_stderr_line():
     "args", [["scan", "--no-such-flag", BLOG], ["scan", BLOG, "--format", "xml"], ["scan"], ["frobnicate"]]
 )
 def test_exit_2_on_usage_errors(args):
-    proc = run(args)
+    proc = local(args)
     assert proc.returncode == 2, proc.stderr.decode()
     assert b"Traceback" not in proc.stderr
     assert proc.stderr.strip(), "a usage error says what is wrong"
@@ -122,7 +129,7 @@ def test_exit_2_on_an_invalid_policy_file_names_file_and_line(tmp_path):
         "apiVersion: kubematrix.dev/v1alpha1\nkind: Policy\nsettings:\n  podSecurity:\n    defaultLevel: strict\n",
         encoding="utf-8",
     )
-    proc = run(["scan", "."], cwd=tmp_path)
+    proc = local(["scan", "."], cwd=tmp_path)
     assert proc.returncode == 2
     err = lines(proc.stderr)
     assert len(err) == 1, err
@@ -191,9 +198,9 @@ def test_fail_on_threshold(monkeypatch, capsys, tmp_path, severity, fail_on, exp
 
 
 def test_fail_on_never_and_default_on_a_real_failing_tree(failing_tree):
-    assert run(["scan", str(failing_tree), "--fail-on", "never"]).returncode == 0
-    assert run(["scan", str(failing_tree), "--fail-on", "error"]).returncode == 1
-    assert run(["scan", str(failing_tree)]).returncode == 1
+    assert local(["scan", str(failing_tree), "--fail-on", "never"]).returncode == 0
+    assert local(["scan", str(failing_tree), "--fail-on", "error"]).returncode == 1
+    assert local(["scan", str(failing_tree)]).returncode == 1
 
 
 # --------------------------------------------------------------------------- --output
@@ -205,18 +212,18 @@ def test_output_is_written_atomically_and_completely(tmp_path, failing_tree, fmt
     out_dir.mkdir()
     target = out_dir / f"report.{fmt}"
     target.write_text("stale content from an earlier run\n", encoding="utf-8")
-    proc = run(["scan", "failing", "--format", fmt, "--output", str(target)], cwd=tmp_path)
+    proc = local(["scan", "failing", "--format", fmt, "--output", str(target)], cwd=tmp_path)
     assert proc.returncode == 1
     assert proc.stdout == b"", "the report goes to the file only"
     assert sorted(p.name for p in out_dir.iterdir()) == [target.name], "no temporary file left behind"
-    to_stdout = run(["scan", "failing", "--format", fmt], cwd=tmp_path).stdout
+    to_stdout = local(["scan", "failing", "--format", fmt], cwd=tmp_path).stdout
     assert target.read_bytes() == to_stdout
     if fmt != "text":
         json.loads(target.read_text(encoding="utf-8"))
 
 
 def test_output_into_a_missing_directory_is_a_usage_error(tmp_path, failing_tree):
-    proc = run(["scan", str(failing_tree), "--output", str(tmp_path / "nope" / "r.sarif")])
+    proc = local(["scan", str(failing_tree), "--output", str(tmp_path / "nope" / "r.sarif")])
     assert proc.returncode == 2
     assert len(lines(proc.stderr)) == 1
     assert not (tmp_path / "nope").exists()
@@ -247,9 +254,9 @@ def test_output_is_byte_identical_across_runs_and_hash_seeds(fmt):
     """All of fixtures/ (every rule's pass and fail cases and the example) in one scan."""
     outputs = {
         seed: run(["scan", "fixtures", "--format", fmt, "--fail-on", "never"], env={"PYTHONHASHSEED": seed})
-        for seed in ("0", "1", "4242")
+        for seed in ("0", "4242")
     }
-    again = run(["scan", "fixtures", "--format", fmt, "--fail-on", "never"], env={"PYTHONHASHSEED": "1"})
+    again = run(["scan", "fixtures", "--format", fmt, "--fail-on", "never"], env={"PYTHONHASHSEED": "0"})
     for proc in (*outputs.values(), again):
         assert proc.returncode == 0, proc.stderr.decode()
     assert len({p.stdout for p in (*outputs.values(), again)}) == 1
@@ -264,7 +271,7 @@ def test_text_on_a_pipe_has_no_colour_codes(failing_tree):
 def test_rules_command_lists_the_catalogue():
     from scanner.catalog import load_catalog
 
-    proc = run(["rules", "--format", "json"])
+    proc = local(["rules", "--format", "json"])
     assert proc.returncode == 0
     assert [r["id"] for r in json.loads(proc.stdout)] == list(load_catalog())
 

@@ -83,7 +83,9 @@ def test_pythonhashseed_does_not_change_a_byte(tmp_path):
     for fmt in ("json", "sarif", "text"):
         outputs = set()
         for seed in ("0", "4242", "random"):
-            proc = run_cli(["scan", ".", "--format", fmt, "--no-color"], cwd=tree, env={"PYTHONHASHSEED": seed})
+            proc = run_cli(
+                ["scan", ".", "--format", fmt, "--no-color"], cwd=tree, env={"PYTHONHASHSEED": seed}, process=True
+            )
             assert proc.returncode == 1 and "Traceback" not in proc.stderr, proc.stderr
             outputs.add(proc.stdout)
         assert len(outputs) == 1, f"{fmt} output depends on the hash seed"

@@ -86,7 +86,7 @@ def test_the_command_line_never_executes_input(tmp_path, canary):
         encoding="utf-8",
     )
     # with the discovered (hostile) policy file: a usage error, exit 2
-    proc = run_cli(["scan", ".", "--format", "json"], cwd=tree)
+    proc = run_cli(["scan", ".", "--format", "json"], cwd=tree, process=True)  # the real console script
     assert proc.returncode == 2 and "Traceback" not in proc.stderr and "never constructed" in proc.stderr
     # without it: the manifests are scanned and their tags reported
     (tree / "kubematrix.yaml").unlink()

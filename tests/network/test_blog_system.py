@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from functools import lru_cache
 from pathlib import Path
 
 import pytest
+from conftest import in_process
 
 from scanner.loader.documents import load
 from scanner.model.build import build_model
@@ -29,10 +28,8 @@ def blog():
     return build_traffic_for_policy(model, inputs.objects, policy), policy
 
 
-def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "scanner", *args], check=False, capture_output=True, text=True, cwd=REPO, timeout=300
-    )
+def run(*args: str):
+    return in_process(list(args), REPO)
 
 
 def test_no_policy_is_rejected():
