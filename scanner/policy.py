@@ -12,6 +12,7 @@ import os
 import posixpath
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -407,11 +408,20 @@ def _path_text(path: list[Any]) -> str:
     return text or "(top level)"
 
 
-def validate_policy_data(data: Any, shown: str) -> None:
+@lru_cache(maxsize=1)
+def _policy_validator() -> Any:
+    """Built once per process: a monorepo scan validates one policy file per directory."""
     import jsonschema  # only a scan with a policy file needs it (a tenth of a second to import)
 
-    schema = load_json_schema("policy.schema.json")
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    return jsonschema.Draft202012Validator(
+        load_json_schema("policy.schema.json"), format_checker=jsonschema.FormatChecker()
+    )
+
+
+def validate_policy_data(data: Any, shown: str) -> None:
+    import jsonschema
+
+    validator = _policy_validator()
     errors = sorted(validator.iter_errors(data), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
     if errors:
         best = jsonschema.exceptions.best_match(errors)

@@ -134,12 +134,11 @@ def check_context(inputs: LoadResult, policy: Policy, options: ScanOptions) -> C
     return CheckContext(model=model, inputs=inputs, policy=policy, today=options.today, default_namespace=default_ns)
 
 
-def _check_scope(scope: Scope, inputs: LoadResult, options: ScanOptions, found: list[Finding]) -> _ScopeResult:
-    """Every enabled check, for the files one policy governs, with the problems already
-    found in those files; the policy's rule settings and exceptions applied; and what
-    the checks proved."""
+def _check_scope(scope: Scope, part: LoadResult, options: ScanOptions, found: list[Finding]) -> _ScopeResult:
+    """Every enabled check, for the files one policy governs (``part`` of the inputs),
+    with the problems already found in those files; the policy's rule settings and
+    exceptions applied; and what the checks proved."""
     policy = scope.policy
-    part = inputs.subset(set(scope.files))
     ctx = check_context(part, policy, options)
     model = ctx.model
     findings: list[Finding] = found + list(model.problems)
@@ -186,17 +185,23 @@ def _run_scan(options: ScanOptions) -> ScanResult:
     workloads = 0
     promises: list[PromiseResult] = []
     views: list[MatrixView] = []
-    for n, scope in enumerate(scopes):
+    # Each file belongs to at most one scope: index once instead of filtering per scope.
+    scope_of = {f: n for n, s in enumerate(scopes) for f in s.files}
+    claimed_paths = set(scope_of) | {f for s in scopes for f in s.excluded}
+    found: list[list[Finding]] = [[] for _ in scopes]
+    for f in pending:
+        if f.loc.path in scope_of:
+            found[scope_of[f.loc.path]].append(f)
+    parts = inputs.partition([s.files for s in scopes])
+    for n, (scope, part) in enumerate(zip(scopes, parts, strict=True)):
         if options.progress is not None:
             options.progress("checking", n, len(scopes))
-        mine = [f for f in pending if f.loc.path in scope.files]
-        done = _check_scope(scope, inputs, options, mine)
+        done = _check_scope(scope, part, options, found[n])
         findings.extend(done.findings)
         workloads += done.workloads
         promises += done.promises
         views += [done.view] if done.view is not None else []
-    claimed = {f.loc.path for s in scopes for f in pending if f.loc.path in s.files | s.excluded}
-    findings += [f for f in pending if f.loc.path not in claimed]  # e.g. a directory that cannot be read
+    findings += [f for f in pending if f.loc.path not in claimed_paths]  # e.g. a directory that cannot be read
     findings = _dedupe(findings)
     findings.sort(key=lambda f: f.sort_key)
     fixed = None

@@ -19,6 +19,7 @@ ignored: the report says which policy governed which files.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
@@ -49,6 +50,25 @@ def _inside(path: Path, directory: Path) -> bool:
     return path == directory or directory in path.parents
 
 
+def _ancestors(path: str) -> Iterator[str]:
+    """``path`` and every directory above it (absolute, normalised strings)."""
+    while True:
+        yield path
+        parent = os.path.dirname(path)
+        if parent == path:
+            return
+        path = parent
+
+
+def _governing(path: str, by_directory: Mapping[str, Policy]) -> Policy | None:
+    """The policy whose directory holds ``path`` (an absolute file path): policies never
+    nest, so the first directory up that has one is the only one."""
+    for directory in _ancestors(os.path.dirname(path)):
+        if directory in by_directory:
+            return by_directory[directory]
+    return None
+
+
 def _nearest_above(root: Path) -> Path | None:
     """The nearest policy file in a parent of ``root`` (for a file: from its own
     directory up), stopping at the repository root (a directory holding ``.git``)."""
@@ -68,11 +88,17 @@ def _in_tree_policies(inputs: LoadResult) -> dict[str, Policy]:
     """Display path -> Policy for every in-tree file named kubematrix.yaml/yml, typed
     from the documents the loader already parsed (read once)."""
     out: dict[str, Policy] = {}
-    for shown in inputs.files:
-        if not is_policy_file_name(PurePosixPath(shown).name):
-            continue
-        docs = [d.data for d in inputs.documents if d.path == shown and d.data is not None]
-        problems = [p for p in inputs.problems if p.loc.path == shown and p.rule_id == "INPUT001"]
+    named = {shown for shown in inputs.files if is_policy_file_name(PurePosixPath(shown).name)}
+    documents: dict[str, list] = {shown: [] for shown in named}
+    for d in inputs.documents:
+        if d.path in documents and d.data is not None:
+            documents[d.path].append(d.data)
+    problems_of: dict[str, list] = {shown: [] for shown in named}
+    for p in inputs.problems:
+        if p.loc.path in problems_of and p.rule_id == "INPUT001":
+            problems_of[p.loc.path].append(p)
+    for shown in [f for f in inputs.files if f in named]:
+        docs, problems = documents[shown], problems_of[shown]
         real = Path(os.path.abspath(inputs.sources[shown]))
         out[shown] = policy_from_parsed(docs, problems, shown, real.parent)
     return out
@@ -102,19 +128,22 @@ def _unnamed_policies(inputs: LoadResult, applied: set[str]) -> list[Finding]:
 
 
 def _check_overlaps(policies: list[Policy]) -> None:
-    ordered = sorted(policies, key=lambda p: (len(str(p.directory)), p.path or ""))
-    for i, outer in enumerate(ordered):
-        for inner in ordered[i + 1 :]:
-            if (
-                outer.directory is not None
-                and inner.directory is not None
-                and _inside(inner.directory, outer.directory)
-            ):
+    """Two policy files govern nested (or the same) directories: a usage error.  Each
+    directory's ancestors are looked up, not every pair compared (a monorepo may hold
+    hundreds of policy files)."""
+    by_directory: dict[str, Policy] = {}
+    for inner in sorted(policies, key=lambda p: (len(str(p.directory)), p.path or "")):
+        if inner.directory is None:
+            continue
+        for above in _ancestors(str(inner.directory)):
+            outer = by_directory.get(above)
+            if outer is not None:
                 raise PolicyError(
                     f"{inner.path}:1:1: policy files {outer.path} and {inner.path} both govern "
                     f"{inner.path.rsplit('/', 1)[0] if '/' in (inner.path or '') else '.'}: which promises apply would "
                     "be ambiguous; keep one, scan the directories separately, or pass --policy"
                 )
+        by_directory[str(inner.directory)] = inner
 
 
 def plan(
@@ -138,15 +167,18 @@ def plan(
         if above is not None and not any(p.directory == above.parent for p in policies):
             policies.append(load_policy(above, cwd))
     _check_overlaps(policies)
-    scopes, governed = [], set()
-    for policy in sorted(policies, key=lambda p: p.path or ""):
-        files = frozenset(
-            f
-            for f in inputs.files
-            if policy.directory is not None and _inside(Path(os.path.abspath(inputs.sources[f])), policy.directory)
-        )
-        governed |= files
-        scopes.append(_excluding(Scope(policy, files, _directory_text(policy)), inputs))
+    by_directory = {str(p.directory): p for p in policies if p.directory is not None}
+    files_of: dict[str, set[str]] = {str(p.directory): set() for p in policies if p.directory is not None}
+    for f in inputs.files:
+        policy = _governing(os.path.abspath(inputs.sources[f]), by_directory)
+        if policy is not None:
+            files_of[str(policy.directory)].add(f)
+    scopes = [
+        _excluding(Scope(policy, frozenset(files_of[str(policy.directory)]), _directory_text(policy)), inputs)
+        for policy in sorted(policies, key=lambda p: p.path or "")
+        if policy.directory is not None
+    ]
+    governed = set().union(*files_of.values()) if files_of else set()
     rest = every - governed
     if rest or not scopes:
         scopes.append(Scope(EMPTY_POLICY, frozenset(rest), ""))

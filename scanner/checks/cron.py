@@ -30,6 +30,7 @@ import unicodedata
 import zoneinfo
 from dataclasses import dataclass
 from fractions import Fraction
+from functools import lru_cache
 
 _MONTHS = {
     m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)
@@ -104,16 +105,23 @@ class Schedule:
         day and every real (month, day, weekday) on which they fire.  Every such triple
         occurs within 28 years (February 29 on each weekday once), so nothing is
         missed; a schedule that can never fire has the key ``("never",)``."""
-        dates = frozenset(
-            (month, day, weekday)
-            for month in self.months
-            for day in range(1, _MONTH_DAYS[month] + 1)
-            for weekday in range(7)
-            if self.day_matches(day, weekday)
-        )
+        dates = _firing_dates(self)
         if not self.minutes or not self.hours or not dates:
             return ("never",)
         return (self.minutes, self.hours, dates)
+
+
+@lru_cache(maxsize=1024)
+def _firing_dates(spec: Schedule) -> frozenset[tuple[int, int, int]]:
+    """Every real (month, day, weekday) the schedule fires on; memoised, since backup
+    schedules repeat across a monorepo's applications (the spec is frozen, hashable)."""
+    return frozenset(
+        (month, day, weekday)
+        for month in spec.months
+        for day in range(1, _MONTH_DAYS[month] + 1)
+        for weekday in range(7)
+        if spec.day_matches(day, weekday)
+    )
 
 
 @dataclass(frozen=True, slots=True)

@@ -105,13 +105,29 @@ class LoadResult:
         """The part of this result that comes from ``files`` (display paths).  Its
         problems are context for the checks (what could not be read); the scan reports
         the whole result's problems once."""
-        return LoadResult(
-            files=[f for f in self.files if f in files],
-            documents=[d for d in self.documents if d.path in files],
-            objects=[o for o in self.objects if o.loc.path in files],
-            problems=[p for p in self.problems if p.loc.path in files],
-            sources={k: v for k, v in self.sources.items() if k in files},
-        )
+        return self.partition([frozenset(files)])[0]
+
+    def partition(self, parts: list[frozenset[str]]) -> list[LoadResult]:
+        """``subset`` for several disjoint sets of files at once, in one pass (a monorepo
+        scan has one part per policy file)."""
+        index = {f: i for i, part in enumerate(parts) for f in part}
+        out = [LoadResult() for _ in parts]
+        for f in self.files:
+            if f in index:
+                out[index[f]].files.append(f)
+        for f, source in self.sources.items():
+            if f in index:
+                out[index[f]].sources[f] = source
+        for d in self.documents:
+            if d.path in index:
+                out[index[d.path]].documents.append(d)
+        for o in self.objects:
+            if o.loc.path in index:
+                out[index[o.loc.path]].objects.append(o)
+        for p in self.problems:
+            if p.loc.path in index:
+                out[index[p.loc.path]].problems.append(p)
+        return out
 
 
 _LIFECYCLE_KEYS = {"Expiration", "Filter", "Prefix", "Transitions", "NoncurrentVersionExpiration", "ID", "Status"}

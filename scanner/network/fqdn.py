@@ -220,7 +220,15 @@ def find_name(must: list[list[FqdnSelector]], must_not: list[FqdnSelector], limi
     """The shortest DNS name matched by at least one selector of every group of ``must``
     and by no selector of ``must_not`` (None when there is none).  Exact: a breadth-first
     exploration of the product of the patterns' automata; the symbol ``#`` stands for any
-    label character no pattern writes literally."""
+    label character no pattern writes literally.  Pure, so memoised: the same patterns
+    recur in every copy of an application and in every scope of a monorepo."""
+    return _find_name(tuple(tuple(g) for g in must), tuple(must_not), limit)
+
+
+@lru_cache(maxsize=4096)
+def _find_name(
+    must: tuple[tuple[FqdnSelector, ...], ...], must_not: tuple[FqdnSelector, ...], limit: int
+) -> str | None:
     if any(is_match_all(s.value) and not s.is_name for s in must_not):
         return None
     groups = [g for g in must if not any(is_match_all(s.value) and not s.is_name for s in g)]

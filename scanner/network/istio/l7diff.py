@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from itertools import product
 
 from ..engine import L7Restriction, l7_allows_request
@@ -80,44 +81,60 @@ _SHAPES = {
 _ISTIO_ATTR = {"request.method": "method", "request.path": "path", "request.host": "host"}
 
 
+# One string test of a request attribute: ("regex", pattern) for the document's and
+# Cilium's patterns, ("istio", value) for an Istio match.  Specs rather than automata,
+# so the witnesses of a set of tests are computed once per scan however many flows,
+# scopes or copies of an application use the same patterns.
+Spec = tuple[str, str]
+
+
 def _atoms(
     doc: Sequence[DocRule] | None, restrictions: Sequence[L7Restriction], decisions_policies
-) -> tuple[dict, set]:
-    """Per attribute, the automata of every string test; and the header names tested."""
-    atoms: dict[str, list[lang.NFA]] = {"method": [], "path": [], "host": []}
+) -> tuple[dict[str, tuple[Spec, ...]], set]:
+    """Per attribute, every string test (as specs, in order); and the header names tested."""
+    atoms: dict[str, list[Spec]] = {"method": [], "path": [], "host": []}
     headers: set[str] = set()
     cilium = [(rule.method, rule.path, rule.host) for r in restrictions for rule in r.http]
     for m, p, h in [*(doc or ()), *cilium]:
         for attr, pat in (("method", m), ("path", p), ("host", h)):
             if pat is not None:
-                atoms[attr].append(lang.regex(pat, _UNIVERSE[attr]))
+                atoms[attr].append(("regex", pat))
     for r in restrictions:
         for rule in r.http:
             headers |= {n.lower() for n, _ in rule.headers} | {n.lower() for n, _, mm in rule.header_matches if not mm}
     for f in (f for policy in decisions_policies for rule in policy.rules or () for f in rule.fields):
         _istio_atoms(f, atoms, headers)
-    return atoms, headers
+    return {attr: tuple(specs) for attr, specs in atoms.items()}, headers
 
 
-def _istio_atoms(f, atoms: dict[str, list[lang.NFA]], headers: set[str]) -> None:
-    """One Istio ``to``/``when`` field: its values and notValues as automata, or the
+def _istio_atoms(f, atoms: dict[str, list[Spec]], headers: set[str]) -> None:
+    """One Istio ``to``/``when`` field: its values and notValues as tests, or the
     header it tests."""
     attr = _ISTIO_ATTR.get(f.attribute)
     if attr is not None:
-        for v in f.values + f.not_values:
-            atoms[attr].append(lang.istio_value(v, _UNIVERSE[attr], ignore_case=attr == "host", path=attr == "path"))
+        atoms[attr].extend(("istio", v) for v in f.values + f.not_values)
     elif f.attribute.startswith("request.headers["):
         headers.add(f.attribute[len("request.headers[") : -1].lower())
 
 
-def _witnesses(atoms: dict[str, list[lang.NFA]]) -> dict[str, list[str | None]]:
-    out: dict[str, list[str | None]] = {}
-    for attr, items in atoms.items():
-        if attr == "host" and not items:
-            out[attr] = [None]  # nothing tests the host: any will do
-            continue
-        out[attr] = [c.witness for c in lang.cells(items, _SHAPES[attr](), _UNIVERSE[attr])]
-    return out
+def _automaton(attr: str, spec: Spec) -> lang.NFA:
+    kind, text = spec
+    if kind == "regex":
+        return lang.regex(text, _UNIVERSE[attr])
+    return lang.istio_value(text, _UNIVERSE[attr], ignore_case=attr == "host", path=attr == "path")
+
+
+@lru_cache(maxsize=4096)
+def _cell_witnesses(attr: str, specs: tuple[Spec, ...]) -> tuple[str | None, ...]:
+    """One request value per cell of the partition the tests make (pure: memoised)."""
+    if attr == "host" and not specs:
+        return (None,)  # nothing tests the host: any will do
+    items = [_automaton(attr, s) for s in specs]
+    return tuple(c.witness for c in lang.cells(items, _SHAPES[attr](), _UNIVERSE[attr]))
+
+
+def _witnesses(atoms: dict[str, tuple[Spec, ...]]) -> dict[str, tuple[str | None, ...]]:
+    return {attr: _cell_witnesses(attr, specs) for attr, specs in atoms.items()}
 
 
 def _cilium_allows(restrictions: Sequence[L7Restriction], port: int, r: Request) -> tuple[bool, str]:
