@@ -1,6 +1,6 @@
 """A whole scan against the YAML parse floor, checkov and itself, in one run.
 
-    python bench/scale.py                           # 100, 1,000 and 10,000 documents
+    python bench/scale.py                           # 100, 1,000, 3,000 and 10,000 documents
     python bench/scale.py --docs 10000 --repeat 5   # one size
     python bench/scale.py --policy per-copy         # each copy keeps its policy file
 
@@ -156,7 +156,7 @@ def graph_5000(work: Path, repeat: int) -> float:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--docs", default="100,1000,10000", help="comma-separated sizes in documents")
+    ap.add_argument("--docs", default="100,1000,3000,10000", help="comma-separated sizes in documents")
     ap.add_argument("--policy", choices=("none", "per-copy", "both"), default="both")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--checkov", help="checkov executable (default: PATH, then /work/peer-checkov/bin/checkov)")
