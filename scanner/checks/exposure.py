@@ -16,14 +16,15 @@ Each witness names every hop's ports and the rules that open it.
 from __future__ import annotations
 
 from collections.abc import Iterator
-
-import networkx as nx
+from typing import TYPE_CHECKING
 
 from ..findings import Finding
-from ..network.paths import Path, reachability_graph, shortest_avoiding
 from ..network.traffic import EndpointError
 from ..policy import Exposure
 from .base import CheckContext
+
+if TYPE_CHECKING:
+    from ..network.paths import Path
 
 
 def exposure_key(e: Exposure) -> str:
@@ -60,6 +61,11 @@ def check_exposure(ctx: CheckContext) -> Iterator[Finding]:
     items = ctx.policy.traffic.exposures
     if not items:
         return
+    # networkx and the path search load only for a policy with crown jewels (start-up)
+    import networkx as nx
+
+    from ..network.paths import reachability_graph, shortest_avoiding
+
     traffic = ctx.traffic()
     graph = reachability_graph(traffic)
     for e in items:

@@ -28,17 +28,20 @@ import json
 import re
 from typing import TYPE_CHECKING
 
-import networkx as nx
-
 from .engine import SideResult
 from .ports import PortSet
 from .selectors import bits
 
 if TYPE_CHECKING:
+    import networkx as nx
+
     from .traffic import Traffic
 
 
 def build_graph(traffic: Traffic) -> nx.DiGraph:
+    # networkx loads when a graph is built, not with the diagram helpers (start-up)
+    import networkx as nx
+
     g = nx.DiGraph()
     for node_id, ep in traffic.endpoints.items():
         g.add_node(node_id, **ep.to_json())
