@@ -51,6 +51,20 @@ class Rule:
     def rank(self) -> int:
         return _SEVERITY_ORDER[self.severity]
 
+    def to_json(self) -> dict[str, Any]:
+        """The rule as the JSON report and ``kubematrix rules --format json`` show it."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "severity": self.severity,
+            "securitySeverity": self.security_severity,
+            "category": self.category,
+            "tags": list(self.tags),
+            "description": self.description,
+            "remediation": self.remediation,
+            "references": list(self.references),
+        }
+
     def help_markdown(self) -> str:
         refs = "".join(f"- <{r}>\n" for r in self.references)
         return (

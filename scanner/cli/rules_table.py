@@ -47,20 +47,7 @@ def render_rule(rule_id: str, fmt: str) -> str | None:
     if fmt == "json":
         return (
             json.dumps(
-                {
-                    "id": rule.id,
-                    "name": rule.name,
-                    "title": rule.title,
-                    "severity": rule.severity,
-                    "securitySeverity": rule.security_severity,
-                    "category": rule.category,
-                    "tags": list(rule.tags),
-                    "description": rule.description,
-                    "remediation": rule.remediation,
-                    "pass": rule.help_pass,
-                    "fail": rule.help_fail,
-                    "references": list(rule.references),
-                },
+                {"id": rule.id, **rule.to_json(), "pass": rule.help_pass, "fail": rule.help_fail},
                 indent=2,
             )
             + "\n"

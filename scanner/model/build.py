@@ -18,7 +18,7 @@ from ..loader.documents import KubeObject
 from ..loader.yamltext import SENSITIVE_PATH, describe_value
 from ..located import LList, LMap, Loc
 from .cronjob import read_cronjob
-from .duplicates import live_objects
+from .duplicates import CLUSTER_SCOPED, live_objects
 from .fields import unknown_fields
 from .operators import GROUP, operated_workloads
 from .types import (
@@ -739,28 +739,8 @@ def _add_object(
             model.services.append(service)
 
 
-_CLUSTER_SCOPED = frozenset(
-    {
-        "Namespace",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "CustomResourceDefinition",
-        "Node",
-        "PersistentVolume",
-        "StorageClass",
-        "CiliumClusterwideNetworkPolicy",
-        "IngressClass",
-        "PriorityClass",
-        "CiliumCIDRGroup",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-        "APIService",
-    }
-)
-
-
 def _is_namespaced(obj: KubeObject) -> bool:
-    return obj.kind not in _CLUSTER_SCOPED
+    return obj.kind not in CLUSTER_SCOPED
 
 
 def _build_service(obj: KubeObject, namespace: str, problems: list[Finding]) -> Service | None:

@@ -59,17 +59,7 @@ def _baseline_state(finding: Finding, baselined: bool) -> str | None:
 
 
 def _rule(rule: Rule) -> dict[str, Any]:
-    return {
-        "name": rule.name,
-        "title": rule.title,
-        "severity": rule.severity,
-        "securitySeverity": rule.security_severity,
-        "category": rule.category,
-        "tags": list(rule.tags),
-        "description": rule.description,
-        "remediation": rule.remediation,
-        "references": list(rule.references),
-    }
+    return rule.to_json()
 
 
 def summary(result: ScanResult) -> dict[str, Any]:
