@@ -9,6 +9,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "network"))
 
 from helpers import objects_from
+from helpers import pod as network_pod
 
 from scanner.model.build import build_model
 from scanner.network import Actor, build_traffic
@@ -35,28 +36,8 @@ def pod(
     annotations: dict | None = None,
     host_network: bool = False,
 ) -> str:
-    labels = labels if labels is not None else {"app": name}
-    lines = [
-        "---",
-        "apiVersion: v1",
-        "kind: Pod",
-        "metadata:",
-        f"  name: {name}",
-        f"  namespace: {namespace}",
-        f"  labels: {dict(labels)}",
-    ]
-    if annotations:
-        lines.append(f"  annotations: {dict(annotations)}")
-    lines.append("spec:")
-    if sa:
-        lines.append(f"  serviceAccountName: {sa}")
-    if host_network:
-        lines.append("  hostNetwork: true")
-    lines += ["  containers:", "  - name: c", "    image: x"]
-    if ports:
-        lines.append("    ports:")
-        lines += [f"    - {{containerPort: {p}}}" for p in ports]
-    return "\n".join(lines) + "\n"
+    """A Pod (the network helpers' ``pod``) listening on unnamed ``ports``."""
+    return network_pod(name, namespace, labels, sa, ports, host_network, annotations)
 
 
 def service(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Sequence
 
 from scanner.loader.documents import DocClass, Document, expand_objects
 from scanner.loader.yamltext import parse_yaml_text
@@ -35,21 +36,18 @@ def pod(
     namespace: str = "default",
     labels: dict | None = None,
     sa: str | None = None,
-    ports: list[tuple[str, int, str]] = (),
+    ports: Sequence[tuple[str, int, str] | int] = (),
     host_network: bool = False,
+    annotations: dict | None = None,
 ) -> str:
-    """A Pod manifest (one document, starting with ``---``)."""
+    """A Pod manifest (one document, starting with ``---``); a port is (name, number,
+    protocol) or just a number."""
     labels = labels if labels is not None else {"app": name}
-    lines = [
-        "---",
-        "apiVersion: v1",
-        "kind: Pod",
-        "metadata:",
-        f"  name: {name}",
-        f"  namespace: {namespace}",
-        f"  labels: {dict(labels)}",
-        "spec:",
-    ]
+    lines = ["---", "apiVersion: v1", "kind: Pod", "metadata:", f"  name: {name}", f"  namespace: {namespace}"]
+    lines.append(f"  labels: {dict(labels)}")
+    if annotations:
+        lines.append(f"  annotations: {dict(annotations)}")
+    lines.append("spec:")
     if sa:
         lines.append(f"  serviceAccountName: {sa}")
     if host_network:
@@ -57,7 +55,12 @@ def pod(
     lines += ["  containers:", "  - name: c", "    image: x"]
     if ports:
         lines.append("    ports:")
-        lines += [f"    - {{name: {n}, containerPort: {p}, protocol: {proto}}}" for n, p, proto in ports]
+        for port in ports:
+            if isinstance(port, int):
+                lines.append(f"    - {{containerPort: {port}}}")
+            else:
+                n, p, proto = port
+                lines.append(f"    - {{name: {n}, containerPort: {p}, protocol: {proto}}}")
     return "\n".join(lines) + "\n"
 
 
