@@ -22,9 +22,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import fnmatch
-import posixpath
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from .findings import Finding, Suppression
 from .located import LMap, Loc
@@ -297,11 +296,3 @@ _CLUSTER_KINDS = frozenset(
         "CustomResourceDefinition",
     }
 )
-
-
-def with_base(exceptions: Iterable[Exception_], base: str) -> tuple[Exception_, ...]:
-    return tuple(replace(e, base=base) for e in exceptions)
-
-
-def policy_base(policy_path: str | None) -> str:
-    return posixpath.dirname(policy_path or "")

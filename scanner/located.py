@@ -73,10 +73,3 @@ def loc_of(container: Any, key: Any, fallback: Loc) -> Loc:
             return container.loc_of(key)
         return container.loc
     return fallback
-
-
-def loc_of_container(value: Any, fallback: Loc) -> Loc:
-    """Location of a located container, else ``fallback``."""
-    if isinstance(value, (LMap, LList)):
-        return value.loc
-    return fallback
